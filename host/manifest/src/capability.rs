@@ -1,0 +1,508 @@
+//! Capabilities: what a plugin may do through each host interface.
+//!
+//! The same types describe what a manifest asks for and what an operator
+//! grants. Two questions are answered here, both fail-closed: does a grant
+//! cover a request (checked at load, listing every gap), and does a set of
+//! rules allow one concrete call (checked in the host function, right before
+//! the client call).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::path_pattern::PathPattern;
+
+/// A name that is either one value or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Scope {
+    /// `*`
+    Any,
+    /// Exactly this value.
+    Named(String),
+}
+
+impl Scope {
+    /// Whether `value` is inside this scope.
+    pub fn admits(&self, value: &str) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::Named(name) => name == value,
+        }
+    }
+
+    /// Whether everything `other` admits, `self` admits too.
+    pub fn covers(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Any, _) => true,
+            (Scope::Named(a), Scope::Named(b)) => a == b,
+            (Scope::Named(_), Scope::Any) => false,
+        }
+    }
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::Any
+    }
+}
+
+impl From<String> for Scope {
+    fn from(value: String) -> Self {
+        if value == "*" { Scope::Any } else { Scope::Named(value) }
+    }
+}
+
+impl From<Scope> for String {
+    fn from(value: Scope) -> Self {
+        value.to_string()
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Any => f.write_str("*"),
+            Scope::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The kube operations, named as the WIT functions are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KubeVerb {
+    /// `kube.get`
+    Get,
+    /// `kube.list`
+    List,
+    /// `kube.apply`
+    Apply,
+    /// `kube.apply-status`
+    ApplyStatus,
+    /// `kube.delete`
+    Delete,
+}
+
+impl fmt::Display for KubeVerb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KubeVerb::Get => "get",
+            KubeVerb::List => "list",
+            KubeVerb::Apply => "apply",
+            KubeVerb::ApplyStatus => "apply-status",
+            KubeVerb::Delete => "delete",
+        })
+    }
+}
+
+/// Which namespaces a kube rule reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Namespaces {
+    /// Every namespace, cluster-scoped objects and all-namespace lists.
+    #[default]
+    All,
+    /// Only these namespaces.
+    Only(BTreeSet<String>),
+}
+
+impl Namespaces {
+    /// Whether a call in `namespace` is inside; `None` (cluster-scoped or
+    /// all namespaces) needs [`Namespaces::All`].
+    pub fn admits(&self, namespace: Option<&str>) -> bool {
+        match (self, namespace) {
+            (Namespaces::All, _) => true,
+            (Namespaces::Only(set), Some(ns)) => set.contains(ns),
+            (Namespaces::Only(_), None) => false,
+        }
+    }
+}
+
+impl Serialize for Namespaces {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Namespaces::All => vec!["*"].serialize(s),
+            Namespaces::Only(set) => set.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Namespaces {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        if names.iter().any(|n| n == "*") {
+            if names.len() > 1 {
+                return Err(serde::de::Error::custom(
+                    "namespaces: \"*\" already means every namespace; list names or \"*\" alone",
+                ));
+            }
+            return Ok(Namespaces::All);
+        }
+        if names.is_empty() {
+            return Err(serde::de::Error::custom(
+                "namespaces: empty list grants nothing; list names or use [\"*\"]",
+            ));
+        }
+        Ok(Namespaces::Only(names.into_iter().collect()))
+    }
+}
+
+impl fmt::Display for Namespaces {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Namespaces::All => f.write_str("all namespaces"),
+            Namespaces::Only(set) => {
+                let names: Vec<_> = set.iter().map(|n| format!("{n:?}")).collect();
+                write!(f, "namespaces {}", names.join(", "))
+            }
+        }
+    }
+}
+
+/// Kube verbs on one kind in one cluster and some namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KubeRule {
+    /// Cluster name from the host configuration, or `*` (the default).
+    #[serde(default)]
+    pub cluster: Scope,
+    /// `apiVersion` of the kind, e.g. `v1`.
+    pub api_version: String,
+    /// The kind, e.g. `ConfigMap`.
+    pub kind: String,
+    /// The operations.
+    pub verbs: BTreeSet<KubeVerb>,
+    /// Which namespaces (default: all).
+    #[serde(default)]
+    pub namespaces: Namespaces,
+}
+
+/// One concrete kube call, as the host function sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct KubeCall<'a> {
+    /// The operation.
+    pub verb: KubeVerb,
+    /// Cluster name.
+    pub cluster: &'a str,
+    /// `apiVersion`.
+    pub api_version: &'a str,
+    /// `kind`.
+    pub kind: &'a str,
+    /// Namespace; `None` for cluster-scoped objects or all-namespace lists.
+    pub namespace: Option<&'a str>,
+}
+
+impl KubeRule {
+    /// Whether this rule allows `call`.
+    pub fn allows(&self, call: &KubeCall<'_>) -> bool {
+        self.verbs.contains(&call.verb)
+            && self.cluster.admits(call.cluster)
+            && self.api_version == call.api_version
+            && self.kind == call.kind
+            && self.namespaces.admits(call.namespace)
+    }
+
+    fn covers_verb_in(&self, wanted: &KubeRule, verb: KubeVerb, namespace: Option<&str>) -> bool {
+        self.verbs.contains(&verb)
+            && self.cluster.covers(&wanted.cluster)
+            && self.api_version == wanted.api_version
+            && self.kind == wanted.kind
+            && self.namespaces.admits(namespace)
+    }
+}
+
+impl fmt::Display for KubeCall<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "kube {} {}/{} in cluster {:?}",
+            self.verb, self.api_version, self.kind, self.cluster
+        )?;
+        match self.namespace {
+            Some(ns) => write!(f, ", namespace {ns:?}"),
+            None => f.write_str(", all namespaces"),
+        }
+    }
+}
+
+/// HTTP methods, as in the WIT `method` enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Methods on the paths one pattern matches, for `nsx` or `vcenter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRule {
+    /// Allowed methods.
+    pub methods: BTreeSet<Method>,
+    /// Paths, e.g. `/policy/api/v1/infra/segments/*`.
+    pub path: PathPattern,
+}
+
+impl HttpRule {
+    /// Whether this rule allows `method` on the concrete `path`.
+    pub fn allows(&self, method: Method, path: &str) -> bool {
+        self.methods.contains(&method) && self.path.matches(path)
+    }
+}
+
+impl fmt::Display for HttpRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let methods: Vec<_> = self.methods.iter().map(|m| m.as_str()).collect();
+        write!(f, "{} {}", methods.join(","), self.path)
+    }
+}
+
+/// Everything a plugin may do, per host interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Kubernetes API rules.
+    #[serde(default)]
+    pub kube: Vec<KubeRule>,
+    /// NSX Policy API rules.
+    #[serde(default)]
+    pub nsx: Vec<HttpRule>,
+    /// vCenter REST API rules.
+    #[serde(default)]
+    pub vcenter: Vec<HttpRule>,
+}
+
+/// One capability a manifest asks for that a grant does not cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// A kube verb on a kind, in a namespace (or in all of them).
+    Kube {
+        /// The verb.
+        verb: KubeVerb,
+        /// Cluster scope asked for.
+        cluster: Scope,
+        /// `apiVersion`.
+        api_version: String,
+        /// `kind`.
+        kind: String,
+        /// The namespace not covered; `None` for all namespaces.
+        namespace: Option<String>,
+    },
+    /// An HTTP method on a path pattern of one endpoint.
+    Http {
+        /// `nsx` or `vcenter`.
+        endpoint: &'static str,
+        /// The method.
+        method: Method,
+        /// The pattern asked for.
+        path: PathPattern,
+    },
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Missing::Kube { verb, cluster, api_version, kind, namespace } => {
+                write!(f, "kube {verb} {api_version}/{kind} in cluster {cluster}")?;
+                match namespace {
+                    Some(ns) => write!(f, ", namespace {ns:?}"),
+                    None => f.write_str(", all namespaces"),
+                }
+            }
+            Missing::Http { endpoint, method, path } => write!(f, "{endpoint} {method} {path}"),
+        }
+    }
+}
+
+impl Capabilities {
+    /// Every capability in `wanted` that `self` (a grant) does not cover,
+    /// one entry per verb/method and namespace, in a stable order.
+    pub fn missing(&self, wanted: &Capabilities) -> Vec<Missing> {
+        let mut missing = Vec::new();
+        for rule in &wanted.kube {
+            let namespaces: Vec<Option<&str>> = match &rule.namespaces {
+                Namespaces::All => vec![None],
+                Namespaces::Only(set) => set.iter().map(|n| Some(n.as_str())).collect(),
+            };
+            for &verb in &rule.verbs {
+                for &namespace in &namespaces {
+                    let covered = self.kube.iter().any(|g| g.covers_verb_in(rule, verb, namespace));
+                    if !covered {
+                        missing.push(Missing::Kube {
+                            verb,
+                            cluster: rule.cluster.clone(),
+                            api_version: rule.api_version.clone(),
+                            kind: rule.kind.clone(),
+                            namespace: namespace.map(str::to_owned),
+                        });
+                    }
+                }
+            }
+        }
+        for (endpoint, granted, asked) in
+            [("nsx", &self.nsx, &wanted.nsx), ("vcenter", &self.vcenter, &wanted.vcenter)]
+        {
+            for rule in asked {
+                for &method in &rule.methods {
+                    if !granted.iter().any(|g| g.methods.contains(&method) && g.path.covers(&rule.path)) {
+                        missing.push(Missing::Http { endpoint, method, path: rule.path.clone() });
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    /// The first kube rule that allows `call`, if any.
+    pub fn allow_kube(&self, call: &KubeCall<'_>) -> Option<&KubeRule> {
+        self.kube.iter().find(|r| r.allows(call))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(text: &str) -> Capabilities {
+        toml::from_str(text).unwrap()
+    }
+
+    const GRANT: &str = r#"
+        [[kube]]
+        api-version = "v1"
+        kind = "ConfigMap"
+        verbs = ["get", "list", "apply"]
+        namespaces = ["team-a", "team-b"]
+
+        [[kube]]
+        cluster = "supervisor"
+        api-version = "v1"
+        kind = "Namespace"
+        verbs = ["get"]
+
+        [[nsx]]
+        methods = ["GET", "PATCH"]
+        path = "/policy/api/v1/infra/segments/*"
+    "#;
+
+    fn call<'a>(verb: KubeVerb, kind: &'a str, ns: Option<&'a str>) -> KubeCall<'a> {
+        KubeCall { verb, cluster: "supervisor", api_version: "v1", kind, namespace: ns }
+    }
+
+    #[test]
+    fn kube_call_allowed_inside_rule() {
+        let g = caps(GRANT);
+        assert!(g.allow_kube(&call(KubeVerb::Get, "ConfigMap", Some("team-a"))).is_some());
+        assert!(g.allow_kube(&call(KubeVerb::Get, "Namespace", None)).is_some());
+    }
+
+    #[test]
+    fn kube_call_refused_outside_rule() {
+        let g = caps(GRANT);
+        assert!(g.allow_kube(&call(KubeVerb::Delete, "ConfigMap", Some("team-a"))).is_none());
+        assert!(g.allow_kube(&call(KubeVerb::Get, "ConfigMap", Some("kube-system"))).is_none());
+        assert!(g.allow_kube(&call(KubeVerb::List, "ConfigMap", None)).is_none());
+        assert!(g.allow_kube(&call(KubeVerb::Get, "Secret", Some("team-a"))).is_none());
+        let other_cluster = KubeCall { cluster: "guest-1", ..call(KubeVerb::Get, "Namespace", None) };
+        assert!(g.allow_kube(&other_cluster).is_none());
+    }
+
+    #[test]
+    fn grant_covering_request_has_nothing_missing() {
+        let wanted = caps(
+            r#"
+            [[kube]]
+            api-version = "v1"
+            kind = "ConfigMap"
+            verbs = ["get", "apply"]
+            namespaces = ["team-a"]
+            [[nsx]]
+            methods = ["GET"]
+            path = "/policy/api/v1/infra/segments/seg-1"
+        "#,
+        );
+        assert_eq!(caps(GRANT).missing(&wanted), vec![]);
+    }
+
+    #[test]
+    fn each_missing_capability_is_listed() {
+        let wanted = caps(
+            r#"
+            [[kube]]
+            api-version = "v1"
+            kind = "ConfigMap"
+            verbs = ["get", "delete"]
+            namespaces = ["team-a", "kube-system"]
+            [[kube]]
+            api-version = "v1"
+            kind = "Namespace"
+            verbs = ["get"]
+            [[nsx]]
+            methods = ["GET", "DELETE"]
+            path = "/policy/api/v1/infra/**"
+        "#,
+        );
+        let missing: Vec<String> = caps(GRANT).missing(&wanted).iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            missing,
+            vec![
+                r#"kube get v1/ConfigMap in cluster *, namespace "kube-system""#,
+                r#"kube delete v1/ConfigMap in cluster *, namespace "kube-system""#,
+                r#"kube delete v1/ConfigMap in cluster *, namespace "team-a""#,
+                "kube get v1/Namespace in cluster *, all namespaces",
+                "nsx GET /policy/api/v1/infra/**",
+                "nsx DELETE /policy/api/v1/infra/**",
+            ]
+        );
+    }
+
+    #[test]
+    fn namespace_lists_reject_star_mixed_with_names() {
+        let err = toml::from_str::<Capabilities>(
+            r#"
+            [[kube]]
+            api-version = "v1"
+            kind = "ConfigMap"
+            verbs = ["get"]
+            namespaces = ["*", "a"]
+        "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"*\" alone"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<Capabilities>("[[nsx]]\nmethods=[\"GET\"]\npath=\"/a\"\nhost=\"x\"")
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `host`"), "{err}");
+    }
+}
