@@ -1,0 +1,125 @@
+//! The state inside one instance's store: WASI reduced to clocks and random
+//! numbers, the memory cap, and the per-call scope and backends.
+//!
+//! Built fresh for every reconcile and dropped with the store.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::backend::{HttpEndpoint, KubeBackend};
+use crate::host_fns::endpoint::{EndpointHost, EndpointKind};
+use crate::host_fns::error::LimitExceeded;
+use crate::host_fns::kube::KubeHost;
+use crate::host_fns::log::LogHost;
+use crate::scope::CallScope;
+
+/// The outside world as host functions reach it.
+#[derive(Clone)]
+pub struct Backends {
+    /// The Kubernetes API.
+    pub kube: Arc<dyn KubeBackend>,
+    /// NSX Manager, if configured.
+    pub nsx: Option<Arc<dyn HttpEndpoint>>,
+    /// vCenter, if configured.
+    pub vcenter: Option<Arc<dyn HttpEndpoint>>,
+}
+
+/// Bytes of guest stderr kept, so a panic message can be reported.
+const STDERR_CAPTURE: usize = 8 << 10;
+
+/// Store data of one call.
+pub struct InstanceState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    stderr: MemoryOutputPipe,
+    pub(crate) scope: CallScope,
+    backends: Backends,
+}
+
+impl InstanceState {
+    /// State for one call: no files, sockets, environment or arguments.
+    pub(crate) fn new(scope: CallScope, backends: Backends, memory_limit: usize) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap { limit: memory_limit, exceeded: None },
+            stderr,
+            scope,
+            backends,
+        }
+    }
+
+    /// What the guest wrote to stderr (a Rust panic message lands here).
+    pub(crate) fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// The memory the guest tried to grow to past its cap, if it did.
+    pub(crate) fn memory_exceeded(&self) -> Option<LimitExceeded> {
+        self.memory.exceeded.clone()
+    }
+
+    pub(crate) fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.memory
+    }
+
+    pub(crate) fn kube_view(&mut self) -> KubeHost<'_> {
+        KubeHost { scope: &mut self.scope, backend: &*self.backends.kube }
+    }
+
+    pub(crate) fn nsx_view(&mut self) -> EndpointHost<'_> {
+        EndpointHost { scope: &mut self.scope, endpoint: self.backends.nsx.as_deref(), kind: EndpointKind::Nsx }
+    }
+
+    pub(crate) fn vcenter_view(&mut self) -> EndpointHost<'_> {
+        EndpointHost {
+            scope: &mut self.scope,
+            endpoint: self.backends.vcenter.as_deref(),
+            kind: EndpointKind::Vcenter,
+        }
+    }
+
+    pub(crate) fn log_view(&mut self) -> LogHost<'_> {
+        LogHost { scope: &mut self.scope }
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps linear memory; growing past the cap traps with a typed error
+/// instead of failing the allocation, so the failure names its cause.
+struct MemoryCap {
+    limit: usize,
+    exceeded: Option<LimitExceeded>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            let exceeded = LimitExceeded::Memory { wanted: desired, limit: self.limit };
+            self.exceeded = Some(exceeded.clone());
+            return Err(wasmtime::Error::new(exceeded));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}

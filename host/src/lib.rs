@@ -1,0 +1,33 @@
+//! The wasmvisor runtime core: reconciler plugins as WebAssembly components.
+//!
+//! A plugin is a component of the `wasmvisor:plugin/reconciler` world with a
+//! manifest inside it. The [`Runtime`] loads it if the manifest fits the
+//! operator's [`Grants`], keeps it in a registry that hot reload swaps
+//! atomically ([`reload`]), and runs every call on a fresh instance under
+//! the plugin's limits ([`dispatch`]). Host functions ([`host_fns`]) check
+//! the plugin's capabilities on each call before they reach a
+//! [`backend`]. Read the modules in that order to follow a call.
+
+pub mod backend;
+pub mod bindings;
+pub mod compile_cache;
+pub mod dispatch;
+pub mod engine;
+pub mod grant;
+pub mod host_fns;
+pub mod instance;
+pub mod label_selector;
+pub mod metrics;
+pub mod object;
+pub mod plugin;
+pub mod registry;
+pub mod reload;
+pub mod runtime;
+pub mod scope;
+
+pub use dispatch::{Export, Failure, Outcome, ReconcileError, Report, Request};
+pub use grant::{Grant, Grants};
+pub use instance::Backends;
+pub use object::ObjectRef;
+pub use runtime::{CallError, PluginInfo, Runtime, RuntimeConfig};
+pub use wasmvisor_manifest as manifest;

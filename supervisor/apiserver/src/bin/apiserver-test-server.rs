@@ -1,0 +1,2 @@
+//! Test server.
+fn main() {}

@@ -1,0 +1,205 @@
+//! Starting a simulator: data dir, credentials, world, TLS, and the HTTPS accept loop.
+//!
+//! The accept loop is our own rather than `wasmvisor_tls::serve` for one reason: the
+//! "dropped connection" fault must close the TCP connection of one request without an
+//! answer, which needs a per-connection kill switch ([`ConnectionKill`]) that the shared
+//! loop does not offer. Everything else (CA, certificates) comes from `wasmvisor-tls`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::clock::Clock;
+use crate::config::SimConfig;
+use crate::credentials::{self, Credentials, CredentialsError};
+use crate::faults::Faults;
+use crate::store::{Store, StoreError};
+
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("creating data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The credentials file could not be read or written.
+    #[error("credentials")]
+    Credentials(#[from] CredentialsError),
+    /// The world database could not be opened.
+    #[error("world store")]
+    Store(#[from] StoreError),
+    /// The CA or the serving certificate could not be loaded or made.
+    #[error("TLS setup")]
+    Tls(#[from] wasmvisor_tls::TlsError),
+    /// The fault settings are invalid.
+    #[error("fault settings")]
+    Faults(#[from] crate::faults::FaultSettingsError),
+    /// The listen address could not be bound.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What every route handler of a simulator may use.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    pub(crate) credentials: Credentials,
+    pub(crate) faults: Faults,
+}
+
+/// A running simulator. Dropping it leaves the server running until the runtime ends;
+/// call [`Running::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address (the real port when `listen` had port 0).
+    pub addr: SocketAddr,
+    /// `https://ADDR`, the base every documented path is appended to.
+    pub base_url: String,
+    /// The CA certificate clients must trust, in PEM.
+    pub ca_pem: String,
+    /// The accepted credentials (given or generated).
+    pub credentials: Credentials,
+    /// The file holding generated credentials (it exists only when they were generated).
+    pub credentials_file: PathBuf,
+    /// The live fault settings, also reachable at `/_sim/faults`.
+    pub faults: Faults,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, closes every open connection and waits for the loop to end.
+    /// The world is already on disk: every request commits before it is answered.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Does the work shared by both simulators' `start`, then serves the router `build` makes.
+pub(crate) async fn launch(
+    config: SimConfig,
+    credentials_file: &str,
+    default_user: &str,
+    build: impl FnOnce(Ctx) -> Router,
+) -> Result<Running, StartError> {
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
+    let credentials = credentials::resolve(&data_dir, credentials_file, default_user, config.credentials)?;
+    let store = Store::open(&data_dir)?;
+    config.faults.validate()?;
+    let faults = Faults::new(config.faults);
+    let ca = wasmvisor_tls::LocalCa::load_or_create(&config.ca_dir.unwrap_or_else(|| data_dir.join("ca")))?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let ip = addr.ip().to_string();
+    let tls = ca.server_config(&[ip.as_str(), "localhost", "127.0.0.1"])?;
+    let ctx = Ctx { store, clock: config.clock, credentials: credentials.clone(), faults: faults.clone() };
+    let router = build(ctx);
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), router, stop_rx));
+    let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { ip };
+    Ok(Running {
+        addr,
+        base_url: format!("https://{host}:{}", addr.port()),
+        ca_pem: ca.ca_pem().to_owned(),
+        credentials,
+        credentials_file: data_dir.join(credentials_file),
+        faults,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+/// Closes one connection without an answer when fired; put in every request's
+/// extensions by the accept loop and used by the drop fault.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionKill(Arc<Notify>);
+
+impl ConnectionKill {
+    /// Asks the connection task to drop the connection.
+    pub(crate) fn fire(&self) {
+        self.0.notify_one();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Router, mut stop: oneshot::Receiver<()>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        connections.spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let kill = ConnectionKill::default();
+            let service = {
+                let kill = kill.clone();
+                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(kill.clone());
+                    router.clone().oneshot(request)
+                })
+            };
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                result = connection => if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                },
+                () = kill.0.notified() => tracing::debug!(%peer, "connection dropped by fault injection"),
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
