@@ -95,8 +95,11 @@ impl CompileCache {
 
     fn store(&self, name: &str, component: &Component) -> anyhow::Result<()> {
         let artifact = component.serialize()?;
-        // Write then rename, so a concurrent reader never sees half a file.
-        let partial = format!("{name}.partial");
+        // Write then rename, so a concurrent reader never sees half a file;
+        // a unique staging name keeps two concurrent writers apart.
+        static STAGING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = STAGING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let partial = format!(".{name}.{}.{n}.partial", std::process::id());
         self.dir.write(&partial, &artifact)?;
         self.dir.rename(&partial, &self.dir, name)?;
         Ok(())

@@ -21,23 +21,23 @@ use tokio::sync::mpsc;
 use crate::compile_cache::Digest;
 use crate::runtime::Runtime;
 
-/// What happened to one file in the last sync.
+/// The plugin a file provides.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileState {
-    /// Loaded and serving as `name@version`.
-    Serving {
-        /// Plugin name.
-        name: String,
-        /// `name@version`.
-        plugin: String,
-    },
-    /// Refused; `serving` names the older version still serving, if any.
-    Refused {
-        /// Why.
-        error: String,
-        /// `name@version` still serving from this file.
-        serving: Option<String>,
-    },
+pub struct Serving {
+    /// Plugin name.
+    pub name: String,
+    /// `name@version`.
+    pub plugin: String,
+}
+
+/// What happened to one file in the last sync.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileState {
+    /// The version serving from this file, if any: after a refused update
+    /// it is the older one.
+    pub serving: Option<Serving>,
+    /// Why the file's current contents were refused, if they were.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ impl PluginDir {
             names.into_iter().filter_map(|n| files.remove_entry(&n)).collect()
         };
         for (file, tracked) in gone {
-            if let FileState::Serving { name, plugin } = tracked.state {
+            if let Some(Serving { name, plugin }) = tracked.state.serving {
                 runtime.remove(&name);
                 tracing::info!(file, plugin, "plugin file removed; the plugin gets no more work");
             }
@@ -133,45 +133,34 @@ impl PluginDir {
         bytes: Vec<u8>,
         previous: Option<FileState>,
     ) -> FileState {
-        let serving = match previous {
-            Some(FileState::Serving { name, plugin }) => Some((name, plugin)),
-            Some(FileState::Refused { serving, .. }) => serving.and_then(|p| {
-                let name = p.split('@').next()?.to_owned();
-                Some((name, p))
-            }),
-            None => None,
-        };
+        let serving = previous.and_then(|p| p.serving);
         let loader = runtime.clone();
         let loaded = tokio::task::spawn_blocking(move || loader.load(&bytes)).await;
         let installed = match loaded {
             Ok(Ok(plugin)) => {
-                let id = plugin.manifest.id();
-                let name = plugin.manifest.name.clone();
+                let now = Serving { name: plugin.manifest.name.clone(), plugin: plugin.manifest.id() };
                 let provenance = plugin.provenance;
-                if let Some((old_name, _)) = &serving {
-                    if *old_name != name {
-                        runtime.remove(old_name);
-                    }
-                }
-                runtime.install(plugin, file).map(|()| (name, id, provenance)).map_err(|e| e.to_string())
+                runtime.install(plugin, file).map(|()| (now, provenance)).map_err(|e| e.to_string())
             }
             Ok(Err(error)) => Err(error.to_string()),
             Err(join) => Err(format!("loader failed: {join}")),
         };
         match installed {
-            Ok((name, plugin, provenance)) => {
-                tracing::info!(file, plugin, ?provenance, "plugin loaded");
-                FileState::Serving { name, plugin }
+            Ok((now, provenance)) => {
+                if let Some(old) = serving.filter(|old| old.name != now.name) {
+                    runtime.remove(&old.name);
+                }
+                tracing::info!(file, plugin = now.plugin, ?provenance, "plugin loaded");
+                FileState { serving: Some(now), error: None }
             }
             Err(error) => {
-                let still = serving.map(|(_, plugin)| plugin);
                 tracing::error!(
                     file,
                     %error,
-                    still_serving = still.as_deref().unwrap_or("nothing"),
+                    still_serving = serving.as_ref().map_or("nothing", |s| s.plugin.as_str()),
                     "plugin refused"
                 );
-                FileState::Refused { error, serving: still }
+                FileState { serving, error: Some(error) }
             }
         }
     }

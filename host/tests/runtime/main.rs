@@ -1,0 +1,12 @@
+//! Runtime-core guarantees, each proven against real components built from
+//! `plugins/` (one test binary, a module per guarantee).
+
+mod harness;
+
+mod cache;
+mod capabilities;
+mod limits;
+mod load;
+mod reconcile;
+mod reload;
+mod sandbox;
