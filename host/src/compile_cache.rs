@@ -49,7 +49,7 @@ pub enum Provenance {
 /// Why a component could not be compiled.
 #[derive(Debug, thiserror::Error)]
 #[error("{0:#}")]
-pub struct CompileError(#[source] anyhow::Error);
+pub struct CompileError(anyhow::Error);
 
 /// The cache directory.
 #[derive(Debug)]

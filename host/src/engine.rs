@@ -39,7 +39,7 @@ impl Default for EngineSettings {
 /// Why the engine could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot configure the wasm engine: {0}")]
-pub struct EngineError(#[source] anyhow::Error);
+pub struct EngineError(anyhow::Error);
 
 /// Builds the engine. Pool sizes fit components from Rust, componentize-py
 /// and componentize-js (the interpreters bring many core modules and large

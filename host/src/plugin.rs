@@ -43,18 +43,18 @@ impl std::fmt::Debug for Plugin {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// Not a component, no manifest, or an invalid one.
-    #[error("{0}")]
+    #[error(transparent)]
     Manifest(#[from] ComponentManifestError),
     /// Asks for more than its grant.
-    #[error("{0}")]
+    #[error(transparent)]
     Grant(#[from] GrantError),
     /// wasmtime could not compile it.
-    #[error("{plugin}: does not compile: {source}")]
+    #[error("{plugin}: does not compile: {cause}")]
     Compile {
         /// `name@version`.
         plugin: String,
         /// The compiler's error.
-        source: CompileError,
+        cause: CompileError,
     },
     /// Imports something the host does not provide, or lacks an export.
     #[error("{plugin}: does not implement world wasmvisor:plugin/reconciler@0.1.0: {detail}")]
@@ -93,7 +93,7 @@ impl Loader {
         let (component, provenance) = self
             .cache
             .load(&self.engine, digest, bytes)
-            .map_err(|source| LoadError::Compile { plugin: plugin.clone(), source })?;
+            .map_err(|cause| LoadError::Compile { plugin: plugin.clone(), cause })?;
         let load_time = started.elapsed();
         let world = |e: wasmtime::Error| LoadError::World { plugin: plugin.clone(), detail: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(world)?;

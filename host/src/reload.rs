@@ -55,17 +55,17 @@ pub struct PluginDir {
 
 /// Why the directory could not be opened or read.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin directory {path}: {source}")]
+#[error("plugin directory {path}: {error}")]
 pub struct DirError {
     path: PathBuf,
-    source: std::io::Error,
+    error: std::io::Error,
 }
 
 impl PluginDir {
     /// Opens `path` (which must exist).
     pub fn open(path: &Path) -> Result<Self, DirError> {
         let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())
-            .map_err(|source| DirError { path: path.to_owned(), source })?;
+            .map_err(|error| DirError { path: path.to_owned(), error })?;
         Ok(Self { dir, path: path.to_owned(), files: Mutex::new(BTreeMap::new()) })
     }
 
@@ -79,7 +79,7 @@ impl PluginDir {
     }
 
     fn wasm_files(&self) -> Result<Vec<String>, DirError> {
-        let err = |source| DirError { path: self.path.clone(), source };
+        let err = |error| DirError { path: self.path.clone(), error };
         let mut names = Vec::new();
         for entry in self.dir.entries().map_err(err)? {
             let entry = entry.map_err(err)?;
@@ -173,10 +173,10 @@ impl PluginDir {
         let mut watcher = notify::recommended_watcher(move |_event| {
             let _ = tx.send(());
         })
-        .map_err(|e| DirError { path: self.path.clone(), source: std::io::Error::other(e) })?;
+        .map_err(|e| DirError { path: self.path.clone(), error: std::io::Error::other(e) })?;
         watcher
             .watch(&self.path, notify::RecursiveMode::NonRecursive)
-            .map_err(|e| DirError { path: self.path.clone(), source: std::io::Error::other(e) })?;
+            .map_err(|e| DirError { path: self.path.clone(), error: std::io::Error::other(e) })?;
         let task = tokio::spawn(async move {
             loop {
                 if let Err(error) = self.sync(&runtime).await {

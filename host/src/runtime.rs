@@ -44,7 +44,7 @@ pub enum RuntimeError {
     Link(anyhow::Error),
     /// The epoch thread could not start.
     #[error("cannot start the epoch thread: {0}")]
-    Thread(#[from] std::io::Error),
+    Thread(std::io::Error),
 }
 
 /// Why a call could not be made.
@@ -87,7 +87,7 @@ impl Runtime {
         let engine = engine::build(&config.engine)?;
         let cache = CompileCache::new(config.cache_dir, &engine);
         let loader = Loader::new(engine.clone(), cache).map_err(|e| RuntimeError::Link(e.into()))?;
-        let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick)?;
+        let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Thread)?;
         let metrics = Metrics::default();
         let dispatcher = Dispatcher {
             engine,

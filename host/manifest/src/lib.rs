@@ -101,7 +101,7 @@ pub struct Manifest {
 pub enum ManifestError {
     /// Not valid TOML for this shape.
     #[error("invalid manifest: {0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(toml::de::Error),
     /// Parsed, but a value is out of bounds.
     #[error("invalid manifest: {0}")]
     Invalid(String),
@@ -110,7 +110,7 @@ pub enum ManifestError {
 impl Manifest {
     /// Parses and validates manifest TOML.
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
-        let manifest: Manifest = toml::from_str(text)?;
+        let manifest: Manifest = toml::from_str(text).map_err(ManifestError::Parse)?;
         manifest.validate()?;
         Ok(manifest)
     }

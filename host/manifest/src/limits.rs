@@ -57,6 +57,11 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// A duration as people write it (`5s`, `250ms`).
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
 /// Serde for durations written as `5s`, `250ms`, `1m`.
 pub mod duration {
     use super::*;

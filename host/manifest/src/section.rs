@@ -14,8 +14,8 @@ pub const SECTION_NAME: &str = "wasmvisor-manifest";
 #[derive(Debug, thiserror::Error)]
 pub enum SectionError {
     /// Not wasm, or truncated.
-    #[error("not a WebAssembly binary: {0}")]
-    Malformed(#[source] wasmparser::BinaryReaderError),
+    #[error("{0}")]
+    Malformed(String),
     /// A core module, not a component.
     #[error(
         "this is a core WebAssembly module, not a component; build for wasm32-wasip2 (or run `wasm-tools component new`)"
@@ -40,7 +40,7 @@ fn manifest_sections(bytes: &[u8]) -> Result<Vec<(std::ops::Range<usize>, &[u8])
     let mut found = Vec::new();
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
-        match payload.map_err(SectionError::Malformed)? {
+        match payload.map_err(|e| malformed(bytes, &e))? {
             Payload::Version { encoding, .. } if depth == 0 => {
                 if encoding != wasmparser::Encoding::Component {
                     return Err(SectionError::CoreModule);
@@ -55,6 +55,14 @@ fn manifest_sections(bytes: &[u8]) -> Result<Vec<(std::ops::Range<usize>, &[u8])
         }
     }
     Ok(found)
+}
+
+fn malformed(bytes: &[u8], e: &wasmparser::BinaryReaderError) -> SectionError {
+    SectionError::Malformed(if bytes.starts_with(b"\0asm") {
+        format!("malformed WebAssembly at byte {}: {}", e.offset(), e.message())
+    } else {
+        "not a WebAssembly binary: it does not start with the wasm magic bytes (\\0asm)".to_owned()
+    })
 }
 
 /// Reads the manifest text embedded in a component.

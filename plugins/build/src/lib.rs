@@ -34,12 +34,12 @@ pub enum BuildError {
         status: std::process::ExitStatus,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `plugin.toml` is missing or invalid.
     #[error("{path}: {message}")]
@@ -52,7 +52,7 @@ pub enum BuildError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Io { path: path.to_owned(), source }
+    move |error| BuildError::Io { path: path.to_owned(), error }
 }
 
 /// Reads and validates `dir/plugin.toml`.

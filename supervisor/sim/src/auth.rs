@@ -40,9 +40,29 @@ pub(crate) async fn require_basic(State(auth): State<BasicAuth>, request: Reques
     if basic_matches(request.headers(), &auth.credentials) {
         return next.run(request).await;
     }
-    let mut response = (auth.render)(StatusCode::UNAUTHORIZED, "The credentials were incorrect or missing.");
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"wasmvisor-sim\""));
+    unauthorized(auth.render)
+}
+
+/// 401 in the product's body with a `WWW-Authenticate: Basic` challenge.
+pub(crate) fn unauthorized(render: RenderError) -> Response {
+    let mut response = render(StatusCode::UNAUTHORIZED, "The credentials were incorrect or missing.");
     response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"wasmvisor-sim\""));
+    response
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (key, value) = c.trim().split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
 }
 
 #[cfg(test)]
@@ -63,6 +83,14 @@ mod tests {
         assert_eq!(basic(&headers("Bearer abc")), None);
         assert_eq!(basic(&headers("Basic !!!")), None);
         assert_eq!(basic(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn finds_a_cookie_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; JSESSIONID=abc; b=2"));
+        assert_eq!(cookie(&h, "JSESSIONID").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "missing"), None);
     }
 
     #[test]

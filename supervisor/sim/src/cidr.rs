@@ -20,7 +20,11 @@ impl Range {
     /// subnet is larger than /31).
     pub(crate) fn hosts(net: Ipv4Net) -> Range {
         let (network, broadcast) = (u32::from(net.network()), u32::from(net.broadcast()));
-        if net.prefix_len() >= 31 { Range { start: network, end: broadcast } } else { Range { start: network + 1, end: broadcast - 1 } }
+        if net.prefix_len() >= 31 {
+            Range { start: network, end: broadcast }
+        } else {
+            Range { start: network + 1, end: broadcast - 1 }
+        }
     }
 
     /// Whether `ip` is in the range.
@@ -52,14 +56,20 @@ mod tests {
     fn hosts_skip_network_and_broadcast() {
         let Some(net) = parse_net("10.0.0.0/30") else { panic!() };
         let r = Range::hosts(net);
-        assert_eq!((Ipv4Addr::from(r.start), Ipv4Addr::from(r.end)), ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()));
+        assert_eq!(
+            (Ipv4Addr::from(r.start), Ipv4Addr::from(r.end)),
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
+        );
         let Some(single) = parse_net("10.0.0.7/32") else { panic!() };
         assert_eq!(Range::hosts(single).start, Range::hosts(single).end);
     }
 
     #[test]
     fn first_free_skips_used_and_runs_out() {
-        let ranges = [Range { start: u32::from(Ipv4Addr::new(10, 0, 0, 1)), end: u32::from(Ipv4Addr::new(10, 0, 0, 2)) }];
+        let ranges = [Range {
+            start: u32::from(Ipv4Addr::new(10, 0, 0, 1)),
+            end: u32::from(Ipv4Addr::new(10, 0, 0, 2)),
+        }];
         let mut used = HashSet::from([Ipv4Addr::new(10, 0, 0, 1)]);
         assert_eq!(first_free(&ranges, &used), Some(Ipv4Addr::new(10, 0, 0, 2)));
         used.insert(Ipv4Addr::new(10, 0, 0, 2));
@@ -68,7 +78,9 @@ mod tests {
 
     #[test]
     fn overlap_is_symmetric() {
-        let (Some(a), Some(b), Some(c)) = (parse_net("10.0.0.0/24"), parse_net("10.0.0.128/25"), parse_net("10.0.1.0/24")) else {
+        let (Some(a), Some(b), Some(c)) =
+            (parse_net("10.0.0.0/24"), parse_net("10.0.0.128/25"), parse_net("10.0.1.0/24"))
+        else {
             panic!()
         };
         assert!(overlaps(a, b) && overlaps(b, a));

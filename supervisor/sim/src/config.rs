@@ -68,3 +68,32 @@ impl Default for VcenterTiming {
         }
     }
 }
+
+/// NSX-only settings.
+#[derive(Clone, Debug)]
+pub struct NsxSettings {
+    /// How long after each change an object stays `UNREALIZED` (status `IN_PROGRESS`)
+    /// before it is `REALIZED`, and a deleted object stays `marked_for_delete`. Default
+    /// zero: realized and deleted at once.
+    pub realization_delay: Duration,
+    /// The Supervisor's ingress CIDR: at start, unless they exist, IP pool
+    /// [`INGRESS_POOL`](crate::INGRESS_POOL) and its static subnet of this CIDR are
+    /// created; VIPs are allocated from it. Default `192.168.100.0/24`; `None` creates
+    /// nothing.
+    pub ingress_cidr: Option<String>,
+    /// The cluster (namespace) network CIDR: at start, unless it exists, IP block
+    /// [`CLUSTER_NETWORK_BLOCK`](crate::CLUSTER_NETWORK_BLOCK) of this CIDR is created;
+    /// segment subnets are carved from it. Default `10.244.0.0/16`; `None` creates
+    /// nothing.
+    pub cluster_network_cidr: Option<String>,
+}
+
+impl Default for NsxSettings {
+    fn default() -> NsxSettings {
+        NsxSettings {
+            realization_delay: Duration::ZERO,
+            ingress_cidr: Some("192.168.100.0/24".into()),
+            cluster_network_cidr: Some("10.244.0.0/16".into()),
+        }
+    }
+}

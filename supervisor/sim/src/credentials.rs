@@ -25,7 +25,10 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -68,7 +71,9 @@ pub(crate) fn resolve(
     }
     let path = data_dir.join(file_name);
     match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| CredentialsError::Parse { path, source }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| CredentialsError::Parse { path, source })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let creds = Credentials { username: default_user.to_owned(), password: random_password() };
             let json = serde_json::to_vec_pretty(&creds)

@@ -64,9 +64,11 @@ pub enum FaultSettingsError {
 impl FaultSettings {
     /// Checks rates and the error status.
     pub fn validate(&self) -> Result<(), FaultSettingsError> {
-        for (field, value) in
-            [("error_rate", self.error_rate), ("throttle_rate", self.throttle_rate), ("drop_rate", self.drop_rate)]
-        {
+        for (field, value) in [
+            ("error_rate", self.error_rate),
+            ("throttle_rate", self.throttle_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(FaultSettingsError::RateOutOfRange { field, value });
             }
@@ -174,7 +176,8 @@ pub(crate) async fn inject(State(layer): State<FaultLayer>, request: Request, ne
             None => (layer.render)(StatusCode::BAD_GATEWAY, "injected fault: connection dropped"),
         },
         Some(Fault::Throttle { retry_after_secs }) => {
-            let mut response = (layer.render)(StatusCode::TOO_MANY_REQUESTS, "injected fault: too many requests");
+            let mut response =
+                (layer.render)(StatusCode::TOO_MANY_REQUESTS, "injected fault: too many requests");
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }

@@ -53,6 +53,23 @@ pub enum StartError {
     /// The fault settings are invalid.
     #[error("fault settings")]
     Faults(#[from] crate::faults::FaultSettingsError),
+    /// A CIDR in the settings is not an IPv4 network.
+    #[error("{field} {value:?} is not an IPv4 CIDR such as 192.168.100.0/24")]
+    InvalidCidr {
+        /// The setting.
+        field: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// An object the settings ask for could not be created at start.
+    #[error("creating {path} at start")]
+    Seed {
+        /// The object's path.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The listen address could not be bound.
     #[error("binding {addr}")]
     Bind {
@@ -105,12 +122,15 @@ impl Running {
 }
 
 /// Does the work shared by both simulators' `start`, then serves the router `build` makes.
-pub(crate) async fn launch(
+pub(crate) async fn launch<Fut>(
     config: SimConfig,
     credentials_file: &str,
     default_user: &str,
-    build: impl FnOnce(Ctx) -> Router,
-) -> Result<Running, StartError> {
+    build: impl FnOnce(Ctx) -> Fut,
+) -> Result<Running, StartError>
+where
+    Fut: std::future::Future<Output = Result<Router, StartError>>,
+{
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
@@ -119,13 +139,14 @@ pub(crate) async fn launch(
     config.faults.validate()?;
     let faults = Faults::new(config.faults);
     let ca = wasmvisor_tls::LocalCa::load_or_create(&config.ca_dir.unwrap_or_else(|| data_dir.join("ca")))?;
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let ip = addr.ip().to_string();
     let tls = ca.server_config(&[ip.as_str(), "localhost", "127.0.0.1"])?;
     let ctx = Ctx { store, clock: config.clock, credentials: credentials.clone(), faults: faults.clone() };
-    let router = build(ctx);
+    let router = build(ctx).await?.layer(axum::middleware::from_fn(log_request));
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), router, stop_rx));
     let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { ip };
@@ -141,6 +162,21 @@ pub(crate) async fn launch(
     })
 }
 
+/// Logs each request at debug level with method, path, status and duration as fields
+/// (never headers or bodies: they carry credentials). Failures are logged where they
+/// are answered, so this adds no error lines.
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::debug!(%method, %path, status = response.status().as_u16(), duration_ms, "simulator request");
+    response
+}
+
 /// Closes one connection without an answer when fired; put in every request's
 /// extensions by the accept loop and used by the drop fault.
 #[derive(Clone, Debug, Default)]
@@ -153,7 +189,12 @@ impl ConnectionKill {
     }
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Router, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: Router,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut connections = JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {

@@ -62,13 +62,13 @@ pub enum StoreError {
 
 /// A handle on the world database; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub(crate) struct Store {
     conn: Arc<Mutex<Connection>>,
 }
 
 impl Store {
     /// Opens (creating if needed) `data_dir/world.sqlite3`.
-    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(WORLD_FILE);
         let open_err = |source| StoreError::Open { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(open_err)?;
@@ -102,7 +102,8 @@ impl Store {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
-            let tx = guard.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+            let tx =
+                guard.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
             let out = f(&Tx { tx: &tx })?;
             tx.commit().map_err(StoreError::from)?;
             Ok(out)
@@ -143,17 +144,16 @@ impl Tx<'_> {
 
     /// Removes `collection/id`; returns whether it existed.
     pub(crate) fn delete(&self, collection: &str, id: &str) -> Result<bool, StoreError> {
-        let n = self.tx.execute("DELETE FROM objects WHERE collection = ?1 AND id = ?2", params![collection, id])?;
+        let n = self
+            .tx
+            .execute("DELETE FROM objects WHERE collection = ?1 AND id = ?2", params![collection, id])?;
         Ok(n > 0)
     }
 
     /// Every document of `collection`, ordered by id.
     pub(crate) fn list(&self, collection: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.query(
-            "SELECT collection, id, body FROM objects WHERE collection = ?1 ORDER BY id",
-            collection,
-        )
-        .map(|rows| rows.into_iter().map(|(_, id, body)| (id, body)).collect())
+        self.query("SELECT collection, id, body FROM objects WHERE collection = ?1 ORDER BY id", collection)
+            .map(|rows| rows.into_iter().map(|(_, id, body)| (id, body)).collect())
     }
 
     /// Every document whose collection starts with `prefix`, as `(collection, id, body)`.

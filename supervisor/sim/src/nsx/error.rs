@@ -15,6 +15,8 @@ use crate::store::StoreError;
 pub(crate) const RESOURCE_IN_USE: u32 = 500030;
 /// 400: a segment still has ports (VMs attached).
 pub(crate) const SEGMENT_HAS_PORTS: u32 = 503040;
+/// 400: an object with this id is still marked for delete (NsxPendingDelete).
+pub(crate) const PENDING_DELETE: u32 = 500045;
 /// 400: overlapping addresses (segment subnets on one Tier-1, allocation IP taken).
 pub(crate) const OVERLAP_ADDRESSES: u32 = 500105;
 /// 404: no object at this path. NSX's code is unconfirmed; simulator choice.
@@ -27,6 +29,8 @@ pub(crate) const INVALID_REQUEST: u32 = 255;
 pub(crate) const STALE_REVISION: u32 = 604;
 /// 401/403: bad or missing credentials (NSX's InvalidCredentials code).
 pub(crate) const INVALID_CREDENTIALS: u32 = 403;
+/// 403: a session call with a missing or wrong `X-XSRF-TOKEN`.
+pub(crate) const BAD_XSRF_TOKEN: u32 = 98;
 /// 500: the simulator itself failed (its world database). Simulator choice.
 pub(crate) const INTERNAL: u32 = 99;
 /// Realization alarm: no free address left (nsx-operator's "IP allocation failed").
@@ -40,7 +44,7 @@ pub(crate) struct NsxError {
     code: u32,
     message: String,
     #[source]
-    source: Option<StoreError>,
+    source: Option<Box<StoreError>>,
 }
 
 impl NsxError {
@@ -56,7 +60,11 @@ impl NsxError {
 
     /// 404 for `path`.
     pub(crate) fn not_found(path: &str) -> NsxError {
-        NsxError::new(StatusCode::NOT_FOUND, NOT_FOUND, format!("The path={path} is invalid: object not found."))
+        NsxError::new(
+            StatusCode::NOT_FOUND,
+            NOT_FOUND,
+            format!("The path={path} is invalid: object not found."),
+        )
     }
 
     /// 400: `field` names `target`, which does not exist.
@@ -78,11 +86,13 @@ impl NsxError {
     }
 
     /// The HTTP status.
+    #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The NSX error code.
+    #[cfg(test)]
     pub(crate) fn code(&self) -> u32 {
         self.code
     }
@@ -94,7 +104,7 @@ impl From<StoreError> for NsxError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: INTERNAL,
             message: "The simulator's world database failed.".into(),
-            source: Some(source),
+            source: Some(Box::new(source)),
         }
     }
 }
@@ -102,7 +112,7 @@ impl From<StoreError> for NsxError {
 impl IntoResponse for NsxError {
     fn into_response(self) -> Response {
         if let Some(source) = &self.source {
-            tracing::error!(error = source as &dyn std::error::Error, "NSX simulator request failed");
+            tracing::error!(error = &**source as &dyn std::error::Error, "NSX simulator request failed");
         }
         body(self.status, self.code, &self.message)
     }
@@ -118,7 +128,8 @@ pub(crate) fn render(status: StatusCode, message: &str) -> Response {
 }
 
 fn body(status: StatusCode, code: u32, message: &str) -> Response {
-    let http_status = status.canonical_reason().unwrap_or("UNKNOWN").to_ascii_uppercase().replace([' ', '-'], "_");
+    let http_status =
+        status.canonical_reason().unwrap_or("UNKNOWN").to_ascii_uppercase().replace([' ', '-'], "_");
     let body = json!({
         "httpStatus": http_status,
         "error_code": code,

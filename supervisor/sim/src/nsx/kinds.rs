@@ -243,7 +243,10 @@ mod tests {
             parse("/infra/segments"),
             Some(Target::Collection { kind: Kind::Segment, collection: "/infra/segments".into() })
         );
-        assert!(matches!(parse("/infra/lb-services/l/detailed-status"), Some(Target::View(_, View::DetailedStatus))));
+        assert!(matches!(
+            parse("/infra/lb-services/l/detailed-status"),
+            Some(Target::View(_, View::DetailedStatus))
+        ));
         assert!(matches!(parse("/infra/tier-1s/t/state"), Some(Target::View(_, View::State))));
         let Some(Target::Object(seg)) = parse("/infra/segments/s1") else { panic!() };
         assert_eq!(seg.parent_path(), "/infra");

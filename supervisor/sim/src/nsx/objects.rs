@@ -14,11 +14,11 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::NsxState;
 use super::error::{NsxError, SEGMENT_HAS_PORTS, STALE_REVISION};
 use super::kinds::{self, Kind, ObjectPath, Target};
 use super::paging::{ListParams, page};
-use super::{ipam, lb, realized, segments, tags};
-use crate::server::Ctx;
+use super::{deletion, ipam, lb, realized, segments, tags};
 use crate::store::Tx;
 
 /// Prefix of simulator-internal fields kept in stored documents but never shown.
@@ -42,7 +42,7 @@ pub(crate) struct Author {
 
 /// Handles every request under `/policy/api/v1/infra/` except realized state.
 pub(crate) async fn handle(
-    State(ctx): State<Ctx>,
+    State(state): State<NsxState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -52,70 +52,77 @@ pub(crate) async fn handle(
     let query = uri.query().map(str::to_owned);
     let author = Author {
         user: crate::auth::basic(&headers).map_or_else(|| "admin".to_owned(), |(user, _)| user),
-        now_ms: ctx.clock.now_ms(),
+        now_ms: state.ctx.clock.now_ms(),
     };
-    let result = match (kinds::parse(&path), method) {
-        (None, _) => Err(NsxError::not_found(&path)),
-        (Some(Target::Object(object)), Method::GET) => ctx
-            .store
-            .transact(move |tx| {
-                let stored = tx.get(&object.collection, &object.id)?;
-                stored.map(|v| render(&v)).ok_or_else(|| NsxError::not_found(&object.path))
-            })
-            .await
-            .map(|v| axum::Json(v).into_response()),
-        (Some(Target::Object(object)), method @ (Method::PATCH | Method::PUT)) => {
-            let mode = if method == Method::PUT { WriteMode::Put } else { WriteMode::Patch };
-            match serde_json::from_slice::<Value>(&body) {
-                Err(e) => Err(NsxError::invalid(format!("The request body is not valid JSON: {e}."))),
-                Ok(body) => ctx
-                    .store
-                    .transact(move |tx| write(tx, &author, &object, body, mode))
-                    .await
-                    .map(|stored| match mode {
-                        WriteMode::Put => axum::Json(render(&stored)).into_response(),
-                        WriteMode::Patch => StatusCode::OK.into_response(),
-                    }),
-            }
-        }
-        (Some(Target::Object(object)), Method::DELETE) => {
-            ctx.store.transact(move |tx| delete(tx, &object)).await.map(|()| StatusCode::OK.into_response())
-        }
-        (Some(Target::Collection { collection, .. }), Method::GET) => match ListParams::parse(query.as_deref()) {
-            Err(e) => Err(e),
-            Ok(params) => ctx
-                .store
+    let result =
+        match (kinds::parse(&path), method) {
+            (None, _) => Err(NsxError::not_found(&path)),
+            (Some(Target::Object(object)), Method::GET) => state
                 .transact(move |tx| {
-                    let items = tx.list(&collection)?.into_iter().map(|(_, v)| render(&v)).collect();
-                    Ok::<_, NsxError>(page(items, &params))
+                    let stored = tx.get(&object.collection, &object.id)?;
+                    stored.map(|v| render(&v)).ok_or_else(|| NsxError::not_found(&object.path))
                 })
                 .await
                 .map(|v| axum::Json(v).into_response()),
-        },
-        (Some(Target::View(object, view)), Method::GET) => ctx
-            .store
-            .transact(move |tx| {
-                let stored = tx.get(&object.collection, &object.id)?;
-                let stored = stored.ok_or_else(|| NsxError::not_found(&object.path))?;
-                Ok::<_, NsxError>(realized::view(&object, &stored, view))
-            })
-            .await
-            .map(|v| axum::Json(v).into_response()),
-        (Some(_), method) => Err(NsxError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            u32::from(StatusCode::METHOD_NOT_ALLOWED.as_u16()),
-            format!("{method} is not supported on {path}."),
-        )),
-    };
+            (Some(Target::Object(object)), method @ (Method::PATCH | Method::PUT)) => {
+                let mode = if method == Method::PUT { WriteMode::Put } else { WriteMode::Patch };
+                match serde_json::from_slice::<Value>(&body) {
+                    Err(e) => Err(NsxError::invalid(format!("The request body is not valid JSON: {e}."))),
+                    Ok(body) => state.transact(move |tx| write(tx, &author, &object, body, mode)).await.map(
+                        |stored| match mode {
+                            WriteMode::Put => axum::Json(render(&stored)).into_response(),
+                            WriteMode::Patch => StatusCode::OK.into_response(),
+                        },
+                    ),
+                }
+            }
+            (Some(Target::Object(object)), Method::DELETE) => {
+                let delay_ms = crate::clock::millis(state.settings.realization_delay);
+                state
+                    .transact(move |tx| delete(tx, &author, &object, delay_ms))
+                    .await
+                    .map(|()| StatusCode::OK.into_response())
+            }
+            (Some(Target::Collection { collection, .. }), Method::GET) => {
+                match ListParams::parse(query.as_deref()) {
+                    Err(e) => Err(e),
+                    Ok(params) => state
+                        .transact(move |tx| {
+                            let items = tx.list(&collection)?.into_iter().map(|(_, v)| render(&v)).collect();
+                            Ok::<_, NsxError>(page(items, &params))
+                        })
+                        .await
+                        .map(|v| axum::Json(v).into_response()),
+                }
+            }
+            (Some(Target::View(object, view)), Method::GET) => state
+                .transact(move |tx| {
+                    let stored = tx.get(&object.collection, &object.id)?;
+                    Ok::<_, NsxError>((stored.ok_or_else(|| NsxError::not_found(&object.path))?, object))
+                })
+                .await
+                .map(|(stored, object)| {
+                    let realization = state.realization(&stored);
+                    axum::Json(realized::view(&object, &stored, view, realization)).into_response()
+                }),
+            (Some(_), method) => Err(NsxError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                u32::from(StatusCode::METHOD_NOT_ALLOWED.as_u16()),
+                format!("{method} is not supported on {path}."),
+            )),
+        };
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The object as clients see it: without simulator-internal fields.
 pub(crate) fn render(stored: &Value) -> Value {
     match stored {
-        Value::Object(map) => {
-            Value::Object(map.iter().filter(|(k, _)| !k.starts_with(INTERNAL_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !k.starts_with(INTERNAL_PREFIX))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -134,11 +141,17 @@ pub(crate) fn write(
     if let Some(id) = body.get("id")
         && id.as_str() != Some(object.id.as_str())
     {
-        return Err(NsxError::invalid(format!("The id {id} in the body does not match the path {}.", object.path)));
+        return Err(NsxError::invalid(format!(
+            "The id {id} in the body does not match the path {}.",
+            object.path
+        )));
     }
     let revision = body.get("_revision").cloned();
     body.retain(|k, _| !server_owned(k));
     let existing = tx.get(&object.collection, &object.id)?;
+    if existing.as_ref().is_some_and(deletion::is_marked) {
+        return Err(deletion::pending(object));
+    }
     if existing.is_none() && object.parent_path() != "/infra" && !exists(tx, object.parent_path())? {
         return Err(NsxError::invalid_path("parent_path", object.parent_path()));
     }
@@ -148,9 +161,8 @@ pub(crate) fn write(
         _ => {}
     }
     let mut fields = match (mode, &existing) {
-        (WriteMode::Patch, Some(Value::Object(old))) => {
-            let mut merged: Map<String, Value> =
-                old.iter().filter(|(k, _)| !server_owned(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        (WriteMode::Patch, Some(old)) => {
+            let mut merged = public_fields(old);
             merged.extend(body);
             merged
         }
@@ -173,16 +185,17 @@ pub(crate) fn write(
     if !fields.get("display_name").is_some_and(Value::is_string) {
         fields.insert("display_name".into(), json!(object.id));
     }
-    match object.kind {
-        Kind::Segment => segments::normalize(tx, object, &mut fields)?,
-        Kind::IpBlock | Kind::IpPoolSubnet | Kind::IpAllocation => ipam::normalize(tx, object, &mut fields)?,
-        Kind::LbService => lb::normalize(tx, &fields)?,
-        _ => {}
-    }
     for (field, target) in references(&Value::Object(fields.clone())) {
         if target == object.path || !exists(tx, &target)? {
             return Err(NsxError::invalid_path(&field, &target));
         }
+    }
+    match object.kind {
+        Kind::Segment => segments::normalize(tx, object, &mut fields)?,
+        Kind::IpBlock | Kind::IpPoolSubnet | Kind::IpAllocation => ipam::normalize(tx, object, &mut fields)?,
+        Kind::LbService => lb::normalize_service(tx, &fields)?,
+        Kind::LbVirtualServer => lb::normalize_virtual_server(&fields)?,
+        _ => {}
     }
     let stored = stamp(existing.as_ref(), object, fields, author);
     tx.put(&object.collection, &object.id, &stored)?;
@@ -194,14 +207,22 @@ pub(crate) fn write(
 
 /// Sets the server-owned fields of `fields` for `object`, keeping the identity and
 /// creation fields of `existing` and bumping its `_revision`.
-pub(crate) fn stamp(existing: Option<&Value>, object: &ObjectPath, mut fields: Map<String, Value>, author: &Author) -> Value {
+pub(crate) fn stamp(
+    existing: Option<&Value>,
+    object: &ObjectPath,
+    mut fields: Map<String, Value>,
+    author: &Author,
+) -> Value {
     let old = |k: &str| existing.and_then(|e| e.get(k)).filter(|v| !v.is_null()).cloned();
     let revision = old("_revision").and_then(|r| r.as_u64()).map_or(0, |r| r + 1);
     fields.insert("id".into(), json!(object.id));
     fields.insert("path".into(), json!(object.path));
     fields.insert("relative_path".into(), json!(object.id));
     fields.insert("parent_path".into(), json!(object.parent_path()));
-    fields.insert("unique_id".into(), old("unique_id").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())));
+    fields.insert(
+        "unique_id".into(),
+        old("unique_id").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
+    );
     fields.insert("marked_for_delete".into(), json!(false));
     fields.insert("overridden".into(), json!(false));
     fields.insert("_revision".into(), json!(revision));
@@ -214,9 +235,16 @@ pub(crate) fn stamp(existing: Option<&Value>, object: &ObjectPath, mut fields: M
     Value::Object(fields)
 }
 
-/// Deletes `object` unless something depends on it; deleting a missing object succeeds.
-pub(crate) fn delete(tx: &Tx<'_>, object: &ObjectPath) -> Result<(), NsxError> {
-    if tx.get(&object.collection, &object.id)?.is_none() {
+/// Deletes `object` unless something depends on it (at once, or after `delay_ms` as
+/// `deletion` describes); deleting a missing or already marked object succeeds.
+pub(crate) fn delete(
+    tx: &Tx<'_>,
+    author: &Author,
+    object: &ObjectPath,
+    delay_ms: u64,
+) -> Result<(), NsxError> {
+    let Some(stored) = tx.get(&object.collection, &object.id)? else { return Ok(()) };
+    if deletion::is_marked(&stored) {
         return Ok(());
     }
     if let Some((collection, id, _)) = tx.list_under(&format!("{}/", object.path))?.into_iter().next() {
@@ -225,7 +253,10 @@ pub(crate) fn delete(tx: &Tx<'_>, object: &ObjectPath) -> Result<(), NsxError> {
             return Err(NsxError::new(
                 StatusCode::BAD_REQUEST,
                 SEGMENT_HAS_PORTS,
-                format!("Segment {} cannot be deleted as it still has connected ports, e.g. {child}.", object.path),
+                format!(
+                    "Segment {} cannot be deleted as it still has connected ports, e.g. {child}.",
+                    object.path
+                ),
             ));
         }
         return Err(NsxError::in_use(&object.path, &child));
@@ -238,14 +269,13 @@ pub(crate) fn delete(tx: &Tx<'_>, object: &ObjectPath) -> Result<(), NsxError> {
     if object.kind == Kind::Segment {
         crate::world::forget_network(tx, &object.path)?;
     }
-    tx.delete(&object.collection, &object.id)?;
-    Ok(())
+    deletion::remove(tx, object, stored, author.now_ms, delay_ms)
 }
 
 /// Whether a managed object exists at `path`.
 pub(crate) fn exists(tx: &Tx<'_>, path: &str) -> Result<bool, NsxError> {
     match kinds::parse_object(path) {
-        Some(target) => Ok(tx.get(&target.collection, &target.id)?.is_some()),
+        Some(target) => Ok(tx.get(&target.collection, &target.id)?.is_some_and(|o| !deletion::is_marked(&o))),
         None => Ok(false),
     }
 }
@@ -286,10 +316,26 @@ fn collect_references(value: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// The client-settable fields of a stored object (for merging or re-stamping it).
+pub(crate) fn public_fields(stored: &Value) -> Map<String, Value> {
+    stored
+        .as_object()
+        .map(|m| m.iter().filter(|(k, _)| !server_owned(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 /// Fields a client may not set: identity, metadata and anything starting with `_`.
 fn server_owned(key: &str) -> bool {
     key.starts_with('_')
-        || matches!(key, "id" | "path" | "relative_path" | "parent_path" | "unique_id" | "marked_for_delete" | "overridden")
+        || matches!(
+            key,
+            "id" | "path"
+                | "relative_path"
+                | "parent_path"
+                | "unique_id"
+                | "marked_for_delete"
+                | "overridden"
+        )
 }
 
 fn check_revision(object: &ObjectPath, old: &Value, given: Option<&Value>) -> Result<(), NsxError> {
@@ -300,14 +346,18 @@ fn check_revision(object: &ObjectPath, old: &Value, given: Option<&Value>) -> Re
             StatusCode::PRECONDITION_FAILED,
             STALE_REVISION,
             format!(
-                "The object {} was modified by somebody else: _revision {given} is stale, current is {current}.",
+                "The object {} was modified by somebody else: \
+                 _revision {given} is stale, current is {current}.",
                 object.path
             ),
         )),
         None => Err(NsxError::new(
             StatusCode::PRECONDITION_FAILED,
             STALE_REVISION,
-            format!("PUT of the existing object {} must carry its current _revision ({current}).", object.path),
+            format!(
+                "PUT of the existing object {} must carry its current _revision ({current}).",
+                object.path
+            ),
         )),
     }
 }
@@ -354,7 +404,10 @@ mod tests {
 
     #[test]
     fn render_hides_internal_fields() {
-        assert_eq!(render(&json!({"id": "a", "_sim_x": 1, "_revision": 2})), json!({"id": "a", "_revision": 2}));
+        assert_eq!(
+            render(&json!({"id": "a", "_sim_x": 1, "_revision": 2})),
+            json!({"id": "a", "_revision": 2})
+        );
     }
 
     #[test]

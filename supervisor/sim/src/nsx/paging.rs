@@ -28,7 +28,13 @@ pub(crate) struct ListParams {
 
 impl Default for ListParams {
     fn default() -> ListParams {
-        ListParams { offset: 0, page_size: MAX_PAGE_SIZE, sort_by: None, sort_ascending: true, included_fields: None }
+        ListParams {
+            offset: 0,
+            page_size: MAX_PAGE_SIZE,
+            sort_by: None,
+            sort_ascending: true,
+            included_fields: None,
+        }
     }
 }
 
@@ -40,8 +46,9 @@ impl ListParams {
             match &*key {
                 "cursor" => params.offset = decode_cursor(&value)?,
                 "page_size" => {
-                    let size: usize =
-                        value.parse().map_err(|_| NsxError::invalid(format!("Invalid page_size {value}.")))?;
+                    let size: usize = value
+                        .parse()
+                        .map_err(|_| NsxError::invalid(format!("Invalid page_size {value}.")))?;
                     if size == 0 {
                         return Err(NsxError::invalid("page_size must be at least 1."));
                     }
@@ -121,7 +128,8 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 fn project(item: Value, fields: Option<&[String]>) -> Value {
     match (item, fields) {
         (Value::Object(map), Some(fields)) => {
-            let kept: Map<String, Value> = map.into_iter().filter(|(k, _)| fields.iter().any(|f| f == k)).collect();
+            let kept: Map<String, Value> =
+                map.into_iter().filter(|(k, _)| fields.iter().any(|f| f == k)).collect();
             Value::Object(kept)
         }
         (item, _) => item,
@@ -143,7 +151,9 @@ mod tests {
         loop {
             let body = page(items(5), &params);
             assert_eq!(body["result_count"], 5);
-            seen.extend(body["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+            seen.extend(
+                body["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()),
+            );
             let Some(cursor) = body["cursor"].as_str() else { break };
             params = ListParams::parse(Some(&format!("page_size=2&cursor={cursor}"))).unwrap();
         }

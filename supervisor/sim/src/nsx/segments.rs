@@ -14,7 +14,11 @@ use crate::store::Tx;
 pub(crate) const SEGMENTS: &str = "/infra/segments";
 
 /// Checks and completes a segment about to be stored.
-pub(crate) fn normalize(tx: &Tx<'_>, object: &ObjectPath, fields: &mut Map<String, Value>) -> Result<(), NsxError> {
+pub(crate) fn normalize(
+    tx: &Tx<'_>,
+    object: &ObjectPath,
+    fields: &mut Map<String, Value>,
+) -> Result<(), NsxError> {
     let connectivity = fields.get("connectivity_path").and_then(Value::as_str).unwrap_or("").to_owned();
     let mut networks = Vec::new();
     if let Some(subnets) = fields.get_mut("subnets") {
@@ -23,7 +27,8 @@ pub(crate) fn normalize(tx: &Tx<'_>, object: &ObjectPath, fields: &mut Map<Strin
             let gateway = subnet.get("gateway_address").and_then(Value::as_str).unwrap_or("");
             let net = parse_net(gateway).ok_or_else(|| {
                 NsxError::invalid(format!(
-                    "Subnet gateway_address {gateway:?} must be an IPv4 address in CIDR form, e.g. 10.244.0.1/28."
+                    "Subnet gateway_address {gateway:?} must be an IPv4 address in CIDR form, \
+                     e.g. 10.244.0.1/28."
                 ))
             })?;
             subnet["network"] = json!(net.trunc().to_string());
@@ -35,7 +40,9 @@ pub(crate) fn normalize(tx: &Tx<'_>, object: &ObjectPath, fields: &mut Map<Strin
         return Ok(());
     }
     for (id, other) in tx.list(SEGMENTS)? {
-        if id == object.id || other.get("connectivity_path").and_then(Value::as_str) != Some(connectivity.as_str()) {
+        if id == object.id
+            || other.get("connectivity_path").and_then(Value::as_str) != Some(connectivity.as_str())
+        {
             continue;
         }
         for theirs in subnets_of(&other) {
@@ -43,7 +50,11 @@ pub(crate) fn normalize(tx: &Tx<'_>, object: &ObjectPath, fields: &mut Map<Strin
                 return Err(NsxError::new(
                     axum::http::StatusCode::BAD_REQUEST,
                     OVERLAP_ADDRESSES,
-                    format!("Subnet {ours} of {} overlaps subnet {theirs} of /infra/segments/{id} on {connectivity}.", object.path),
+                    format!(
+                        "Subnet {ours} of {} overlaps subnet {theirs} of /infra/segments/{id} \
+                         on {connectivity}.",
+                        object.path
+                    ),
                 ));
             }
         }

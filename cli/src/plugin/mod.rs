@@ -1,0 +1,29 @@
+//! `wasmvisor plugin ...`: scaffold, build and check plugin components.
+
+pub(crate) mod build;
+pub(crate) mod check;
+pub(crate) mod new;
+
+use clap::Subcommand;
+
+/// Plugin subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Scaffold a plugin project that builds and passes `check` as is.
+    New(new::Args),
+    /// Build a plugin project into its component and print the component's path.
+    Build(build::Args),
+    /// Validate a component: bytes, world, manifest and (with --grant) its grant.
+    Check(check::Args),
+}
+
+impl PluginCommand {
+    /// Runs the subcommand.
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        match self {
+            PluginCommand::New(args) => new::run(args),
+            PluginCommand::Build(args) => build::run(args),
+            PluginCommand::Check(args) => check::run(args),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `wasmvisor plugin new|build|check` as a user runs them: the real binary,
+//! real files, exit codes and messages.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use wasmvisor_plugins::testing::CHAOS;
+
+fn wasmvisor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args(args).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn check_prints_what_a_plugin_watches_owns_and_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(CHAOS.file);
+    std::fs::write(&file, CHAOS.bytes).unwrap();
+    let out = wasmvisor(&["plugin", "check", path(&file)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "plugin    chaos@1.0.0",
+        "world     wasmvisor:plugin/reconciler@0.1.0: ok",
+        "watches   v1/ConfigMap in cluster \"default\"",
+        "needs     kube get,list,apply,apply-status,delete v1/ConfigMap in cluster *, namespaces \"chaos\"",
+        "needs     nsx GET,PATCH /policy/api/v1/infra/segments/*",
+        "limits    memory 32MiB, timeout 500ms, host-calls 20",
+        "grant     not checked",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn check_against_a_grant_lists_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(CHAOS.file);
+    std::fs::write(&file, CHAOS.bytes).unwrap();
+    let config = dir.path().join("host.toml");
+    std::fs::write(&config, "[[plugins.chaos.capabilities.nsx]]\nmethods = [\"GET\"]\npath = \"/**\"\n").unwrap();
+    let out = wasmvisor(&["plugin", "check", path(&file), "--grant", path(&config)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("chaos@1.0.0 asks for more than its grant"), "{stderr}");
+    assert!(stderr.contains("missing capability: nsx PATCH /policy/api/v1/infra/segments/*"), "{stderr}");
+    assert!(stderr.contains("missing capability: kube get v1/ConfigMap"), "{stderr}");
+}
+
+#[test]
+fn bad_input_exits_non_zero_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"definitely not wasm").unwrap();
+    let fresh = dir.path().join("n");
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec!["plugin", "check", path(&garbage)], "not a WebAssembly binary"),
+        (vec!["plugin", "check", "/nonexistent/x.wasm"], "reading /nonexistent/x.wasm"),
+        (vec!["plugin", "build", path(dir.path())], "cannot read the plugin manifest"),
+        (vec!["plugin", "new", "Not_A_Name", "--path", path(&fresh)], "must be 1-63 lowercase"),
+    ];
+    for (args, expected) in cases {
+        let out = wasmvisor(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.starts_with("error: ") && stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// What a new user does outside the repository: scaffold, build, check.
+#[test]
+fn new_then_build_then_check_works_outside_the_repo() {
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("demo");
+    let out = wasmvisor(&["plugin", "new", "demo", "--path", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = wasmvisor(&["plugin", "build", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let component = text(&out.stdout).trim().to_owned();
+    assert!(component.ends_with("demo.wasm") && Path::new(&component).is_file(), "{component}");
+    let out = wasmvisor(&["plugin", "check", &component]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("plugin    demo@0.1.0"));
+}

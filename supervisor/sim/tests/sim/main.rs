@@ -1,0 +1,15 @@
+//! Integration tests of both simulators over real HTTPS on 127.0.0.1:0: one binary, one
+//! module per behaviour.
+
+mod client;
+mod concurrency;
+mod faults;
+mod harness;
+mod nsx_dependencies;
+mod nsx_ipam;
+mod nsx_objects;
+mod nsx_paging;
+mod persistence;
+mod vcenter_session;
+mod vcenter_vm;
+mod world_linkage;
