@@ -77,8 +77,14 @@ impl Resource {
         if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
     }
 
-    /// The storage key prefix shared by all versions: `group/plural`.
+    /// The storage key prefix shared by all versions: `group/plural` (or the prefix of the
+    /// kind it shares storage with, for events.k8s.io Events).
     pub fn storage_resource(&self) -> String {
+        if let Strategy::Builtin(kind) = &self.strategy
+            && let Some(shared) = kind.shared_storage()
+        {
+            return shared.to_owned();
+        }
         format!("{}/{}", self.group, self.plural)
     }
 
@@ -196,9 +202,9 @@ impl Inner {
 
     fn rebuild_groups(&mut self) {
         for group in &mut self.group_order {
-            group.versions.retain(|v| {
-                self.resources.keys().any(|(g, version, _)| *g == group.name && version == v)
-            });
+            group
+                .versions
+                .retain(|v| self.resources.keys().any(|(g, version, _)| *g == group.name && version == v));
         }
         self.group_order.retain(|g| !g.versions.is_empty());
     }

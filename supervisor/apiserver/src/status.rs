@@ -41,7 +41,11 @@ impl Cause {
         Cause {
             reason: "FieldValueNotSupported",
             field: field.into(),
-            message: format!("Unsupported value: {}: supported values: {}", short_json(value), allowed.join(", ")),
+            message: format!(
+                "Unsupported value: {}: supported values: {}",
+                short_json(value),
+                allowed.join(", ")
+            ),
         }
     }
 
@@ -56,7 +60,11 @@ impl Cause {
 
     /// A field that may not be changed or set.
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Cause {
-        Cause { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {}", detail.into()) }
+        Cause {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {}", detail.into()),
+        }
     }
 
     /// A value of the wrong JSON type.
@@ -64,7 +72,10 @@ impl Cause {
         let field = field.into();
         Cause {
             reason: "FieldValueTypeInvalid",
-            message: format!("Invalid value: \"{}\": {field} in body must be of type {expected}", json_type(value)),
+            message: format!(
+                "Invalid value: \"{}\": {field} in body must be of type {expected}",
+                json_type(value)
+            ),
             field,
         }
     }
@@ -114,7 +125,11 @@ pub struct Subject<'a> {
 
 impl Subject<'_> {
     fn qualified(&self) -> String {
-        if self.group.is_empty() { self.resource.to_owned() } else { format!("{}.{}", self.resource, self.group) }
+        if self.group.is_empty() {
+            self.resource.to_owned()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
     }
 
     fn details(&self) -> Value {
@@ -140,14 +155,19 @@ impl ApiError {
 
     /// 404: the URL names no resource this server serves.
     pub fn unknown_path() -> ApiError {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}))
+        ApiError::new(404, "NotFound", "the server could not find the requested resource").with_details(
+            json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}),
+        )
     }
 
     /// 409: an object with that name already exists.
     pub fn already_exists(subject: Subject<'_>) -> ApiError {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{}\" already exists", subject.qualified(), subject.name))
-            .with_details(subject.details())
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", subject.qualified(), subject.name),
+        )
+        .with_details(subject.details())
     }
 
     /// 409: the resourceVersion (or uid) precondition did not hold.
@@ -171,12 +191,16 @@ impl ApiError {
     /// 422: the object failed validation; `causes` name the fields.
     pub fn invalid(kind: &str, subject: Subject<'_>, causes: &[Cause]) -> ApiError {
         let text: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let what = if subject.group.is_empty() { kind.to_owned() } else { format!("{kind}.{}", subject.group) };
+        let what =
+            if subject.group.is_empty() { kind.to_owned() } else { format!("{kind}.{}", subject.group) };
         let list = if text.len() == 1 { text.join(", ") } else { format!("[{}]", text.join(", ")) };
-        let causes: Vec<Value> =
-            causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
-        ApiError::new(422, "Invalid", format!("{what} \"{}\" is invalid: {list}", subject.name))
-            .with_details(json!({"name": subject.name, "group": subject.group, "kind": kind, "causes": causes}))
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
+        ApiError::new(422, "Invalid", format!("{what} \"{}\" is invalid: {list}", subject.name)).with_details(
+            json!({"name": subject.name, "group": subject.group, "kind": kind, "causes": causes}),
+        )
     }
 
     /// 410: the requested resourceVersion is older than the change log keeps.
@@ -186,17 +210,31 @@ impl ApiError {
 
     /// 405: the verb is not supported on this resource.
     pub fn method_not_allowed(method: &str) -> ApiError {
-        ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method})"))
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
     }
 
     /// 415: the Content-Type is not one the server decodes for this verb.
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
-        ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json (got {content_type:?})"))
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+            ),
+        )
     }
 
     /// 413: the body is larger than the server accepts.
     pub fn too_large(limit: usize) -> ApiError {
-        ApiError::new(413, "RequestEntityTooLarge", format!("the request body is larger than the limit of {limit} bytes"))
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
     }
 
     /// 400: the request is malformed.
@@ -211,13 +249,21 @@ impl ApiError {
 
     /// 403: the request is understood but refused.
     pub fn forbidden(subject: Subject<'_>, why: &str) -> ApiError {
-        ApiError::new(403, "Forbidden", format!("{} \"{}\" is forbidden: {why}", subject.qualified(), subject.name))
-            .with_details(subject.details())
+        ApiError::new(
+            403,
+            "Forbidden",
+            format!("{} \"{}\" is forbidden: {why}", subject.qualified(), subject.name),
+        )
+        .with_details(subject.details())
     }
 
     /// 406: no acceptable representation.
     pub fn not_acceptable(accept: &str) -> ApiError {
-        ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: application/json (got {accept:?})"))
+        ApiError::new(
+            406,
+            "NotAcceptable",
+            format!("only the following media types are accepted: application/json (got {accept:?})"),
+        )
     }
 
     /// 500: a server-side failure (storage). The detail is logged, the client sees a generic text.
@@ -244,10 +290,22 @@ impl ApiError {
     }
 }
 
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(error: crate::storage::StorageError) -> ApiError {
+        match error {
+            crate::storage::StorageError::Gone { requested, oldest } => {
+                ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (code, [(axum::http::header::CONTENT_TYPE, "application/json")], self.to_status().to_string()).into_response()
+        (code, [(axum::http::header::CONTENT_TYPE, "application/json")], self.to_status().to_string())
+            .into_response()
     }
 }
 
@@ -269,11 +327,15 @@ mod tests {
     #[test]
     fn invalid_lists_field_causes() {
         let causes = [Cause::required("spec.ports"), Cause::invalid("metadata.name", &json!("A"), "bad")];
-        let status = ApiError::invalid("Service", Subject { group: "", resource: "services", name: "A" }, &causes)
-            .to_status();
+        let status =
+            ApiError::invalid("Service", Subject { group: "", resource: "services", name: "A" }, &causes)
+                .to_status();
         assert_eq!(status["code"], 422);
         assert_eq!(status["details"]["causes"][0]["field"], "spec.ports");
-        assert_eq!(status["message"], "Service \"A\" is invalid: [spec.ports: Required value, metadata.name: Invalid value: \"A\": bad]");
+        assert_eq!(
+            status["message"],
+            "Service \"A\" is invalid: [spec.ports: Required value, metadata.name: Invalid value: \"A\": bad]"
+        );
     }
 
     #[test]

@@ -94,8 +94,10 @@ pub struct Change {
 pub enum Write {
     /// Store this object (create or replace).
     Put(Value),
-    /// Remove the object.
+    /// Remove the object; its last state (in the DELETED event) is the stored one.
     Delete,
+    /// Remove the object, recording this as its last state (e.g. with finalizers cleared).
+    DeleteAs(Value),
     /// Leave it as it is (a no-op update does not bump the resourceVersion).
     Keep,
 }
@@ -192,10 +194,20 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('rv', 0), ('compacted', 0);
 impl Store {
     /// Opens (or creates) the database at `path`, keeping the last `window` changes for watches.
     pub fn open(path: &Path, window: u64) -> Result<Store, StorageError> {
+        Store::open_with_buffer(path, window, BROADCAST_CAPACITY)
+    }
+
+    /// [`Store::open`] with `buffer` live changes buffered per subscriber before it lags and
+    /// must catch up from SQLite (small buffers exercise that path in tests).
+    pub fn open_with_buffer(path: &Path, window: u64, buffer: usize) -> Result<Store, StorageError> {
         let conn = Connection::open(path)?;
+        // One server per database: the first write takes an exclusive lock held until the
+        // connection closes (or the process dies), so a second server on the same data
+        // directory fails with "database is locked" instead of forking the resourceVersion.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))?;
         conn.execute_batch(SCHEMA)?;
         let meta = |key: &str| -> Result<u64, rusqlite::Error> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get::<_, i64>(0))
@@ -203,7 +215,7 @@ impl Store {
         };
         let rv = meta("rv")?;
         let compacted = meta("compacted")?;
-        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let (events, _) = broadcast::channel(buffer.max(1));
         Ok(Store { inner: Mutex::new(Inner { conn, rv, compacted }), events, window: window.max(1) })
     }
 
@@ -287,12 +299,29 @@ impl Store {
     where
         E: From<StorageError>,
     {
+        self.mutate_reading(key, dry_run, |current, _| decide(current))
+    }
+
+    /// Like [`Store::mutate`], but `decide` may also read other objects, consistently with
+    /// the write (allocators use it to find free cluster IPs and node ports).
+    pub fn mutate_reading<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        decide: impl FnOnce(Option<&Value>, &Snapshot<'_>) -> Result<Write, E>,
+    ) -> Result<Outcome, E>
+    where
+        E: From<StorageError>,
+    {
         let mut inner = self.lock()?;
         let current = read_object(&inner.conn, key)?;
-        let write = decide(current.as_ref())?;
+        let write = decide(current.as_ref(), &Snapshot(&inner.conn))?;
         let (event, body) = match (write, &current) {
             (Write::Keep, _) => return Ok(Outcome { object: current.unwrap_or(Value::Null), event: None }),
-            (Write::Delete, None) => return Ok(Outcome { object: Value::Null, event: None }),
+            (Write::Delete | Write::DeleteAs(_), None) => {
+                return Ok(Outcome { object: Value::Null, event: None });
+            }
+            (Write::DeleteAs(last), Some(_)) => (EventType::Deleted, last),
             (Write::Put(body), None) => (EventType::Added, body),
             (Write::Put(body), Some(_)) => (EventType::Modified, body),
             (Write::Delete, Some(current)) => (EventType::Deleted, current.clone()),
@@ -367,6 +396,32 @@ impl Store {
     }
 }
 
+/// Read access to the other objects while a [`Store::mutate_reading`] write is decided.
+pub struct Snapshot<'a>(&'a Connection);
+
+impl std::fmt::Debug for Snapshot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshot")
+    }
+}
+
+impl Snapshot<'_> {
+    /// Every object of `resource`, in all namespaces.
+    pub fn list(&self, resource: &str) -> Result<Vec<Value>, StorageError> {
+        let mut stmt =
+            self.0.prepare_cached("SELECT namespace, name, body FROM objects WHERE resource = ?1")?;
+        let rows = stmt.query_map([resource], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        })?;
+        let mut items = Vec::new();
+        for row in rows {
+            let (ns, name, body) = row?;
+            items.push(parse(resource, &ns, &name, &body)?);
+        }
+        Ok(items)
+    }
+}
+
 fn commit(
     inner: &mut Inner,
     window: u64,
@@ -402,7 +457,7 @@ fn commit(
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [irv])?;
     // Compact in steps rather than on every write; the window is a lower bound.
     let mut compacted = inner.compacted;
-    if rv % 64 == 0 && rv > window {
+    if rv.is_multiple_of(64) && rv > window {
         compacted = rv - window;
         let icompacted = i64::try_from(compacted).unwrap_or(i64::MAX);
         tx.execute("DELETE FROM changes WHERE rv <= ?1", [icompacted])?;
@@ -482,6 +537,31 @@ mod tests {
     }
 
     #[test]
+    fn a_second_store_on_the_same_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let first = Store::open(&path, 100).unwrap();
+        assert!(Store::open(&path, 100).is_err());
+        drop(first);
+        Store::open(&path, 100).unwrap();
+    }
+
+    #[test]
+    fn a_write_can_read_the_other_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 100).unwrap();
+        put(&store, "a", "1");
+        put(&store, "b", "2");
+        let seen = store
+            .mutate_reading::<StorageError>(&key("c"), false, |_, snapshot| {
+                let count = snapshot.list("/configmaps")?.len();
+                Ok(Write::Put(json!({"metadata": {"name": "c"}, "count": count})))
+            })
+            .unwrap();
+        assert_eq!(seen.object["count"], 2);
+    }
+
+    #[test]
     fn keep_and_dry_run_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db"), 100).unwrap();
@@ -507,9 +587,16 @@ mod tests {
         assert_eq!(first.remaining, 3);
         let (ns, name) = first.next.clone().unwrap();
         let second = store.list("/configmaps", None, Some((&ns, &name)), Some(2)).unwrap();
-        let third = store.list("/configmaps", None, second.next.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), Some(2)).unwrap();
-        let names: Vec<&str> = first.items.iter().chain(&second.items).chain(&third.items)
-            .map(|o| o["metadata"]["name"].as_str().unwrap()).collect();
+        let third = store
+            .list("/configmaps", None, second.next.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), Some(2))
+            .unwrap();
+        let names: Vec<&str> = first
+            .items
+            .iter()
+            .chain(&second.items)
+            .chain(&third.items)
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["a", "b", "c", "d", "e"]);
         assert!(third.next.is_none());
     }

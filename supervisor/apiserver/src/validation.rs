@@ -117,10 +117,18 @@ pub fn check_metadata(object: &Value, rule: NameRule, causes: &mut Vec<Cause>) {
                 for (key, value) in annotations {
                     total += key.len() + value.as_str().map_or(0, str::len);
                     if !is_qualified_name(key) {
-                        causes.push(Cause::invalid("metadata.annotations", &Value::String(key.clone()), "name part must consist of alphanumeric characters, '-', '_' or '.'"));
+                        causes.push(Cause::invalid(
+                            "metadata.annotations",
+                            &Value::String(key.clone()),
+                            "name part must consist of alphanumeric characters, '-', '_' or '.'",
+                        ));
                     }
                     if !value.is_string() {
-                        causes.push(Cause::type_invalid(format!("metadata.annotations.{key}"), value, "string"));
+                        causes.push(Cause::type_invalid(
+                            format!("metadata.annotations.{key}"),
+                            value,
+                            "string",
+                        ));
                     }
                 }
                 if total > 256 * 1024 {
@@ -164,7 +172,11 @@ mod tests {
     #[test]
     fn metadata_causes_name_the_field() {
         let mut causes = Vec::new();
-        check_metadata(&json!({"metadata": {"name": "Bad", "labels": {"ok": "no way"}}}), NameRule::Subdomain, &mut causes);
+        check_metadata(
+            &json!({"metadata": {"name": "Bad", "labels": {"ok": "no way"}}}),
+            NameRule::Subdomain,
+            &mut causes,
+        );
         let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["metadata.name", "metadata.labels.ok"]);
     }

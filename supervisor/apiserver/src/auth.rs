@@ -1,0 +1,87 @@
+//! Authentication: bearer tokens mapped to users.
+//!
+//! In: the `Authorization` header. Out: the [`User`] making the request, or 401. Part 1
+//! knows one token, the admin's (in `system:masters`), kept in `DATA_DIR/admin.token` with
+//! mode 0600 so a restart keeps the kubeconfig valid. Part 2 adds ServiceAccount tokens and
+//! an authorizer that reads the user's groups.
+
+use std::path::Path;
+
+use axum::http::HeaderMap;
+use rand::Rng;
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// User name.
+    pub name: String,
+    /// Groups, e.g. `system:masters`.
+    pub groups: Vec<String>,
+}
+
+/// Maps bearer tokens to users.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    admin_token: String,
+}
+
+/// The admin's user name.
+pub const ADMIN_USER: &str = "wasmvisor-admin";
+
+impl Authenticator {
+    /// Loads the admin token from `path`, or creates a random one there (mode 0600).
+    pub fn load_or_create(path: &Path) -> std::io::Result<Authenticator> {
+        if let Ok(token) = std::fs::read_to_string(path) {
+            let token = token.trim().to_owned();
+            if token.len() >= 32 {
+                return Ok(Authenticator { admin_token: token });
+            }
+        }
+        let bytes: [u8; 32] = rand::rng().random();
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        crate::kubeconfig::write_private(path, token.as_bytes())?;
+        Ok(Authenticator { admin_token: token })
+    }
+
+    /// The admin's bearer token (written into the kubeconfig).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The user a request's `Authorization: Bearer` header identifies, if any.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<User> {
+        let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim();
+        if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
+            Some(User {
+                name: ADMIN_USER.to_owned(),
+                groups: vec!["system:masters".to_owned(), "system:authenticated".to_owned()],
+            })
+        } else {
+            None
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_admin_token_authenticates() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = Authenticator::load_or_create(&dir.path().join("t")).unwrap();
+        let again = Authenticator::load_or_create(&dir.path().join("t")).unwrap();
+        assert_eq!(auth.admin_token(), again.admin_token());
+        let mut headers = HeaderMap::new();
+        assert!(auth.authenticate(&headers).is_none());
+        headers.insert("authorization", format!("Bearer {}", auth.admin_token()).parse().unwrap());
+        assert_eq!(auth.authenticate(&headers).unwrap().name, ADMIN_USER);
+        headers.insert("authorization", "Bearer nope".parse().unwrap());
+        assert!(auth.authenticate(&headers).is_none());
+    }
+}

@@ -1,0 +1,104 @@
+//! kill -9 during a burst of writes: every acknowledged write survives, resourceVersions
+//! keep growing, watches resume from a recent resourceVersion or get 410 from an old one.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+use crate::support::{client_from, eventually};
+
+const WINDOW: &str = "64";
+
+async fn spawn_server(dir: &Path) -> anyhow::Result<Child> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver-test-server"))
+        .arg(dir)
+        .arg("127.0.0.1:0")
+        .arg(WINDOW)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line =
+        tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await??.context("no output")?;
+    anyhow::ensure!(line.starts_with("listening "), "unexpected first line: {line}");
+    Ok(child)
+}
+
+fn rv(cm: &ConfigMap) -> u64 {
+    cm.resource_version().and_then(|r| r.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn kill_9_in_a_burst_of_writes_loses_nothing_acknowledged() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut child = spawn_server(&data).await?;
+    let api: Api<ConfigMap> = Api::namespaced(client_from(&data.join("kubeconfig")).await?, "default");
+    let before: u64 =
+        api.list(&ListParams::default()).await?.metadata.resource_version.unwrap_or_default().parse()?;
+
+    let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let (api, acked) = (api.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let mut cm = ConfigMap::default();
+                cm.metadata.name = Some(format!("w{writer}-{i}"));
+                match api.create(&PostParams::default(), &cm).await {
+                    Ok(created) => acked.lock().expect("lock").push((created.name_any(), rv(&created))),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    eventually("200 acknowledged writes", Duration::from_secs(60), || async {
+        Ok((acked.lock().expect("lock").len() >= 200).then_some(()))
+    })
+    .await?;
+    child.start_kill()?; // SIGKILL
+    child.wait().await?;
+    for writer in writers {
+        let _ = tokio::time::timeout(Duration::from_secs(30), writer).await;
+    }
+    let acked = acked.lock().expect("lock").clone();
+
+    let _child = spawn_server(&data).await?;
+    let api: Api<ConfigMap> = Api::namespaced(client_from(&data.join("kubeconfig")).await?, "default");
+    for (name, acked_rv) in &acked {
+        let stored = api.get(name).await.with_context(|| format!("acknowledged {name} is missing"))?;
+        assert_eq!(rv(&stored), *acked_rv, "{name}");
+    }
+    let newest_acked = acked.iter().map(|(_, rv)| *rv).max().unwrap_or(0);
+    let mut after = ConfigMap::default();
+    after.metadata.name = Some("after-restart".into());
+    let after = api.create(&PostParams::default(), &after).await?;
+    assert!(rv(&after) > newest_acked, "resourceVersion went back: {} <= {newest_acked}", rv(&after));
+
+    // A recent resourceVersion resumes exactly after it.
+    let from = newest_acked - 5;
+    let mut events = api.watch(&WatchParams::default().timeout(10), &from.to_string()).await?.boxed();
+    match tokio::time::timeout(Duration::from_secs(10), events.try_next()).await?? {
+        Some(WatchEvent::Added(cm)) => assert_eq!(rv(&cm), from + 1),
+        other => panic!("expected the change after {from}, got {other:?}"),
+    }
+    // One from before the burst has been compacted away: 410, and the client must relist.
+    let mut events = api.watch(&WatchParams::default().timeout(10), &before.to_string()).await?.boxed();
+    match tokio::time::timeout(Duration::from_secs(10), events.try_next()).await?? {
+        Some(WatchEvent::Error(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"))
+        }
+        other => panic!("expected 410 Expired, got {other:?}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: a real server over HTTPS on loopback, driven by kube-rs, by the real
+//! `kubectl` binary and by raw HTTP requests. One test binary, one module per concern.
+
+mod bad_input;
+mod crash;
+mod kube_client;
+mod kubectl;
+mod support;
