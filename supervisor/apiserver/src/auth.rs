@@ -2,8 +2,9 @@
 //!
 //! In: the `Authorization` header. Out: the [`User`] making the request, or 401. Part 1
 //! knows one token, the admin's (in `system:masters`), kept in `DATA_DIR/admin.token` with
-//! mode 0600 so a restart keeps the kubeconfig valid. Part 2 adds ServiceAccount tokens and
-//! an authorizer that reads the user's groups.
+//! mode 0600 so a restart keeps the kubeconfig valid. ServiceAccount tokens are checked by
+//! [`crate::rbac::tokens`] and the request handler (the account must still exist); their
+//! user is [`User::service_account`].
 
 use std::path::Path;
 
@@ -48,10 +49,9 @@ impl Authenticator {
         &self.admin_token
     }
 
-    /// The user a request's `Authorization: Bearer` header identifies, if any.
+    /// The admin, if the request's `Authorization: Bearer` header carries the admin token.
     pub fn authenticate(&self, headers: &HeaderMap) -> Option<User> {
-        let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim();
+        let token = bearer(headers)?;
         if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
             Some(User {
                 name: ADMIN_USER.to_owned(),
@@ -59,6 +59,26 @@ impl Authenticator {
             })
         } else {
             None
+        }
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    Some(header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim())
+}
+
+impl User {
+    /// The user of ServiceAccount `name` in `namespace`, with the groups Kubernetes gives it.
+    pub fn service_account(namespace: &str, name: &str) -> User {
+        User {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            groups: vec![
+                "system:serviceaccounts".to_owned(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".to_owned(),
+            ],
         }
     }
 }

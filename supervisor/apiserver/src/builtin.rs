@@ -37,6 +37,20 @@ pub enum BuiltinKind {
     Lease,
     /// apiextensions.k8s.io/v1 CustomResourceDefinition.
     CustomResourceDefinition,
+    /// core/v1 ServiceAccount (tokens through its `token` subresource).
+    ServiceAccount,
+    /// rbac.authorization.k8s.io/v1 Role.
+    Role,
+    /// rbac.authorization.k8s.io/v1 ClusterRole.
+    ClusterRole,
+    /// rbac.authorization.k8s.io/v1 RoleBinding.
+    RoleBinding,
+    /// rbac.authorization.k8s.io/v1 ClusterRoleBinding.
+    ClusterRoleBinding,
+    /// authorization.k8s.io/v1 SelfSubjectAccessReview (create only, never stored).
+    SelfSubjectAccessReview,
+    /// authorization.k8s.io/v1 SelfSubjectRulesReview (create only, never stored).
+    SelfSubjectRulesReview,
 }
 
 struct Def {
@@ -150,6 +164,76 @@ const DEFS: &[Def] = &[
         short: &["crd", "crds"],
         categories: &["api-extensions"],
         status: true,
+    },
+    Def {
+        kind: BuiltinKind::ServiceAccount,
+        group: "",
+        name: "ServiceAccount",
+        plural: "serviceaccounts",
+        namespaced: true,
+        short: &["sa"],
+        categories: &[],
+        status: false,
+    },
+    Def {
+        kind: BuiltinKind::Role,
+        group: "rbac.authorization.k8s.io",
+        name: "Role",
+        plural: "roles",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        status: false,
+    },
+    Def {
+        kind: BuiltinKind::ClusterRole,
+        group: "rbac.authorization.k8s.io",
+        name: "ClusterRole",
+        plural: "clusterroles",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        status: false,
+    },
+    Def {
+        kind: BuiltinKind::RoleBinding,
+        group: "rbac.authorization.k8s.io",
+        name: "RoleBinding",
+        plural: "rolebindings",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        status: false,
+    },
+    Def {
+        kind: BuiltinKind::ClusterRoleBinding,
+        group: "rbac.authorization.k8s.io",
+        name: "ClusterRoleBinding",
+        plural: "clusterrolebindings",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        status: false,
+    },
+    Def {
+        kind: BuiltinKind::SelfSubjectAccessReview,
+        group: "authorization.k8s.io",
+        name: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        status: false,
+    },
+    Def {
+        kind: BuiltinKind::SelfSubjectRulesReview,
+        group: "authorization.k8s.io",
+        name: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        status: false,
     },
 ];
 
@@ -300,6 +384,11 @@ impl BuiltinKind {
             BuiltinKind::Endpoints => &["subsets"],
             BuiltinKind::EndpointSlice => &["addressType", "endpoints", "ports"],
             BuiltinKind::Lease => &["spec"],
+            BuiltinKind::ServiceAccount => &["secrets", "imagePullSecrets", "automountServiceAccountToken"],
+            BuiltinKind::Role => &["rules"],
+            BuiltinKind::ClusterRole => &["rules", "aggregationRule"],
+            BuiltinKind::RoleBinding | BuiltinKind::ClusterRoleBinding => &["subjects", "roleRef"],
+            BuiltinKind::SelfSubjectAccessReview | BuiltinKind::SelfSubjectRulesReview => &["spec", "status"],
         }
     }
 
@@ -360,7 +449,14 @@ impl BuiltinKind {
                 }
             }
             BuiltinKind::CustomResourceDefinition => crate::crd::validate_crd(object, old, &mut causes),
-            BuiltinKind::Namespace => {}
+            BuiltinKind::Role | BuiltinKind::ClusterRole => crate::rbac::validate_rules(object, &mut causes),
+            BuiltinKind::RoleBinding | BuiltinKind::ClusterRoleBinding => {
+                crate::rbac::validate_binding(self == BuiltinKind::RoleBinding, object, old, &mut causes);
+            }
+            BuiltinKind::Namespace
+            | BuiltinKind::ServiceAccount
+            | BuiltinKind::SelfSubjectAccessReview
+            | BuiltinKind::SelfSubjectRulesReview => {}
         }
         causes
     }

@@ -1,9 +1,10 @@
 //! Discovery documents: `/version`, `/api`, `/apis`, `/apis/{group}`, the resource lists,
 //! and the OpenAPI v3 index kubectl reads before `apply`/`create`.
 //!
-//! In: the registry. Out: the legacy (unaggregated) discovery documents. kubectl 1.32 asks
-//! for aggregated discovery first and falls back to these when the response's Content-Type
-//! is plain `application/json`, as it does against older servers.
+//! In: the registry. Out: the discovery documents. `/api` and `/apis` answer with
+//! aggregated discovery (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`: every group,
+//! version and resource in one response) when the client's Accept asks for it, as kubectl
+//! 1.32 does, and with the legacy documents otherwise (kube-rs, older clients).
 //!
 //! OpenAPI v3: kubectl's `--validate=strict` (its default) checks the OpenAPI v3 document
 //! of the object's group/version for a PATCH operation of that kind that takes the
@@ -41,8 +42,80 @@ pub async fn version() -> Response {
     }))
 }
 
+/// The media type of aggregated discovery, as clients ask for it in Accept.
+pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+fn wants_aggregated(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.replace(' ', "") == AGGREGATED)
+}
+
+fn aggregated_resource(resource: &Resource) -> Value {
+    let kind = |kind: &str| json!({"group": resource.group, "version": resource.version, "kind": kind});
+    let mut subresources = Vec::new();
+    if resource.status_subresource {
+        subresources.push(json!({"subresource": "status", "responseKind": kind(&resource.kind), "verbs": ["get", "patch", "update"]}));
+    }
+    if is_service_accounts(resource) {
+        subresources.push(json!({"subresource": "token",
+            "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}, "verbs": ["create"]}));
+    }
+    let mut entry = json!({
+        "resource": resource.plural, "responseKind": kind(&resource.kind),
+        "scope": if resource.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": resource.singular, "verbs": resource.verbs(),
+    });
+    if !resource.short_names.is_empty() {
+        entry["shortNames"] = json!(resource.short_names);
+    }
+    if !resource.categories.is_empty() {
+        entry["categories"] = json!(resource.categories);
+    }
+    if !subresources.is_empty() {
+        entry["subresources"] = json!(subresources);
+    }
+    entry
+}
+
+fn is_service_accounts(resource: &Resource) -> bool {
+    resource.group.is_empty() && resource.plural == "serviceaccounts"
+}
+
+/// The aggregated discovery document of the core group (`core`) or of all the others.
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let items: Vec<Value> = registry
+        .groups()
+        .iter()
+        .filter(|g| g.name.is_empty() == core)
+        .map(|g| {
+            let versions: Vec<Value> = g
+                .versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> =
+                        registry.resources_of(&g.name, v).iter().map(|r| aggregated_resource(r)).collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": g.name, "creationTimestamp": null}, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+fn aggregated_response(registry: &Registry, core: bool) -> Response {
+    ([(header::CONTENT_TYPE, AGGREGATED)], aggregated(registry, core).to_string()).into_response()
+}
+
 /// `GET /api`.
-pub async fn core_versions(State(ctx): State<Arc<Context>>) -> Response {
+pub async fn core_versions(State(ctx): State<Arc<Context>>, headers: axum::http::HeaderMap) -> Response {
+    if wants_aggregated(&headers) {
+        return aggregated_response(&ctx.registry, true);
+    }
     json(&json!({"kind": "APIVersions", "versions": ["v1"],
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ctx.addr.to_string()}]}))
 }
@@ -54,7 +127,10 @@ fn group_document(name: &str, versions: &[String]) -> Value {
 }
 
 /// `GET /apis`.
-pub async fn groups(State(ctx): State<Arc<Context>>) -> Response {
+pub async fn groups(State(ctx): State<Arc<Context>>, headers: axum::http::HeaderMap) -> Response {
+    if wants_aggregated(&headers) {
+        return aggregated_response(&ctx.registry, false);
+    }
     let groups: Vec<Value> = ctx
         .registry
         .groups()
@@ -78,7 +154,7 @@ pub fn group(registry: &Registry, name: &str) -> Result<Response, ApiError> {
     Ok(json(&doc))
 }
 
-fn resource_entries(resource: &Resource) -> [Value; 2] {
+fn resource_entries(resource: &Resource) -> [Value; 3] {
     let main = json!({
         "name": resource.plural, "singularName": resource.singular, "namespaced": resource.namespaced,
         "kind": resource.kind, "verbs": resource.verbs(), "shortNames": resource.short_names,
@@ -90,7 +166,13 @@ fn resource_entries(resource: &Resource) -> [Value; 2] {
     } else {
         Value::Null
     };
-    [main, status]
+    let token = if is_service_accounts(resource) {
+        json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io",
+            "version": "v1", "kind": "TokenRequest", "verbs": ["create"]})
+    } else {
+        Value::Null
+    };
+    [main, status, token]
 }
 
 /// `GET /api/v1` and `GET /apis/{group}/{version}`.
@@ -222,6 +304,34 @@ mod tests {
         assert!(services["verbs"].as_array().unwrap().contains(&json!("watch")));
         assert!(doc["resources"].as_array().unwrap().iter().any(|r| r["name"] == "services/status"));
         assert!(resource_list(&registry, "nope.io", "v1").is_err());
+    }
+
+    #[test]
+    fn aggregated_discovery_lists_every_resource_with_its_subresources() {
+        let registry = Registry::with_builtins();
+        let core = aggregated(&registry, true);
+        assert_eq!(core["kind"], "APIGroupDiscoveryList");
+        let v1 = &core["items"][0]["versions"][0];
+        assert_eq!(
+            (core["items"][0]["metadata"]["name"].as_str(), v1["version"].as_str()),
+            (Some(""), Some("v1"))
+        );
+        let services =
+            v1["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "services").unwrap();
+        assert_eq!(services["scope"], "Namespaced");
+        assert_eq!(services["responseKind"], json!({"group": "", "version": "v1", "kind": "Service"}));
+        assert_eq!(services["subresources"][0]["subresource"], "status");
+        let accounts =
+            v1["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "serviceaccounts").unwrap();
+        assert_eq!(accounts["subresources"][0]["responseKind"]["kind"], "TokenRequest");
+        let groups = aggregated(&registry, false);
+        let names: Vec<&str> = groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|g| g["metadata"]["name"].as_str())
+            .collect();
+        assert!(names.contains(&"rbac.authorization.k8s.io") && !names.contains(&""), "{names:?}");
     }
 
     #[tokio::test]

@@ -27,28 +27,36 @@
 //! # Map of the crate, in request order
 //!
 //! - [`server`]: start/stop an instance (data dir, CA, token, kubeconfig, listener).
-//! - [`auth`]: bearer token → user (401 otherwise).
+//! - [`auth`]: bearer token → user (401 otherwise): the admin, or a ServiceAccount
+//!   ([`rbac::tokens`]).
+//! - [`rbac`]: every resource request authorized by Roles and bindings (403 otherwise).
 //! - [`request`]: URL → target resource, verb and typed query parameters.
 //! - [`handlers`]: one function per verb; body limits and media types ([`protobuf`] bodies
 //!   for the kinds kubectl 1.32+ sends that way).
 //! - [`pipeline`]: what a write does to an object (identity, server-owned metadata, status
 //!   subresource, strategy, validation, finalizers).
+//! - [`apply`]: server-side apply and field ownership (`managedFields`) for every write.
 //! - [`builtin`] and [`crd`]: per-kind strategies; CRDs become served resources through
 //!   [`registry`].
 //! - [`patch`], [`selectors`], [`table`], [`watch`], [`discovery`]: the rest of the API.
+//! - [`gc`]: garbage collection (ownerReferences, propagation policies) and namespace
+//!   termination, as a task fed by the storage change stream.
 //! - [`storage`]: SQLite, one global resourceVersion, change log for watch resume.
 //! - [`status`]: every refusal as a Kubernetes `Status`.
 
+pub mod apply;
 pub mod auth;
 pub mod builtin;
 pub mod crd;
 pub mod discovery;
+pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod meta;
 pub mod patch;
 pub mod pipeline;
 pub mod protobuf;
+pub mod rbac;
 pub mod registry;
 pub mod request;
 pub mod selectors;

@@ -6,11 +6,13 @@
 //!
 //! Strategic merge patch here merges maps like a merge patch, understands the patch
 //! directives (`$patch: replace|delete`, `$retainKeys`, `$deleteFromPrimitiveList/…`,
-//! `$setElementOrder/…`) and merges the keyed lists of the built-in kinds this server
-//! serves ([`MERGE_KEYS`], looked up by field name); other lists are replaced. Part 2 swaps
-//! the name lookup for per-kind schemas.
+//! `$setElementOrder/…`) and merges lists as the kind's [`Shape`] says: a keyed list by its
+//! first key (the patch merge key: Service ports by `port`, conditions by `type`,
+//! ownerReferences by `uid`), a set (finalizers) by value; other lists are replaced.
 
 use serde_json::{Map, Value};
+
+use crate::apply::Shape;
 
 /// The patch formats the server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,9 @@ pub enum PatchType {
     Json,
     /// `application/strategic-merge-patch+json`.
     Strategic,
+    /// `application/apply-patch+yaml`: server-side apply (see [`crate::apply`]), not a patch
+    /// of the stored object; [`apply`] refuses it.
+    Apply,
 }
 
 impl PatchType {
@@ -30,6 +35,7 @@ impl PatchType {
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/json-patch+json" => Some(PatchType::Json),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
+            "application/apply-patch+yaml" => Some(PatchType::Apply),
             _ => None,
         }
     }
@@ -46,9 +52,13 @@ pub enum PatchError {
     Failed(String),
 }
 
-/// Applies `patch` of type `kind` to `target`.
-pub fn apply(kind: PatchType, target: &Value, patch: &[u8]) -> Result<Value, PatchError> {
+/// Applies `patch` of type `kind` to `target`, an object of shape `shape` (which only
+/// strategic merge patch reads).
+pub fn apply(kind: PatchType, target: &Value, patch: &[u8], shape: &Shape) -> Result<Value, PatchError> {
     match kind {
+        PatchType::Apply => {
+            Err(PatchError::Malformed("an apply patch is merged by server-side apply".into()))
+        }
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_slice(patch).map_err(|e| {
                 PatchError::Malformed(format!(
@@ -80,7 +90,7 @@ pub fn apply(kind: PatchType, target: &Value, patch: &[u8]) -> Result<Value, Pat
             if kind == PatchType::Merge {
                 merge(&mut doc, &patch);
             } else {
-                strategic(&mut doc, &patch)?;
+                strategic(&mut doc, &patch, shape)?;
             }
             Ok(doc)
         }
@@ -107,17 +117,14 @@ pub fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// Lists merged by key (field name → merge key) in the built-in kinds served here; `None`
-/// marks a list of scalars merged as a set (`metadata.finalizers`).
-pub const MERGE_KEYS: &[(&str, Option<&str>)] = &[
-    ("ports", Some("port")),
-    ("conditions", Some("type")),
-    ("ownerReferences", Some("uid")),
-    ("finalizers", None),
-];
-
-fn merge_key(field: &str) -> Option<Option<&'static str>> {
-    MERGE_KEYS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k)
+/// How a list field merges: `Some(Some(key))` by that merge key, `Some(None)` as a set of
+/// scalars, `None` replaced.
+fn merge_key(shape: &Shape) -> Option<Option<&str>> {
+    match shape {
+        Shape::Keyed { keys, .. } => keys.first().map(|k| Some(k.as_str())),
+        Shape::Set => Some(None),
+        _ => None,
+    }
 }
 
 fn merge_list(
@@ -125,6 +132,7 @@ fn merge_list(
     patch: &[Value],
     key: Option<&str>,
     order: Option<&Value>,
+    item_shape: &Shape,
 ) -> Result<(), PatchError> {
     let mut list = match target.take() {
         Value::Array(list) => list,
@@ -140,11 +148,11 @@ fn merge_list(
             continue;
         }
         match list.iter_mut().find(|existing| same(existing, item)) {
-            Some(existing) if key.is_some() => strategic(existing, item)?,
+            Some(existing) if key.is_some() => strategic(existing, item, item_shape)?,
             Some(_) => {}
             None => {
                 let mut fresh = Value::Null;
-                strategic(&mut fresh, item)?;
+                strategic(&mut fresh, item, item_shape)?;
                 list.push(fresh);
             }
         }
@@ -157,7 +165,7 @@ fn merge_list(
     Ok(())
 }
 
-fn strategic(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
+fn strategic(target: &mut Value, patch: &Value, shape: &Shape) -> Result<(), PatchError> {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
         return Ok(());
@@ -188,9 +196,14 @@ fn strategic(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
         if key.starts_with("$setElementOrder/") {
             continue;
         }
-        if let (Value::Array(items), Some(merge)) = (&value, merge_key(&key)) {
+        let field_shape = shape.field(&key);
+        if let (Value::Array(items), Some(merge)) = (&value, merge_key(field_shape)) {
+            let item_shape = match field_shape {
+                Shape::Keyed { item, .. } => item.as_ref(),
+                _ => &crate::apply::schema::ANY,
+            };
             let slot = map.entry(key.clone()).or_insert(Value::Null);
-            merge_list(slot, items, merge, orders.get(&key))?;
+            merge_list(slot, items, merge, orders.get(&key), item_shape)?;
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
@@ -207,7 +220,7 @@ fn strategic(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
             continue;
         }
         let slot = map.entry(key.clone()).or_insert(Value::Null);
-        strategic(slot, &value)?;
+        strategic(slot, &value, field_shape)?;
         if slot.is_null() {
             map.remove(&key);
         }
@@ -227,6 +240,25 @@ fn strip_directives(mut map: Map<String, Value>) -> Map<String, Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn shape(plural: &str) -> Shape {
+        Shape::of(&crate::registry::Registry::with_builtins().get("", "v1", plural).unwrap())
+    }
+
+    /// Patches an object of the Service kind.
+    fn apply(kind: PatchType, target: &Value, patch: &[u8]) -> Result<Value, PatchError> {
+        super::apply(kind, target, patch, &shape("services"))
+    }
+
+    #[test]
+    fn merge_keys_come_from_the_kind_not_the_field_name() {
+        let doc = json!({"spec": {"ports": [{"port": 80, "name": "a"}]}});
+        let patch = br#"{"spec": {"ports": [{"port": 81}]}}"#;
+        let endpoints = super::apply(PatchType::Strategic, &doc, patch, &shape("endpoints")).unwrap();
+        assert_eq!(endpoints["spec"]["ports"], json!([{"port": 81}]));
+        let service = apply(PatchType::Strategic, &doc, patch).unwrap();
+        assert_eq!(service["spec"]["ports"], json!([{"port": 80, "name": "a"}, {"port": 81}]));
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7386() {
@@ -288,6 +320,7 @@ mod tests {
             PatchType::from_content_type("application/merge-patch+json; charset=utf-8"),
             Some(PatchType::Merge)
         );
-        assert_eq!(PatchType::from_content_type("application/apply-patch+yaml"), None);
+        assert_eq!(PatchType::from_content_type("application/apply-patch+yaml"), Some(PatchType::Apply));
+        assert_eq!(PatchType::from_content_type("application/apply-patch+cbor"), None);
     }
 }

@@ -15,6 +15,7 @@
 use serde_json::{Value, json};
 
 use crate::builtin::BuiltinKind;
+use crate::gc::Propagation;
 use crate::registry::{Resource, Strategy};
 use crate::request::{FieldValidation, ResourcePath};
 use crate::status::{ApiError, Cause, Subject};
@@ -362,9 +363,7 @@ pub fn prepare_update(
     if new == *old {
         return Ok((Write::Keep, warnings));
     }
-    let finalizers_left =
-        new.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-    if being_deleted && !finalizers_left {
+    if being_deleted && !finalizers_left(resource, &new) {
         return Ok((Write::DeleteAs(new), warnings));
     }
     Ok((Write::Put(new), warnings))
@@ -405,11 +404,36 @@ impl Preconditions {
 }
 
 /// Decides what a DELETE does: check preconditions, then either mark the object deleted
-/// (it has finalizers) or remove it.
+/// (it has finalizers) or remove it. Dependents are left to garbage collection, in the
+/// background.
 pub fn prepare_delete(
     resource: &Resource,
     old: &Value,
     preconditions: &Preconditions,
+) -> Result<Write, ApiError> {
+    prepare_delete_with(resource, old, preconditions, Propagation::Background)
+}
+
+/// Whether a Namespace still waits for its contents (`spec.finalizers`) or an object for
+/// its finalizers.
+fn finalizers_left(resource: &Resource, object: &Value) -> bool {
+    let non_empty = |p: &str| object.pointer(p).and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    non_empty("/metadata/finalizers") || (is_namespace(resource) && non_empty("/spec/finalizers"))
+}
+
+fn is_namespace(resource: &Resource) -> bool {
+    matches!(resource.strategy, Strategy::Builtin(BuiltinKind::Namespace))
+}
+
+/// [`prepare_delete`] with a propagation policy: `Foreground` and `Orphan` hold the object
+/// with the `foregroundDeletion` or `orphan` finalizer until the garbage collector has
+/// dealt with its dependents. A Namespace is never removed at once: it turns Terminating
+/// (finalizer `kubernetes` in `spec.finalizers`) until the namespace controller has emptied it.
+pub fn prepare_delete_with(
+    resource: &Resource,
+    old: &Value,
+    preconditions: &Preconditions,
+    propagation: Propagation,
 ) -> Result<Write, ApiError> {
     let name = meta(old, "name").unwrap_or_default();
     let uid = meta(old, "uid").unwrap_or_default();
@@ -428,16 +452,34 @@ pub fn prepare_delete(
         );
         return Err(ApiError::conflict(subject(resource, &name), &why));
     }
-    let has_finalizers =
-        old.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-    if !has_finalizers {
+    let extra = propagation.finalizer();
+    if !finalizers_left(resource, old) && extra.is_none() && !is_namespace(resource) {
         return Ok(Write::Delete);
     }
     if old.pointer("/metadata/deletionTimestamp").is_some() {
         return Ok(Write::Keep);
     }
     let mut marked = old.clone();
+    if is_namespace(resource) {
+        if let Some(spec) = crate::meta::object_field(&mut marked, "spec") {
+            let finalizers = spec.entry("finalizers").or_insert_with(|| json!([]));
+            if finalizers.as_array().is_some_and(Vec::is_empty) {
+                *finalizers = json!(["kubernetes"]);
+            }
+        }
+        if let Some(status) = crate::meta::object_field(&mut marked, "status") {
+            status.insert("phase".into(), json!("Terminating"));
+        }
+    }
     let meta = meta_mut(&mut marked)?;
+    if let Some(extra) = extra {
+        let finalizers = meta.entry("finalizers").or_insert_with(|| json!([]));
+        if let Some(list) = finalizers.as_array_mut()
+            && !list.iter().any(|f| f == extra)
+        {
+            list.push(json!(extra));
+        }
+    }
     meta.insert("deletionTimestamp".into(), json!(crate::meta::now()));
     meta.insert("deletionGracePeriodSeconds".into(), json!(0));
     Ok(Write::Put(marked))

@@ -140,12 +140,143 @@ const SERVICE: &[Field] = &[
     ),
 ];
 
+const OBJECT_REFERENCE: &[Field] = &[
+    f(1, "kind", Kind::Str),
+    f(2, "namespace", Kind::Str),
+    f(3, "name", Kind::Str),
+    f(4, "uid", Kind::Str),
+    f(5, "apiVersion", Kind::Str),
+    f(6, "resourceVersion", Kind::Str),
+    f(7, "fieldPath", Kind::Str),
+];
+
+const SERVICE_ACCOUNT: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    list(2, "secrets", Kind::Msg(OBJECT_REFERENCE)),
+    list(3, "imagePullSecrets", Kind::Msg(&[f(1, "name", Kind::Str)])),
+    f(4, "automountServiceAccountToken", Kind::Bool),
+];
+
+const POLICY_RULE: &[Field] = &[
+    list(1, "verbs", Kind::Str),
+    list(2, "apiGroups", Kind::Str),
+    list(3, "resources", Kind::Str),
+    list(4, "resourceNames", Kind::Str),
+    list(5, "nonResourceURLs", Kind::Str),
+];
+
+const ROLE: &[Field] = &[f(1, "metadata", Kind::Msg(OBJECT_META)), list(2, "rules", Kind::Msg(POLICY_RULE))];
+
+const BINDING: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    list(
+        2,
+        "subjects",
+        Kind::Msg(&[
+            f(1, "kind", Kind::Str),
+            f(2, "apiGroup", Kind::Str),
+            f(3, "name", Kind::Str),
+            f(4, "namespace", Kind::Str),
+        ]),
+    ),
+    f(
+        3,
+        "roleRef",
+        Kind::Msg(&[f(1, "apiGroup", Kind::Str), f(2, "kind", Kind::Str), f(3, "name", Kind::Str)]),
+    ),
+];
+
+const TOKEN_REQUEST: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    f(
+        2,
+        "spec",
+        Kind::Msg(&[
+            list(1, "audiences", Kind::Str),
+            f(
+                3,
+                "boundObjectRef",
+                Kind::Msg(&[
+                    f(1, "kind", Kind::Str),
+                    f(2, "apiVersion", Kind::Str),
+                    f(3, "name", Kind::Str),
+                    f(4, "uid", Kind::Str),
+                ]),
+            ),
+            f(4, "expirationSeconds", Kind::Int),
+        ]),
+    ),
+    f(3, "status", Kind::Msg(&[f(1, "token", Kind::Str), f(2, "expirationTimestamp", Kind::Time)])),
+];
+
+const SELF_SUBJECT_ACCESS_REVIEW: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    f(
+        2,
+        "spec",
+        Kind::Msg(&[
+            f(
+                1,
+                "resourceAttributes",
+                Kind::Msg(&[
+                    f(1, "namespace", Kind::Str),
+                    f(2, "verb", Kind::Str),
+                    f(3, "group", Kind::Str),
+                    f(4, "version", Kind::Str),
+                    f(5, "resource", Kind::Str),
+                    f(6, "subresource", Kind::Str),
+                    f(7, "name", Kind::Str),
+                ]),
+            ),
+            f(2, "nonResourceAttributes", Kind::Msg(&[f(1, "path", Kind::Str), f(2, "verb", Kind::Str)])),
+        ]),
+    ),
+    f(
+        3,
+        "status",
+        Kind::Msg(&[
+            f(1, "allowed", Kind::Bool),
+            f(2, "reason", Kind::Str),
+            f(3, "evaluationError", Kind::Str),
+            f(4, "denied", Kind::Bool),
+        ]),
+    ),
+];
+
+const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    f(2, "spec", Kind::Msg(&[f(1, "namespace", Kind::Str)])),
+    f(
+        3,
+        "status",
+        Kind::Msg(&[
+            list(
+                1,
+                "resourceRules",
+                Kind::Msg(&[
+                    list(1, "verbs", Kind::Str),
+                    list(2, "apiGroups", Kind::Str),
+                    list(3, "resources", Kind::Str),
+                    list(4, "resourceNames", Kind::Str),
+                ]),
+            ),
+            list(
+                2,
+                "nonResourceRules",
+                Kind::Msg(&[list(1, "verbs", Kind::Str), list(2, "nonResourceURLs", Kind::Str)]),
+            ),
+            f(3, "incomplete", Kind::Bool),
+            f(4, "evaluationError", Kind::Str),
+        ]),
+    ),
+];
+
 /// Why a protobuf body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtobufError {
     /// The kind has no protobuf schema here; the client should send JSON.
     #[error(
-        "protobuf bodies are accepted for Namespace, ConfigMap, Secret and Service only (got {0:?}); send application/json"
+        "protobuf bodies are accepted for the kinds kubectl's typed commands create (Namespace, ConfigMap, Secret, Service, ServiceAccount, RBAC roles and bindings, TokenRequest, SelfSubjectAccessReview), not {0:?}; send application/json"
     )]
     UnsupportedKind(String),
     /// The bytes are not a valid encoding.
@@ -189,6 +320,12 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Secret") => SECRET,
         ("v1", "Service") => SERVICE,
+        ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => BINDING,
+        ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => SELF_SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => SELF_SUBJECT_RULES_REVIEW,
         _ => return Err(ProtobufError::UnsupportedKind(format!("{api_version}/{kind}"))),
     };
     let mut object = message(raw, schema, &kind)?;

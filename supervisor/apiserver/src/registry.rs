@@ -90,7 +90,13 @@ impl Resource {
 
     /// The verbs discovery announces.
     pub fn verbs(&self) -> &'static [&'static str] {
-        &["create", "delete", "get", "list", "patch", "update", "watch"]
+        match self.strategy {
+            Strategy::Builtin(
+                crate::builtin::BuiltinKind::SelfSubjectAccessReview
+                | crate::builtin::BuiltinKind::SelfSubjectRulesReview,
+            ) => &["create"],
+            _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        }
     }
 
     /// Whether this is a custom resource.

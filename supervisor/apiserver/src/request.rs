@@ -158,6 +158,12 @@ pub struct Params {
     pub include_object: Option<String>,
     /// `sendInitialEvents` (streaming lists): initial state, then a marked BOOKMARK.
     pub send_initial_events: bool,
+    /// `fieldManager`: who owns the fields this write sets.
+    pub field_manager: Option<String>,
+    /// `force` (server-side apply only): `Some(true)` takes conflicting fields.
+    pub force: Option<bool>,
+    /// `propagationPolicy` (deletes): Background, Foreground or Orphan.
+    pub propagation_policy: Option<String>,
 }
 
 fn flag(value: Option<&String>) -> bool {
@@ -228,6 +234,16 @@ impl Params {
             field_validation,
             include_object: map.get("includeObject").cloned(),
             send_initial_events: flag(map.get("sendInitialEvents")),
+            field_manager: map.get("fieldManager").filter(|m| !m.is_empty()).cloned(),
+            propagation_policy: map.get("propagationPolicy").filter(|m| !m.is_empty()).cloned(),
+            force: match map.get("force").map(String::as_str) {
+                None => None,
+                Some("true" | "1") => Some(true),
+                Some("false" | "0" | "") => Some(false),
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!("invalid force: {other:?}")));
+                }
+            },
         })
     }
 }

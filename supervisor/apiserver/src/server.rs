@@ -142,6 +142,7 @@ pub struct Running {
     token: String,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    gc: JoinHandle<()>,
 }
 
 impl ApiServer {
@@ -162,6 +163,10 @@ impl ApiServer {
             path: token_path,
             source,
         })?;
+        let key_path = dir.join("serviceaccount.key");
+        let tokens = crate::rbac::tokens::TokenIssuer::load_or_create(&key_path).map_err(|source| {
+            StartError::Io { op: "writing the service account signing key", path: key_path, source }
+        })?;
         let db = dir.join("state.db");
         let window = config.watch_window;
         let db_path = db.clone();
@@ -173,6 +178,7 @@ impl ApiServer {
         let registry = Arc::new(Registry::with_builtins());
         load_crds(&store, &registry).map_err(|source| StartError::Storage { path: db.clone(), source })?;
         bootstrap_namespaces(&store, &registry)?;
+        bootstrap_rbac(&store, &registry)?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -203,17 +209,20 @@ impl ApiServer {
             store,
             registry,
             auth,
+            tokens,
+            ca_pem: ca.ca_pem().to_owned(),
             max_body: config.max_body_bytes,
             shutdown: stop_rx.clone(),
             addr,
         });
+        let gc = crate::gc::spawn(ctx.store.clone(), ctx.registry.clone(), stop_rx.clone());
         let app = router(ctx);
         let mut stopped = stop_rx;
         let task = tokio::spawn(wasmvisor_tls::serve(listener, tls, app, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
         tracing::info!(%addr, data_dir = %dir.display(), "API server listening");
-        Ok(Running { addr, kubeconfig_path, ca_pem: ca.ca_pem().to_owned(), token, stop, task })
+        Ok(Running { addr, kubeconfig_path, ca_pem: ca.ca_pem().to_owned(), token, stop, task, gc })
     }
 }
 
@@ -272,6 +281,58 @@ fn bootstrap_namespaces(store: &Store, registry: &Registry) -> Result<(), StartE
     Ok(())
 }
 
+/// The bootstrap RBAC objects every cluster has: the `cluster-admin` ClusterRole (everything)
+/// bound to `system:masters`. Created when missing, left alone when present.
+fn bootstrap_rbac(store: &Store, registry: &Registry) -> Result<(), StartError> {
+    let meta = |name: &str| {
+        serde_json::json!({"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+            "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}})
+    };
+    let objects = [
+        (
+            "clusterroles",
+            serde_json::json!({"metadata": meta("cluster-admin"), "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]}]}),
+        ),
+        (
+            "clusterrolebindings",
+            serde_json::json!({"metadata": meta("cluster-admin"),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}]}),
+        ),
+    ];
+    for (plural, object) in objects {
+        let Some(resource) = registry.get("rbac.authorization.k8s.io", "v1", plural) else { continue };
+        let key = ObjectKey {
+            resource: resource.storage_resource(),
+            namespace: String::new(),
+            name: "cluster-admin".to_owned(),
+        };
+        let path = ResourcePath {
+            group: resource.group.clone(),
+            version: "v1".into(),
+            namespace: None,
+            plural: plural.into(),
+            name: None,
+            subresource: None,
+        };
+        let create = |current: Option<&Value>| -> Result<Write, crate::status::ApiError> {
+            if current.is_some() {
+                return Ok(Write::Keep);
+            }
+            let mut body = object.clone();
+            crate::pipeline::check_identity(&resource, &path, &mut body)?;
+            crate::pipeline::prepare_create(&resource, &mut body, FieldValidation::Strict)?;
+            Ok(Write::Put(body))
+        };
+        store
+            .mutate(&key, false, create)
+            .map_err(|source| StartError::Bootstrap { name: "cluster-admin", source })?;
+    }
+    Ok(())
+}
+
 impl Running {
     /// The address clients connect to (loopback when listening on all interfaces).
     pub fn addr(&self) -> SocketAddr {
@@ -296,7 +357,10 @@ impl Running {
     /// Stops accepting, ends watches, waits for connections to close, releases the database.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.map_err(std::io::Error::other)?
+        let served = self.task.await.map_err(std::io::Error::other)?;
+        // The collector holds the database too; it is released only once it has stopped.
+        self.gc.await.map_err(std::io::Error::other)?;
+        served
     }
 
     /// Waits until the server stops by itself (it only does on a fatal listener error).

@@ -43,10 +43,35 @@ async fn each_kind_of_bad_input_gets_its_status() -> anyhow::Result<()> {
         (
             "PATCH",
             "/api/v1/namespaces/default/configmaps/ok",
-            "application/apply-patch+yaml",
+            "application/apply-patch+cbor",
             b"{}".to_vec(),
             415,
             "UnsupportedMediaType",
+        ),
+        // Server-side apply needs a field manager.
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/ok",
+            "application/apply-patch+yaml",
+            b"{}".to_vec(),
+            422,
+            "Invalid",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/ok?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"data: [unclosed\n".to_vec(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/ok?fieldManager=m&force=true",
+            "application/merge-patch+json",
+            b"{}".to_vec(),
+            422,
+            "Invalid",
         ),
         (
             "POST",

@@ -135,7 +135,7 @@ fn kubectl_binary() -> std::ffi::OsString {
 }
 
 impl Kubectl {
-    fn new(kubeconfig: &Path, dir: &Path) -> Kubectl {
+    pub(crate) fn new(kubeconfig: &Path, dir: &Path) -> Kubectl {
         let home = dir.join("home");
         let _ = std::fs::create_dir_all(&home);
         Kubectl { kubeconfig: kubeconfig.to_owned(), home }

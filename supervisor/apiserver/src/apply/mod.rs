@@ -1,0 +1,474 @@
+//! Server-side apply and field ownership (`metadata.managedFields`).
+//!
+//! In: the stored object, and either an applied configuration (`application/apply-patch+yaml`
+//! with `fieldManager` and `force`) or the object an ordinary create, update or patch
+//! produced. Out: the object to store, with `managedFields` recording which manager owns
+//! which fields, or a 409 naming the conflicting fields and their managers.
+//!
+//! The rules, as structured-merge-diff applies them in kube-apiserver:
+//! - An apply declares a set of fields (every scalar, set item, keyed-list item and atomic
+//!   value in the configuration; see [`merge::collect`]). The configuration is merged into
+//!   the live object by the kind's [`Shape`]: objects by field, keyed lists by key, sets by
+//!   value, everything else replaced.
+//! - A field the apply would change that another manager owns is a conflict: 409, unless
+//!   `force=true`, which moves the field to the applier. Setting a field to the value it
+//!   already has is not a conflict; the managers then share it.
+//! - A field the same manager applied before and no longer declares is removed from the
+//!   object, unless another manager still owns it (or something below it).
+//! - An ordinary write (create, update, patch) is an `Update` operation: the writer takes
+//!   every field it changed, without conflicts, from whoever owned it.
+//! - Server-owned fields (apiVersion, kind, metadata name/namespace/uid/resourceVersion/…)
+//!   are never owned. For kinds with a status subresource, the main endpoint owns no status
+//!   fields and `/status` owns nothing else; its entries carry `subresource: status`.
+//! - A write whose only change would be a managedFields timestamp is a no-op.
+//! - A client may replace managedFields in an update; `[{}]` clears them.
+
+pub mod fieldset;
+pub mod managed;
+pub mod merge;
+pub mod schema;
+
+use serde_json::{Value, json};
+
+use crate::registry::Resource;
+use crate::status::{ApiError, Subject};
+use crate::storage::Write;
+use fieldset::{FieldSet, Path, PathElement, display};
+pub use managed::{ManagedFields, Manager, Operation};
+pub use schema::Shape;
+
+/// The longest field manager name accepted.
+pub const MAX_MANAGER_LEN: usize = 128;
+
+/// metadata fields the server owns; they are never in a manager's set.
+const SERVER_METADATA: [&str; 11] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+];
+
+/// Whether a path can be owned, for a write through the main endpoint or `/status`.
+fn tracked(resource: &Resource, status_only: bool, path: &Path) -> bool {
+    let field = |i: usize| match path.get(i) {
+        Some(PathElement::Field(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    match (field(0), field(1)) {
+        (Some("apiVersion" | "kind"), _) => false,
+        (Some("metadata"), Some(name)) if SERVER_METADATA.contains(&name) => false,
+        (first, _) if status_only => first == Some("status"),
+        (Some("status"), _) => !resource.status_subresource,
+        _ => true,
+    }
+}
+
+fn without_managed_fields(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    copy
+}
+
+/// The field manager of a request: `fieldManager`, else the User-Agent up to its first `/`.
+pub fn manager_name(field_manager: Option<&str>, user_agent: Option<&str>) -> Result<String, ApiError> {
+    let name = match field_manager {
+        Some(name) => name.to_owned(),
+        // As kube-apiserver: the User-Agent up to its first `/`, unprintable characters dropped.
+        None => user_agent
+            .and_then(|ua| ua.split('/').next())
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect(),
+    };
+    if field_manager.is_some() && name.chars().count() > MAX_MANAGER_LEN {
+        return Err(invalid_options(
+            "fieldManager",
+            &format!("must be less than {MAX_MANAGER_LEN} characters"),
+            "FieldValueTooLong",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid_options(
+            "fieldManager",
+            "must only contain printable characters",
+            "FieldValueInvalid",
+        ));
+    }
+    Ok(name.chars().take(MAX_MANAGER_LEN).collect())
+}
+
+/// 422 about a PatchOptions field, as the real server words it.
+pub fn invalid_options(field: &str, detail: &str, reason: &'static str) -> ApiError {
+    let message = format!("PatchOptions.meta.k8s.io \"\" is invalid: {field}: {detail}");
+    ApiError {
+        code: 422,
+        reason: "Invalid",
+        message,
+        details: Some(json!({"group": "meta.k8s.io", "kind": "PatchOptions",
+            "causes": [{"reason": reason, "message": detail, "field": field}]})),
+    }
+}
+
+/// A server-side apply of `applied` by `manager`.
+#[derive(Debug)]
+pub struct Apply<'a> {
+    /// The resource written.
+    pub resource: &'a Resource,
+    /// Whether the request went to `/status`.
+    pub status_only: bool,
+    /// The applying manager (operation [`Operation::Apply`]).
+    pub manager: Manager,
+    /// `force=true`: take conflicting fields instead of failing.
+    pub force: bool,
+}
+
+/// The result of merging an applied configuration: the object to validate and store, and
+/// the ownership to record once it is final (see [`Ownership::finish`]).
+#[derive(Debug)]
+pub struct Applied {
+    /// The merged object.
+    pub object: Value,
+    /// Ownership after the apply.
+    pub ownership: Ownership,
+}
+
+/// Ownership computed for a write, recorded into the final object by [`Ownership::finish`].
+#[derive(Debug)]
+pub struct Ownership {
+    managed: ManagedFields,
+    manager: Manager,
+    fields: FieldSet,
+    api_version: String,
+}
+
+impl Apply<'_> {
+    /// Merges `applied` (already checked for identity) into `live` (served shape, `None` when
+    /// the apply creates the object). 409 on conflicts unless forced; 400 if the
+    /// configuration carries managedFields.
+    pub fn merge(&self, live: Option<&Value>, applied: &Value, name: &str) -> Result<Applied, ApiError> {
+        if applied.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
+            return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+        }
+        let shape = Shape::of(self.resource);
+        let mut applied_set = FieldSet::new();
+        merge::collect(applied, &shape, &[], &mut applied_set);
+        applied_set.retain(|p| tracked(self.resource, self.status_only, p));
+
+        let mut managed = live.map(ManagedFields::of).unwrap_or_default();
+        let previous = managed.get(&self.manager).map(|e| e.fields.clone()).unwrap_or_default();
+        let live_plain = live.map(without_managed_fields);
+        let mut merged = merge::merge(live_plain.as_ref(), applied, &shape);
+
+        let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
+        merge::diff(live_plain.as_ref(), Some(&merged), &shape, &[], &mut changed, &mut removed);
+        let mut conflicts: Vec<(Manager, Path)> = Vec::new();
+        for entry in managed.0.iter().filter(|e| e.manager != self.manager) {
+            for path in applied_set.iter() {
+                if entry.fields.contains(path) && (changed.contains(path) || removed.covers(path)) {
+                    conflicts.push((entry.manager.clone(), path.clone()));
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            if !self.force {
+                return Err(conflict_error(self.resource, name, &conflicts));
+            }
+            let taken: FieldSet = conflicts.iter().map(|(_, p)| p.clone()).collect();
+            managed.release(&self.manager, &taken);
+        }
+
+        // Fields this manager applied before and dropped now go, unless someone else holds them.
+        let mut others = FieldSet::new();
+        for entry in managed.0.iter().filter(|e| e.manager != self.manager) {
+            others.extend(&entry.fields);
+        }
+        for path in previous.difference(&applied_set).iter() {
+            if !others.has_at_or_below(path) && !applied_set.has_at_or_below(path) {
+                merge::remove(&mut merged, path, &shape);
+            }
+        }
+
+        let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
+        merge::diff(live_plain.as_ref(), Some(&merged), &shape, &[], &mut changed, &mut removed);
+        managed.forget(&removed);
+        if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        Ok(Applied {
+            object: merged,
+            ownership: Ownership {
+                managed,
+                manager: self.manager.clone(),
+                fields: applied_set,
+                api_version: self.resource.api_version(),
+            },
+        })
+    }
+}
+
+impl Ownership {
+    /// Ownership for an ordinary write (create when `old` is `None`, update or patch) of
+    /// `new` by `manager`: it takes every field it changed.
+    pub fn update(
+        resource: &Resource,
+        status_only: bool,
+        old: Option<&Value>,
+        new: &Value,
+        manager: Manager,
+    ) -> Ownership {
+        let shape = Shape::of(resource);
+        let old_managed = old.map(ManagedFields::of).unwrap_or_default();
+        let sent = new.pointer("/metadata/managedFields");
+        let old_sent = old.and_then(|o| o.pointer("/metadata/managedFields"));
+        // A client may replace managedFields; an empty list or leaving them out keeps them.
+        let mut managed = match sent {
+            Some(Value::Array(list)) if !list.is_empty() && sent != old_sent => ManagedFields::of(new),
+            _ => old_managed,
+        };
+        let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
+        let old_plain = old.map(without_managed_fields);
+        merge::diff(
+            old_plain.as_ref(),
+            Some(&without_managed_fields(new)),
+            &shape,
+            &[],
+            &mut changed,
+            &mut removed,
+        );
+        changed.retain(|p| tracked(resource, status_only, p));
+        managed.forget(&removed);
+        managed.release(&manager, &changed);
+        let mut fields = managed.get(&manager).map(|e| e.fields.clone()).unwrap_or_default();
+        fields.extend(&changed);
+        Ownership { managed, manager, fields, api_version: resource.api_version() }
+    }
+
+    /// Records the ownership into the object about to be written; a write that changes
+    /// nothing but managedFields timestamps becomes [`Write::Keep`].
+    pub fn finish(mut self, old: Option<&Value>, write: Write) -> Write {
+        let mut object = match write {
+            Write::Put(object) => object,
+            Write::Keep => match old {
+                Some(old) => old.clone(),
+                None => return Write::Keep,
+            },
+            other => return other,
+        };
+        let content_changed =
+            old.is_none_or(|old| without_managed_fields(old) != without_managed_fields(&object));
+        if !self.fields.is_empty() || self.managed.get(&self.manager).is_some() {
+            self.managed.set(&self.manager, &self.api_version, self.fields, content_changed);
+        }
+        self.managed.prune();
+        self.managed.store(&mut object);
+        match old {
+            Some(old) if *old == object => Write::Keep,
+            _ => Write::Put(object),
+        }
+    }
+}
+
+fn print_manager(manager: &Manager, api_version: &str) -> String {
+    let mut text = format!("{:?}", manager.name);
+    if !manager.subresource.is_empty() {
+        text.push_str(&format!(" with subresource {:?}", manager.subresource));
+    }
+    if manager.operation == Operation::Update {
+        text.push_str(&format!(" using {api_version}"));
+    }
+    text
+}
+
+/// The 409 for apply conflicts, worded as kube-apiserver words it, with one
+/// `FieldManagerConflict` cause per field.
+fn conflict_error(resource: &Resource, name: &str, conflicts: &[(Manager, Path)]) -> ApiError {
+    let api_version = resource.api_version();
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|(m, p)| {
+            json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", print_manager(m, &api_version)),
+                "field": display(p)})
+        })
+        .collect();
+    let message = if let [(manager, path)] = conflicts {
+        format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            print_manager(manager, &api_version),
+            display(path)
+        )
+    } else {
+        let mut managers: Vec<String> =
+            conflicts.iter().map(|(m, _)| print_manager(m, &api_version)).collect();
+        managers.sort();
+        managers.dedup();
+        let mut lines = Vec::new();
+        for printed in &managers {
+            lines.push(format!("conflicts with {printed}:"));
+            for (_, path) in conflicts.iter().filter(|(m, _)| print_manager(m, &api_version) == *printed) {
+                lines.push(format!("- {}", display(path)));
+            }
+        }
+        format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+    };
+    let subject = Subject { group: &resource.group, resource: &resource.plural, name };
+    ApiError {
+        code: 409,
+        reason: "Conflict",
+        message,
+        details: Some(
+            json!({"name": subject.name, "group": subject.group, "kind": subject.resource, "causes": causes}),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+    use std::sync::Arc;
+
+    fn configmaps() -> Arc<Resource> {
+        Registry::with_builtins().get("", "v1", "configmaps").unwrap()
+    }
+
+    fn applier(name: &str) -> Manager {
+        Manager { name: name.into(), operation: Operation::Apply, subresource: String::new() }
+    }
+
+    fn cm(data: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": data})
+    }
+
+    /// Applies `data` as `manager` to `live` and returns the object as it would be stored.
+    fn apply(live: Option<&Value>, manager: &str, data: Value, force: bool) -> Result<Value, ApiError> {
+        let resource = configmaps();
+        let apply = Apply { resource: &resource, status_only: false, manager: applier(manager), force };
+        let Applied { object, ownership } = apply.merge(live, &cm(data), "c")?;
+        match ownership.finish(live, Write::Put(object)) {
+            Write::Put(object) => Ok(object),
+            Write::Keep => Ok(live.cloned().unwrap()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn owners(object: &Value) -> Vec<(String, Vec<String>)> {
+        ManagedFields::of(object)
+            .0
+            .iter()
+            .map(|e| (e.manager.name.clone(), e.fields.iter().map(|p| display(p)).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn two_appliers_share_equal_values_and_conflict_on_different_ones() {
+        let a = apply(None, "a", json!({"x": "1", "y": "2"}), false).unwrap();
+        assert_eq!(owners(&a), [("a".to_owned(), vec![".data.x".to_owned(), ".data.y".to_owned()])]);
+        let b = apply(Some(&a), "b", json!({"x": "1", "z": "3"}), false).unwrap();
+        assert_eq!(b["data"], json!({"x": "1", "y": "2", "z": "3"}));
+        assert_eq!(owners(&b)[1], ("b".to_owned(), vec![".data.x".to_owned(), ".data.z".to_owned()]));
+        let error = apply(Some(&b), "b", json!({"x": "9", "y": "8"}), false).unwrap_err();
+        assert_eq!((error.code, error.reason), (409, "Conflict"));
+        assert_eq!(
+            error.message,
+            "Apply failed with 2 conflicts: conflicts with \"a\":\n- .data.x\n- .data.y"
+        );
+        let causes = &error.details.as_ref().unwrap()["causes"];
+        assert_eq!(
+            causes[0],
+            json!({"reason": "FieldManagerConflict", "message": "conflict with \"a\"", "field": ".data.x"})
+        );
+        let forced = apply(Some(&b), "b", json!({"x": "9", "y": "8"}), true).unwrap();
+        assert_eq!(forced["data"], json!({"x": "9", "y": "8"}));
+        // b dropped z (nobody else held it): it is gone; a lost x and y, so a owns nothing.
+        assert_eq!(owners(&forced), [("b".to_owned(), vec![".data.x".to_owned(), ".data.y".to_owned()])]);
+    }
+
+    #[test]
+    fn a_dropped_field_stays_while_another_manager_owns_it() {
+        let a = apply(None, "a", json!({"x": "1", "y": "2"}), false).unwrap();
+        let b = apply(Some(&a), "b", json!({"y": "2"}), false).unwrap();
+        let a2 = apply(Some(&b), "a", json!({"x": "1"}), false).unwrap();
+        assert_eq!(a2["data"], json!({"x": "1", "y": "2"}));
+        let b2 = apply(Some(&a2), "b", json!({}), false).unwrap();
+        assert_eq!(b2["data"], json!({"x": "1"}));
+        assert_eq!(owners(&b2), [("a".to_owned(), vec![".data.x".to_owned()])]);
+    }
+
+    #[test]
+    fn reapplying_the_same_configuration_changes_nothing() {
+        let a = apply(None, "a", json!({"x": "1"}), false).unwrap();
+        let resource = configmaps();
+        let apply = Apply { resource: &resource, status_only: false, manager: applier("a"), force: false };
+        let Applied { object, ownership } = apply.merge(Some(&a), &cm(json!({"x": "1"})), "c").unwrap();
+        assert!(matches!(ownership.finish(Some(&a), Write::Put(object)), Write::Keep));
+    }
+
+    #[test]
+    fn updates_take_what_they_change_and_conflict_with_appliers() {
+        let resource = configmaps();
+        let a = apply(None, "a", json!({"x": "1", "y": "2"}), false).unwrap();
+        let mut edited = a.clone();
+        edited["data"]["x"] = json!("5");
+        edited["data"]["w"] = json!("6");
+        let editor =
+            Manager { name: "kubectl-edit".into(), operation: Operation::Update, subresource: String::new() };
+        let Write::Put(updated) = Ownership::update(&resource, false, Some(&a), &edited, editor)
+            .finish(Some(&a), Write::Put(edited))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            owners(&updated),
+            [
+                ("a".to_owned(), vec![".data.y".to_owned()]),
+                ("kubectl-edit".to_owned(), vec![".data.w".to_owned(), ".data.x".to_owned()])
+            ]
+        );
+        let error = apply(Some(&updated), "a", json!({"x": "1", "y": "2"}), false).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using v1: .data.x"
+        );
+        let mut reset = updated.clone();
+        reset["metadata"]["managedFields"] = json!([{}]);
+        let clearer = Manager { name: "c".into(), operation: Operation::Update, subresource: String::new() };
+        let Write::Put(cleared) = Ownership::update(&resource, false, Some(&updated), &reset, clearer)
+            .finish(Some(&updated), Write::Put(reset))
+        else {
+            panic!()
+        };
+        assert!(cleared["metadata"].get("managedFields").is_none());
+    }
+
+    #[test]
+    fn server_fields_and_status_are_not_owned_through_the_main_endpoint() {
+        let mut widgets = (*configmaps()).clone();
+        widgets.status_subresource = true;
+        let path =
+            |fields: &[&str]| fields.iter().map(|f| PathElement::Field((*f).to_owned())).collect::<Path>();
+        assert!(!tracked(&widgets, false, &path(&["metadata", "name"])));
+        assert!(!tracked(&widgets, false, &path(&["status", "ready"])));
+        assert!(tracked(&widgets, true, &path(&["status", "ready"])));
+        assert!(!tracked(&widgets, true, &path(&["spec", "size"])));
+        assert!(tracked(&widgets, false, &path(&["metadata", "labels", "a"])));
+    }
+
+    #[test]
+    fn manager_names() {
+        assert_eq!(manager_name(None, Some("kubectl/v1.32.0 (linux/amd64)")).unwrap(), "kubectl");
+        assert_eq!(manager_name(Some("plugin-tkc"), Some("kube-rs")).unwrap(), "plugin-tkc");
+        assert_eq!(manager_name(Some(&"m".repeat(129)), None).unwrap_err().code, 422);
+        assert_eq!(manager_name(Some("a\u{7}b"), None).unwrap_err().code, 422);
+        assert_eq!(manager_name(None, Some("odd\u{7}agent/1.0")).unwrap(), "oddagent");
+    }
+}

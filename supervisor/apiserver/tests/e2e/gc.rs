@@ -1,0 +1,171 @@
+//! Garbage collection: ownerReference cascades under each propagation policy,
+//! blockOwnerDeletion in the foreground, deletecollection, namespace termination; with
+//! kube-rs and kubectl.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::support::{TestServer, eventually};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Creates ConfigMap `name`, owned by `owner` (with blockOwnerDeletion) when given.
+async fn config_map(
+    api: &Api<ConfigMap>,
+    name: &str,
+    owner: Option<&ConfigMap>,
+    finalizers: &[&str],
+) -> anyhow::Result<ConfigMap> {
+    let mut cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": name, "finalizers": finalizers,
+        "labels": {"tree": name.split('-').next().unwrap_or(name)}}}))?;
+    if let Some(owner) = owner {
+        let mut reference = owner.controller_owner_ref(&()).expect("owner has a uid");
+        reference.block_owner_deletion = Some(true);
+        cm.metadata.owner_references = Some(vec![reference]);
+    }
+    Ok(api.create(&PostParams::default(), &cm).await?)
+}
+
+async fn gone(api: &Api<ConfigMap>, name: &str) -> anyhow::Result<()> {
+    eventually(&format!("{name} to be gone"), WAIT, || async {
+        Ok(api.get_opt(name).await?.is_none().then_some(()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn three_level_cascades_leave_no_orphan_under_each_policy() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let api: Api<ConfigMap> = Api::namespaced(server.client().await?, "default");
+    for (prefix, policy) in [
+        ("bg", PropagationPolicy::Background),
+        ("fg", PropagationPolicy::Foreground),
+        ("or", PropagationPolicy::Orphan),
+    ] {
+        let owner = config_map(&api, &format!("{prefix}-owner"), None, &[]).await?;
+        let child = config_map(&api, &format!("{prefix}-child"), Some(&owner), &[]).await?;
+        let grandchild = config_map(&api, &format!("{prefix}-grandchild"), Some(&child), &[]).await?;
+        let params = DeleteParams { propagation_policy: Some(policy.clone()), ..DeleteParams::default() };
+        api.delete(&owner.name_any(), &params).await?;
+        gone(&api, &owner.name_any()).await?;
+        if policy == PropagationPolicy::Orphan {
+            let child = api.get(&child.name_any()).await?;
+            assert!(
+                child.metadata.owner_references.is_none(),
+                "{prefix}: the child no longer points at the owner"
+            );
+            let grandchild = api.get(&grandchild.name_any()).await?;
+            assert_eq!(
+                grandchild.owner_references()[0].uid,
+                child.uid().unwrap(),
+                "still owned by the child"
+            );
+        } else {
+            gone(&api, &child.name_any()).await?;
+            gone(&api, &grandchild.name_any()).await?;
+        }
+    }
+    // No object refers to an owner that does not exist.
+    let left = api.list(&ListParams::default()).await?.items;
+    let uids: Vec<String> = left.iter().filter_map(|c| c.uid()).collect();
+    for cm in &left {
+        for reference in cm.owner_references() {
+            assert!(uids.contains(&reference.uid), "{} has a dangling owner", cm.name_any());
+        }
+    }
+    assert_eq!(left.iter().map(|c| c.name_any()).collect::<Vec<_>>(), ["or-child", "or-grandchild"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn block_owner_deletion_holds_a_foreground_owner_until_the_child_is_gone() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let api: Api<ConfigMap> = Api::namespaced(server.client().await?, "default");
+    let owner = config_map(&api, "owner", None, &[]).await?;
+    config_map(&api, "held", Some(&owner), &["example.com/hold"]).await?;
+    api.delete("owner", &DeleteParams::foreground()).await?;
+
+    // The child is being deleted but its finalizer holds it, so the owner waits.
+    eventually("the child to be marked deleted", WAIT, || async {
+        Ok(api.get("held").await?.metadata.deletion_timestamp.map(|_| ()))
+    })
+    .await?;
+    let waiting = api.get("owner").await?;
+    assert!(waiting.meta().deletion_timestamp.is_some());
+    assert_eq!(waiting.finalizers(), ["foregroundDeletion"]);
+
+    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await?;
+    gone(&api, "held").await?;
+    gone(&api, "owner").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn delete_collection_deletes_what_the_selector_matches() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let api: Api<ConfigMap> = Api::namespaced(server.client().await?, "default");
+    for name in ["web-1", "web-2", "db-1"] {
+        config_map(&api, name, None, &[]).await?;
+    }
+    let deleted =
+        api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("tree=web")).await?;
+    let names: Vec<String> = deleted.left().expect("a list").items.iter().map(|c| c.name_any()).collect();
+    assert_eq!(names, ["web-1", "web-2"]);
+    let left: Vec<String> =
+        api.list(&ListParams::default()).await?.items.iter().map(|c| c.name_any()).collect();
+    assert_eq!(left, ["db-1"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_namespace_terminates_after_its_contents() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let client = server.client().await?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "doomed"}}))?;
+    namespaces.create(&PostParams::default(), &ns).await?;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    config_map(&api, "plain", None, &[]).await?;
+    config_map(&api, "held", None, &["example.com/hold"]).await?;
+
+    namespaces.delete("doomed", &DeleteParams::default()).await?;
+    gone(&api, "plain").await?;
+    let terminating = namespaces.get("doomed").await?;
+    assert_eq!(terminating.status.and_then(|s| s.phase).as_deref(), Some("Terminating"));
+    let refused = config_map(&api, "late", None, &[]).await.unwrap_err();
+    assert!(refused.to_string().contains("because it is being terminated"), "{refused}");
+
+    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await?;
+    eventually("the namespace to be gone", WAIT, || async {
+        Ok(namespaces.get_opt("doomed").await?.is_none().then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn kubectl_deletes_with_cascade_and_namespaces_with_contents() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let k = server.kubectl();
+    let api: Api<ConfigMap> = Api::namespaced(server.client().await?, "default");
+    let owner = config_map(&api, "k-owner", None, &[]).await?;
+    config_map(&api, "k-child", Some(&owner), &[]).await?;
+    let out = k.run(&["delete", "configmap", "k-owner", "--cascade=foreground"]).await?.ok()?;
+    assert_eq!(out.trim(), "configmap \"k-owner\" deleted");
+    assert!(api.get_opt("k-child").await?.is_none(), "kubectl waited for the foreground cascade");
+
+    k.run(&["create", "namespace", "scratch"]).await?.ok()?;
+    k.run(&["create", "configmap", "one", "-n", "scratch", "--from-literal=a=b"]).await?.ok()?;
+    let out = k.run(&["delete", "namespace", "scratch"]).await?.ok()?;
+    assert_eq!(out.trim(), "namespace \"scratch\" deleted");
+    let after = k.run(&["get", "namespace", "scratch"]).await?;
+    assert!(after.stderr.contains("namespaces \"scratch\" not found"), "{after:?}");
+    Ok(())
+}
