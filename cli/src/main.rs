@@ -2,7 +2,10 @@
 //! supervisor, the way `k3s` and `spin` are one binary. A thin clap layer:
 //! each subcommand parses its arguments and calls a library.
 
+mod apiserver;
 mod plugin;
+mod rbac;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -21,6 +24,12 @@ enum Command {
     /// Plugin tooling: new, build, check.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// The embedded Kubernetes-compatible API server alone; writes DIR/kubeconfig.
+    Apiserver(apiserver::Args),
+    /// Print the ServiceAccount and (Cluster)Roles the configured plugins' kube grants need.
+    Rbac(rbac::Args),
+    /// One NSX or vCenter simulator alone, until Ctrl-C.
+    Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +43,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plugin(command) => command.run(),
+        Command::Apiserver(args) => apiserver::run(args),
+        Command::Rbac(args) => rbac::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

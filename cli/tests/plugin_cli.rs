@@ -45,7 +45,8 @@ fn check_against_a_grant_lists_what_is_missing() {
     let file = dir.path().join(CHAOS.file);
     std::fs::write(&file, CHAOS.bytes).unwrap();
     let config = dir.path().join("host.toml");
-    std::fs::write(&config, "[[plugins.chaos.capabilities.nsx]]\nmethods = [\"GET\"]\npath = \"/**\"\n").unwrap();
+    std::fs::write(&config, "[[plugins.chaos.capabilities.nsx]]\nmethods = [\"GET\"]\npath = \"/**\"\n")
+        .unwrap();
     let out = wasmvisor(&["plugin", "check", path(&file), "--grant", path(&config)]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -89,4 +90,88 @@ fn new_then_build_then_check_works_outside_the_repo() {
     let out = wasmvisor(&["plugin", "check", &component]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("plugin    demo@0.1.0"));
+}
+
+/// The repository root (its `.venv` and npm cache come from `.ci/toolchains`).
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Python: scaffold, build with the pinned componentize-py, check.
+#[test]
+fn new_then_build_then_check_works_for_python() {
+    assert!(
+        repo().join(".venv/bin/componentize-py").is_file(),
+        "componentize-py is missing: run `bash .ci/toolchains` from the repository root"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("demo-py");
+    let out = wasmvisor(&["plugin", "new", "demo-py", "--lang", "python", "--path", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for file in ["plugin.toml", "pyproject.toml", "app.py", "wit/world.wit"] {
+        assert!(project.join(file).is_file(), "the scaffold has {file}");
+    }
+    let out = wasmvisor(&["plugin", "build", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let component = text(&out.stdout).trim().to_owned();
+    assert!(component.ends_with("dist/demo-py.wasm") && Path::new(&component).is_file(), "{component}");
+    let out = wasmvisor(&["plugin", "check", &component]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("plugin    demo-py@0.1.0"), "{stdout}");
+    assert!(stdout.contains("world     wasmvisor:plugin/reconciler@0.1.0: ok"), "{stdout}");
+}
+
+/// JavaScript: scaffold, a build before `npm install` names the command,
+/// then install (from npm's cache, warmed by `.ci/toolchains`), build, check.
+#[test]
+fn new_then_build_then_check_works_for_js() {
+    assert!(
+        repo().join("node_modules/.bin/componentize-qjs").exists(),
+        "the JS toolchain is missing: run `bash .ci/toolchains` from the repository root"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("demo-js");
+    let out = wasmvisor(&["plugin", "new", "demo-js", "--lang", "js", "--path", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("next: npm install --prefix {}", project.display())));
+
+    let out = wasmvisor(&["plugin", "build", path(&project)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("componentize-qjs (pinned in")
+            && stderr.contains(&format!("npm install --prefix {}", project.display())),
+        "{stderr}"
+    );
+
+    let install = Command::new("npm")
+        .args(["install", "--prefer-offline", "--no-audit", "--no-fund", "--prefix", path(&project)])
+        .output()
+        .expect("npm runs");
+    assert!(install.status.success(), "npm install: {}", text(&install.stderr));
+    let out = wasmvisor(&["plugin", "build", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let component = text(&out.stdout).trim().to_owned();
+    assert!(component.ends_with("dist/demo-js.wasm") && Path::new(&component).is_file(), "{component}");
+    let out = wasmvisor(&["plugin", "check", &component]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("plugin    demo-js@0.1.0"));
+}
+
+#[test]
+fn build_names_the_project_kinds_it_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        "name = \"x\"\nversion = \"1\"\n[[watches]]\napi-version = \"v1\"\nkind = \"Pod\"\n",
+    )
+    .unwrap();
+    let out = wasmvisor(&["plugin", "build", path(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is not a plugin project") && stderr.contains("pyproject.toml (Python)"),
+        "{stderr}"
+    );
 }

@@ -99,7 +99,9 @@ impl Failure {
     /// or its grant (the engine backs off either way).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Failure::Returned { kind, .. } => matches!(*kind, "conflict" | "unavailable" | "internal" | "not-found"),
+            Failure::Returned { kind, .. } => {
+                matches!(*kind, "conflict" | "unavailable" | "internal" | "not-found")
+            }
             Failure::Deadline { .. } | Failure::Instantiate { .. } => true,
             Failure::Limit(_) | Failure::Panic { .. } | Failure::Trap { .. } => false,
         }

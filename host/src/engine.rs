@@ -93,14 +93,12 @@ impl EpochTicker {
     pub fn start(engine: Engine, tick: Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("wasmvisor-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(tick);
-                    engine.increment_epoch();
-                }
-            })?;
+        let thread = std::thread::Builder::new().name("wasmvisor-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::park_timeout(tick);
+                engine.increment_epoch();
+            }
+        })?;
         Ok(Self { stop, thread: Some(thread) })
     }
 }

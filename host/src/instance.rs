@@ -80,7 +80,11 @@ impl InstanceState {
     }
 
     pub(crate) fn nsx_view(&mut self) -> EndpointHost<'_> {
-        EndpointHost { scope: &mut self.scope, endpoint: self.backends.nsx.as_deref(), kind: EndpointKind::Nsx }
+        EndpointHost {
+            scope: &mut self.scope,
+            endpoint: self.backends.nsx.as_deref(),
+            kind: EndpointKind::Nsx,
+        }
     }
 
     pub(crate) fn vcenter_view(&mut self) -> EndpointHost<'_> {
@@ -110,7 +114,12 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             let exceeded = LimitExceeded::Memory { wanted: desired, limit: self.limit };
             self.exceeded = Some(exceeded.clone());
@@ -119,7 +128,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }

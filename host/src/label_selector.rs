@@ -113,9 +113,11 @@ fn split_clauses(text: &str) -> Vec<&str> {
 /// parentheses are missing.
 fn split_set(clause: &str, op: &str) -> Option<(String, Option<Vec<String>>)> {
     let (key, rest) = clause.split_once(op)?;
-    let values = rest.trim().strip_prefix('(').and_then(|r| r.strip_suffix(')')).map(|inner| {
-        inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect()
-    });
+    let values = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .map(|inner| inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect());
     Some((key.trim().to_owned(), values))
 }
 

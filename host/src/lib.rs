@@ -6,10 +6,14 @@
 //! atomically ([`reload`]), and runs every call on a fresh instance under
 //! the plugin's limits ([`dispatch`]). Host functions ([`host_fns`]) check
 //! the plugin's capabilities on each call before they reach a
-//! [`backend`]. Read the modules in that order to follow a call.
+//! [`backend`], for NSX and vCenter one of the [`clients`]. Read the
+//! modules in that order to follow a call.
 
+pub mod admin;
 pub mod backend;
 pub mod bindings;
+pub mod clients;
+pub mod cluster;
 pub mod compile_cache;
 pub mod dispatch;
 pub mod engine;
@@ -17,9 +21,11 @@ pub mod grant;
 pub mod host_fns;
 pub mod instance;
 pub mod label_selector;
+pub mod leader;
 pub mod metrics;
 pub mod object;
 pub mod plugin;
+pub mod rbac;
 pub mod registry;
 pub mod reload;
 pub mod runtime;

@@ -76,7 +76,11 @@ impl Metrics {
         r.register("host_calls", "Host calls by plugin, capability and outcome", self.host_calls.clone());
         r.register("host_call_denied", "Host calls refused by a capability check", self.denied.clone());
         r.register("reconcile", "Reconciles by plugin and result", self.reconciles.clone());
-        r.register("log_lines_dropped", "Plugin log lines over the per-call cap", self.log_lines_dropped.clone());
+        r.register(
+            "log_lines_dropped",
+            "Plugin log lines over the per-call cap",
+            self.log_lines_dropped.clone(),
+        );
         r.register("plugin_info", "Loaded plugins (1 per loaded version)", self.plugin_info.clone());
     }
 

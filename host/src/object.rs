@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn identity_from_json() {
-        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ns"}});
+        let obj =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ns"}});
         let r = ObjectRef::of("default", &obj).unwrap();
         assert_eq!(r.to_string(), "default/v1/ConfigMap/ns/a");
         assert!(r.describes(&obj));

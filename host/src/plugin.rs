@@ -95,7 +95,8 @@ impl Loader {
             .load(&self.engine, digest, bytes)
             .map_err(|cause| LoadError::Compile { plugin: plugin.clone(), cause })?;
         let load_time = started.elapsed();
-        let world = |e: wasmtime::Error| LoadError::World { plugin: plugin.clone(), detail: format!("{e:#}") };
+        let world =
+            |e: wasmtime::Error| LoadError::World { plugin: plugin.clone(), detail: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(world)?;
         let pre = ReconcilerPre::new(pre).map_err(world)?;
         Ok(Plugin { manifest: Arc::new(manifest), digest, provenance, load_time, pre })

@@ -56,10 +56,8 @@ impl Registry {
         let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = (**self.current.load()).clone();
         let name = entry.plugin.manifest.name.clone();
-        if let Some(existing) = next.get(&name) {
-            if existing.source != entry.source {
-                return Err(NameTaken { name, existing: existing.source.clone(), refused: entry.source });
-            }
+        if let Some(existing) = next.get(&name).filter(|e| e.source != entry.source) {
+            return Err(NameTaken { name, existing: existing.source.clone(), refused: entry.source });
         }
         let previous = next.insert(name, entry);
         self.current.store(Arc::new(next));

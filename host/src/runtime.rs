@@ -87,7 +87,8 @@ impl Runtime {
         let engine = engine::build(&config.engine)?;
         let cache = CompileCache::new(config.cache_dir, &engine);
         let loader = Loader::new(engine.clone(), cache).map_err(|e| RuntimeError::Link(e.into()))?;
-        let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Thread)?;
+        let ticker =
+            EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Thread)?;
         let metrics = Metrics::default();
         let dispatcher = Dispatcher {
             engine,

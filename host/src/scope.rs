@@ -26,7 +26,12 @@ pub struct OutputLimits {
 
 impl Default for OutputLimits {
     fn default() -> Self {
-        Self { max_request_bytes: 1 << 20, max_log_lines: 100, max_log_line_bytes: 4096, max_error_bytes: 4096 }
+        Self {
+            max_request_bytes: 1 << 20,
+            max_log_lines: 100,
+            max_log_line_bytes: 4096,
+            max_error_bytes: 4096,
+        }
     }
 }
 
@@ -54,7 +59,12 @@ pub struct CallScope {
 
 impl CallScope {
     /// A scope for one call of `manifest`'s plugin on `object`.
-    pub(crate) fn new(manifest: Arc<Manifest>, object: String, limits: OutputLimits, metrics: Metrics) -> Self {
+    pub(crate) fn new(
+        manifest: Arc<Manifest>,
+        object: String,
+        limits: OutputLimits,
+        metrics: Metrics,
+    ) -> Self {
         Self { manifest, object, limits, metrics, host_calls: 0, log_lines: 0, dropped: Dropped::default() }
     }
 

@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use wasmvisor_build::{CargoBuild, check_rust_target, package, read_manifest};
 
 /// (package, directory under plugins/, output file stem)
-const GUESTS: &[(&str, &str)] = &[("namespace-config", "example"), ("chaos-plugin", "testing/chaos")];
+const GUESTS: &[(&str, &str)] = &[
+    ("namespace-config", "example"),
+    ("chaos-plugin", "testing/chaos"),
+    ("bench-plugin", "testing/bench"),
+    ("probe-plugin", "testing/probe"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));

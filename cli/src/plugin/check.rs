@@ -24,11 +24,12 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let manifest =
-        Manifest::from_component(&bytes).with_context(|| format!("{} is not a plugin", args.file.display()))?;
+    let manifest = Manifest::from_component(&bytes)
+        .with_context(|| format!("{} is not a plugin", args.file.display()))?;
     let grants = match &args.grant {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             Grants::parse(&text).with_context(|| format!("{} is not a valid host config", path.display()))?
         }
         // Without a config, grant exactly what the plugin asks, so the rest
@@ -59,7 +60,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     println!("digest    {}", plugin.digest.to_prefixed());
     println!("world     wasmvisor:plugin/reconciler@0.1.0: ok");
     for watch in &manifest.watches {
-        let selector = watch.label_selector.as_deref().map(|s| format!(" matching {s:?}")).unwrap_or_default();
+        let selector =
+            watch.label_selector.as_deref().map(|s| format!(" matching {s:?}")).unwrap_or_default();
         println!("watches   {}{selector}", watch.kind_ref());
     }
     for owned in &manifest.owns {

@@ -2,6 +2,7 @@
 
 pub(crate) mod build;
 pub(crate) mod check;
+pub(crate) mod list;
 pub(crate) mod new;
 
 use clap::Subcommand;
@@ -15,6 +16,8 @@ pub(crate) enum PluginCommand {
     Build(build::Args),
     /// Validate a component: bytes, world, manifest and (with --grant) its grant.
     Check(check::Args),
+    /// List what a running host has loaded: name, version, digest, state, last error.
+    List(list::Args),
 }
 
 impl PluginCommand {
@@ -24,6 +27,7 @@ impl PluginCommand {
             PluginCommand::New(args) => new::run(args),
             PluginCommand::Build(args) => build::run(args),
             PluginCommand::Check(args) => check::run(args),
+            PluginCommand::List(args) => list::run(args),
         }
     }
 }

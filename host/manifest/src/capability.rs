@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::path_pattern::PathPattern;
 
 /// A name that is either one value or `*` for any.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum Scope {
     /// `*`
+    #[default]
     Any,
     /// Exactly this value.
     Named(String),
@@ -39,12 +40,6 @@ impl Scope {
             (Scope::Named(a), Scope::Named(b)) => a == b,
             (Scope::Named(_), Scope::Any) => false,
         }
-    }
-}
-
-impl Default for Scope {
-    fn default() -> Self {
-        Scope::Any
     }
 }
 
@@ -214,11 +209,7 @@ impl KubeRule {
 
 impl fmt::Display for KubeCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "kube {} {}/{} in cluster {:?}",
-            self.verb, self.api_version, self.kind, self.cluster
-        )?;
+        write!(f, "kube {} {}/{} in cluster {:?}", self.verb, self.api_version, self.kind, self.cluster)?;
         match self.namespace {
             Some(ns) => write!(f, ", namespace {ns:?}"),
             None => f.write_str(", all namespaces"),
@@ -262,6 +253,13 @@ impl fmt::Display for Method {
 }
 
 /// Methods on the paths one pattern matches, for `nsx` or `vcenter`.
+///
+/// Objects a plugin creates through the host carry its identity (an NSX tag,
+/// a vCenter tag), and a mutating call (PATCH, PUT, DELETE, POST) on an
+/// existing object is allowed only when the object carries the caller's
+/// identity. `foreign = true` lifts that: the rule then also reaches objects
+/// of other plugins and objects created outside wasmvisor. A manifest rule
+/// with `foreign` needs a grant rule with `foreign` covering it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRule {
@@ -269,20 +267,62 @@ pub struct HttpRule {
     pub methods: BTreeSet<Method>,
     /// Paths, e.g. `/policy/api/v1/infra/segments/*`.
     pub path: PathPattern,
+    /// Whether mutating calls may reach objects that do not carry the
+    /// plugin's identity (default `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub foreign: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl HttpRule {
-    /// Whether this rule allows `method` on the concrete `path`.
+    /// Whether this rule allows `method` on the concrete `path` (for the
+    /// plugin's own objects; see [`HttpRule::foreign`] for others').
     pub fn allows(&self, method: Method, path: &str) -> bool {
         self.methods.contains(&method) && self.path.matches(path)
+    }
+
+    /// Whether this rule, as a grant, covers `method` on every path of
+    /// `wanted`, including its reach to foreign objects.
+    fn covers(&self, method: Method, wanted: &HttpRule) -> bool {
+        self.methods.contains(&method) && self.path.covers(&wanted.path) && (self.foreign || !wanted.foreign)
     }
 }
 
 impl fmt::Display for HttpRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let methods: Vec<_> = self.methods.iter().map(|m| m.as_str()).collect();
-        write!(f, "{} {}", methods.join(","), self.path)
+        write!(f, "{} {}", methods.join(","), self.path)?;
+        if self.foreign {
+            f.write_str(" (foreign objects too)")?;
+        }
+        Ok(())
     }
+}
+
+/// What a set of HTTP rules says about one concrete call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpAccess {
+    /// No rule allows the method on the path.
+    Denied,
+    /// Allowed on objects carrying the plugin's identity (and on new ones).
+    OwnOnly,
+    /// Allowed on any object: a matching rule has `foreign = true`.
+    Foreign,
+}
+
+/// Checks one call against `rules`: the widest access any matching rule gives.
+pub fn http_access(rules: &[HttpRule], method: Method, path: &str) -> HttpAccess {
+    let mut access = HttpAccess::Denied;
+    for rule in rules.iter().filter(|r| r.allows(method, path)) {
+        if rule.foreign {
+            return HttpAccess::Foreign;
+        }
+        access = HttpAccess::OwnOnly;
+    }
+    access
 }
 
 /// Everything a plugin may do, per host interface.
@@ -324,6 +364,8 @@ pub enum Missing {
         method: Method,
         /// The pattern asked for.
         path: PathPattern,
+        /// Whether the manifest asked to reach foreign objects.
+        foreign: bool,
     },
 }
 
@@ -337,7 +379,13 @@ impl fmt::Display for Missing {
                     None => f.write_str(", all namespaces"),
                 }
             }
-            Missing::Http { endpoint, method, path } => write!(f, "{endpoint} {method} {path}"),
+            Missing::Http { endpoint, method, path, foreign } => {
+                write!(f, "{endpoint} {method} {path}")?;
+                if *foreign {
+                    f.write_str(" on foreign objects")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -372,8 +420,13 @@ impl Capabilities {
         {
             for rule in asked {
                 for &method in &rule.methods {
-                    if !granted.iter().any(|g| g.methods.contains(&method) && g.path.covers(&rule.path)) {
-                        missing.push(Missing::Http { endpoint, method, path: rule.path.clone() });
+                    if !granted.iter().any(|g| g.covers(method, rule)) {
+                        missing.push(Missing::Http {
+                            endpoint,
+                            method,
+                            path: rule.path.clone(),
+                            foreign: rule.foreign,
+                        });
                     }
                 }
             }
@@ -497,6 +550,92 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("\"*\" alone"), "{err}");
+    }
+
+    const FOREIGN_GRANT: &str = r#"
+        [[nsx]]
+        methods = ["GET", "PATCH", "DELETE"]
+        path = "/policy/api/v1/infra/segments/*"
+        [[nsx]]
+        methods = ["DELETE"]
+        path = "/policy/api/v1/infra/tier-1s/*"
+        foreign = true
+    "#;
+
+    #[test]
+    fn http_access_table() {
+        let g = caps(FOREIGN_GRANT);
+        let cases = [
+            // (method, path, expected)
+            (Method::Get, "/policy/api/v1/infra/segments/s1", HttpAccess::OwnOnly),
+            (Method::Delete, "/policy/api/v1/infra/segments/s1", HttpAccess::OwnOnly),
+            (Method::Put, "/policy/api/v1/infra/segments/s1", HttpAccess::Denied),
+            (Method::Delete, "/policy/api/v1/infra/tier-1s/t1", HttpAccess::Foreign),
+            (Method::Patch, "/policy/api/v1/infra/tier-1s/t1", HttpAccess::Denied),
+            (Method::Get, "/policy/api/v1/infra/lb-pools/p", HttpAccess::Denied),
+            (Method::Get, "/policy/api/v1/infra/segments/../tier-1s/t1", HttpAccess::Denied),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(http_access(&g.nsx, method, path), expected, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn the_widest_matching_rule_wins() {
+        let g = caps(
+            r#"
+            [[nsx]]
+            methods = ["DELETE"]
+            path = "/policy/api/v1/infra/**"
+            [[nsx]]
+            methods = ["DELETE"]
+            path = "/policy/api/v1/infra/segments/*"
+            foreign = true
+        "#,
+        );
+        assert_eq!(
+            http_access(&g.nsx, Method::Delete, "/policy/api/v1/infra/segments/s"),
+            HttpAccess::Foreign
+        );
+        assert_eq!(
+            http_access(&g.nsx, Method::Delete, "/policy/api/v1/infra/tier-1s/t"),
+            HttpAccess::OwnOnly
+        );
+    }
+
+    #[test]
+    fn foreign_needs_a_foreign_grant() {
+        let wanted = caps(
+            r#"
+            [[nsx]]
+            methods = ["DELETE"]
+            path = "/policy/api/v1/infra/segments/*"
+            foreign = true
+            [[nsx]]
+            methods = ["DELETE"]
+            path = "/policy/api/v1/infra/tier-1s/t1"
+            foreign = true
+        "#,
+        );
+        let missing: Vec<String> =
+            caps(FOREIGN_GRANT).missing(&wanted).iter().map(|m| m.to_string()).collect();
+        assert_eq!(missing, vec!["nsx DELETE /policy/api/v1/infra/segments/* on foreign objects"]);
+    }
+
+    #[test]
+    fn a_foreign_grant_covers_own_only_requests() {
+        let wanted = caps("[[nsx]]\nmethods = [\"DELETE\"]\npath = \"/policy/api/v1/infra/tier-1s/t9\"");
+        assert!(caps(FOREIGN_GRANT).missing(&wanted).is_empty());
+    }
+
+    #[test]
+    fn foreign_shows_in_the_rule_and_round_trips() {
+        let g = caps(FOREIGN_GRANT);
+        assert_eq!(g.nsx[1].to_string(), "DELETE /policy/api/v1/infra/tier-1s/* (foreign objects too)");
+        assert_eq!(g.nsx[0].to_string(), "GET,PATCH,DELETE /policy/api/v1/infra/segments/*");
+        let text = toml::to_string(&g).unwrap();
+        assert_eq!(caps(&text), g);
+        assert_eq!(text.matches("foreign").count(), 1, "{text}");
     }
 
     #[test]

@@ -14,7 +14,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use capability::{Capabilities, HttpRule, KubeCall, KubeRule, KubeVerb, Method, Missing, Namespaces, Scope};
+pub use capability::{
+    Capabilities, HttpAccess, HttpRule, KubeCall, KubeRule, KubeVerb, Method, Missing, Namespaces, Scope,
+    http_access,
+};
 pub use limits::{ByteSize, Limits};
 pub use path_pattern::PathPattern;
 
@@ -70,7 +73,11 @@ pub struct Watch {
 impl Watch {
     /// The watched kind.
     pub fn kind_ref(&self) -> KindRef {
-        KindRef { cluster: self.cluster.clone(), api_version: self.api_version.clone(), kind: self.kind.clone() }
+        KindRef {
+            cluster: self.cluster.clone(),
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+        }
     }
 }
 

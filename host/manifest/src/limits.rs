@@ -17,9 +17,8 @@ impl FromStr for ByteSize {
         let text = text.trim();
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let number: u64 = digits
-            .parse()
-            .map_err(|_| format!("{text:?} is not a size; write e.g. \"64MiB\""))?;
+        let number: u64 =
+            digits.parse().map_err(|_| format!("{text:?} is not a size; write e.g. \"64MiB\""))?;
         let factor = match unit.trim() {
             "" | "B" => 1,
             "KiB" => 1 << 10,
@@ -27,17 +26,14 @@ impl FromStr for ByteSize {
             "GiB" => 1 << 30,
             other => return Err(format!("unknown size unit {other:?} in {text:?}; use B, KiB, MiB or GiB")),
         };
-        number
-            .checked_mul(factor)
-            .map(ByteSize)
-            .ok_or_else(|| format!("{text:?} is too large"))
+        number.checked_mul(factor).map(ByteSize).ok_or_else(|| format!("{text:?} is too large"))
     }
 }
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, factor) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if self.0 >= factor && self.0 % factor == 0 {
+            if self.0 >= factor && self.0.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", self.0 / factor);
             }
         }
@@ -74,8 +70,9 @@ pub mod duration {
     /// Parses a humantime duration (`5s`, `250ms`).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration ({e}); write e.g. \"5s\"")))
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not a duration ({e}); write e.g. \"5s\""))
+        })
     }
 }
 

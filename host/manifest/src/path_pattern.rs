@@ -198,10 +198,7 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused() {
-        assert_eq!(
-            PathPattern::parse("/a/**/b"),
-            Err(PathError::RestNotLast("/a/**/b".into()))
-        );
+        assert_eq!(PathPattern::parse("/a/**/b"), Err(PathError::RestNotLast("/a/**/b".into())));
         assert!(matches!(PathPattern::parse("a/b"), Err(PathError::NotAbsolute(_))));
         assert!(matches!(PathPattern::parse("/a/seg-*"), Err(PathError::PartialWildcard(_))));
         assert!(matches!(PathPattern::parse("/a/../b"), Err(PathError::DotSegment(_))));

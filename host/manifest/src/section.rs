@@ -36,15 +36,18 @@ pub enum SectionError {
 
 /// The top-level custom sections named [`SECTION_NAME`], with their byte
 /// ranges, after checking that `bytes` is a component.
-fn manifest_sections(bytes: &[u8]) -> Result<Vec<(std::ops::Range<usize>, &[u8])>, SectionError> {
+/// A manifest section: its byte range and its data.
+type Found<'a> = (std::ops::Range<usize>, &'a [u8]);
+
+fn manifest_sections(bytes: &[u8]) -> Result<Vec<Found<'_>>, SectionError> {
     let mut found = Vec::new();
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| malformed(bytes, &e))? {
-            Payload::Version { encoding, .. } if depth == 0 => {
-                if encoding != wasmparser::Encoding::Component {
-                    return Err(SectionError::CoreModule);
-                }
+            Payload::Version { encoding, .. }
+                if depth == 0 && encoding != wasmparser::Encoding::Component =>
+            {
+                return Err(SectionError::CoreModule);
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),

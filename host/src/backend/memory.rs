@@ -233,7 +233,12 @@ mod tests {
         let kube = MemoryKube::new();
         kube.insert("c", cm("a", json!({}))).unwrap();
         kube.insert("c", cm("b", json!({}))).unwrap();
-        let kinds = KindScope { cluster: "c".into(), api_version: "v1".into(), kind: "ConfigMap".into(), namespace: None };
+        let kinds = KindScope {
+            cluster: "c".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: None,
+        };
         let sel = LabelSelector::parse("app=b").unwrap();
         let found = kube.list(&kinds, Some(&sel), ReadSource::Cache).await.unwrap();
         assert_eq!(found.len(), 1);

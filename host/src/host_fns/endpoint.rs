@@ -4,11 +4,19 @@
 //!
 //! Both interfaces share one implementation; each view holds only its own
 //! endpoint, so an NSX call can never reach vCenter's client or credentials.
+//!
+//! A call passes three gates, in order, before the plugin's request is sent:
+//! a rule must allow the method on the path; the path must not be reserved
+//! to the host; and a mutating call on an existing object must find the
+//! plugin's own identity on it unless the rule has `foreign = true`
+//! ([`identity`](super::identity)). A refusal at any gate is `forbidden` for
+//! the plugin, one `warn!` here and one count in the denied metric.
 
 use wasmtime::component::HasData;
-use wasmvisor_manifest::{HttpRule, Method};
+use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
 
 use super::error::{HostCallError, convert};
+use super::identity::{self, Identity, Refusal};
 use crate::backend::{EndpointError, HttpEndpoint, HttpRequest};
 use crate::bindings::wasmvisor::plugin::{nsx, types, vcenter};
 use crate::scope::CallScope;
@@ -87,18 +95,12 @@ impl EndpointHost<'_> {
             self.scope.check_request_size(capability, body.len())?;
         }
         let method = method(req.method);
-        if !self.rules().iter().any(|r| r.allows(method, &req.path)) {
-            self.scope.record(capability, "denied");
-            let denied = format!("{capability} {method} {}", req.path);
-            let granted: Vec<String> = self.rules().iter().map(ToString::to_string).collect();
-            tracing::warn!(
-                plugin = %self.scope.manifest.id(),
-                object = %self.scope.object,
-                %denied,
-                granted = %granted.join("; "),
-                "host call denied: outside the plugin's {capability} capabilities"
-            );
-            return Err(HostCallError::Denied(denied));
+        let access = http_access(self.rules(), method, &req.path);
+        if access == HttpAccess::Denied {
+            return Err(self.deny(format!("{capability} {method} {}", req.path), None));
+        }
+        if let Some(reason) = identity::reserved(self.kind, method, &req.path, access) {
+            return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
         }
         let Some(endpoint) = self.endpoint else {
             self.scope.record(capability, "error");
@@ -106,11 +108,45 @@ impl EndpointHost<'_> {
                 "this host has no {capability} endpoint configured"
             ))));
         };
-        let result = endpoint.send(HttpRequest { method, path: req.path, body: req.body }).await;
+        let plugin = self.scope.manifest.name.clone();
+        let identity = Identity { kind: self.kind, plugin: &plugin, endpoint };
+        let plan = match identity.check(method, &req.path, access).await {
+            Ok(plan) => plan,
+            Err(Refusal::Denied(reason)) => {
+                return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
+            }
+            Err(Refusal::Failed(e)) => {
+                self.scope.record(capability, "error");
+                return Err(HostCallError::Failed(wit_error(e)));
+            }
+        };
+        let body = identity::stamp(&plan, req.body);
+        let mut result = endpoint.send(HttpRequest { method, path: req.path, body }).await;
+        if let Ok(response) = &result
+            && let Err(e) = identity.finish(&plan, response).await
+        {
+            result = Err(e);
+        }
         self.scope.record(capability, if result.is_ok() { "ok" } else { "error" });
         result
             .map(|r| types::HttpResponse { status: r.status, body: r.body })
             .map_err(|e| HostCallError::Failed(wit_error(e)))
+    }
+
+    /// Counts and logs a refusal; `denied` is what the plugin is told.
+    fn deny(&self, denied: String, reason: Option<&str>) -> HostCallError {
+        let capability = self.kind.capability();
+        self.scope.record(capability, "denied");
+        let granted: Vec<String> = self.rules().iter().map(ToString::to_string).collect();
+        tracing::warn!(
+            plugin = %self.scope.manifest.id(),
+            object = %self.scope.object,
+            %denied,
+            reason = reason.unwrap_or("no rule allows the method on the path"),
+            granted = %granted.join("; "),
+            "host call denied: outside the plugin's {capability} capabilities"
+        );
+        HostCallError::Denied(denied)
     }
 }
 

@@ -70,4 +70,3 @@ pub(crate) fn convert(err: HostCallError) -> wasmtime::Result<WitError> {
         HostCallError::Limit(limit) => Err(wasmtime::Error::new(limit)),
     }
 }
-

@@ -51,7 +51,8 @@ impl KubeHost<'_> {
     fn parse_object(&self, cluster: &str, object: &str) -> Result<(Value, ObjectRef), HostCallError> {
         self.scope.check_request_size("kube apply", object.len())?;
         let invalid = |m: String| HostCallError::Failed(types::Error::Invalid(m));
-        let value: Value = serde_json::from_str(object).map_err(|e| invalid(format!("object is not JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(object).map_err(|e| invalid(format!("object is not JSON: {e}")))?;
         let target = ObjectRef::of(cluster, &value).map_err(|e| invalid(e.to_string()))?;
         Ok((value, target))
     }
@@ -89,7 +90,13 @@ fn source(s: kube::ReadSource) -> ReadSource {
 }
 
 fn object_ref(r: types::ObjectRef) -> ObjectRef {
-    ObjectRef { cluster: r.cluster, api_version: r.api_version, kind: r.kind, namespace: r.namespace, name: r.name }
+    ObjectRef {
+        cluster: r.cluster,
+        api_version: r.api_version,
+        kind: r.kind,
+        namespace: r.namespace,
+        name: r.name,
+    }
 }
 
 /// Maps a backend failure onto the WIT error the plugin sees.
@@ -111,7 +118,11 @@ impl types::Host for KubeHost<'_> {
 }
 
 impl kube::Host for KubeHost<'_> {
-    async fn get(&mut self, target: types::ObjectRef, from: kube::ReadSource) -> Result<String, HostCallError> {
+    async fn get(
+        &mut self,
+        target: types::ObjectRef,
+        from: kube::ReadSource,
+    ) -> Result<String, HostCallError> {
         let target = object_ref(target);
         self.admit(call_on(KubeVerb::Get, &target))?;
         let result = self.backend.get(&target, source(from)).await;

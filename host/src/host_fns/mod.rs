@@ -8,6 +8,7 @@
 
 pub mod endpoint;
 pub mod error;
+pub mod identity;
 pub mod kube;
 pub mod log;
 

@@ -23,12 +23,8 @@ async fn assert_forbidden(host: &Host, mode: &str, names: &str) {
 #[tokio::test]
 async fn denied_calls_are_forbidden_and_counted() {
     let host = Host::new().with_chaos();
-    assert_forbidden(
-        &host,
-        "denied-kube",
-        r#"kube get v1/Secret in cluster "default", namespace "chaos""#,
-    )
-    .await;
+    assert_forbidden(&host, "denied-kube", r#"kube get v1/Secret in cluster "default", namespace "chaos""#)
+        .await;
     assert_forbidden(
         &host,
         "denied-namespace",

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use wasmvisor_host::backend::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse, MemoryKube};
 use wasmvisor_host::engine::EngineSettings;
 use wasmvisor_host::scope::OutputLimits;
-use wasmvisor_host::{Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig};
+use wasmvisor_host::{
+    Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
+};
 use wasmvisor_plugins::testing::CHAOS;
 
 /// The chaos plugin's grant: exactly what its manifest asks for.
@@ -57,7 +59,8 @@ impl Host {
     pub(crate) fn with(engine: EngineSettings, output: OutputLimits, cache: tempfile::TempDir) -> Self {
         let kube = Arc::new(MemoryKube::new());
         let nsx = Arc::new(RecordingNsx::default());
-        let cache_dir = cap_std::fs::Dir::open_ambient_dir(cache.path(), cap_std::ambient_authority()).unwrap();
+        let cache_dir =
+            cap_std::fs::Dir::open_ambient_dir(cache.path(), cap_std::ambient_authority()).unwrap();
         let config = RuntimeConfig { engine, output, cache_dir, grants: Grants::parse(CHAOS_GRANT).unwrap() };
         let backends = Backends { kube: kube.clone(), nsx: Some(nsx.clone()), vcenter: None };
         let runtime = Arc::new(Runtime::new(config, backends).unwrap());
@@ -79,7 +82,8 @@ impl Host {
             "data": data,
         });
         let stored = self.kube.insert("default", object).unwrap();
-        let request = Request { target: ObjectRef::of("default", &stored).unwrap(), object: stored.to_string() };
+        let request =
+            Request { target: ObjectRef::of("default", &stored).unwrap(), object: stored.to_string() };
         self.runtime.call("chaos", Export::Reconcile, &request).await
     }
 

@@ -64,9 +64,11 @@ async fn log_flood_is_capped_and_counted() {
     let report = host.chaos("noisy", json!({"mode": "flood", "lines": "5000"})).await.unwrap();
     assert_eq!(report.dropped.lines, 5000 - 100, "the default cap keeps 100 lines per call");
     assert!(report.dropped.bytes > 0);
-    let dropped = host.runtime.metrics().log_lines_dropped.get_or_create(&wasmvisor_host::metrics::PluginName {
-        plugin: "chaos".into(),
-    });
+    let dropped = host
+        .runtime
+        .metrics()
+        .log_lines_dropped
+        .get_or_create(&wasmvisor_host::metrics::PluginName { plugin: "chaos".into() });
     assert_eq!(dropped.get(), 4900);
     drop(dropped);
     host.assert_still_serving().await;

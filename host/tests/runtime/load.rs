@@ -47,7 +47,10 @@ fn a_component_without_manifest_is_refused() {
 #[test]
 fn missing_export_is_refused() {
     let msg = refusal(&Host::new(), &component("(component)"));
-    assert!(msg.starts_with("chaos@9.9.9: does not implement world wasmvisor:plugin/reconciler@0.1.0"), "{msg}");
+    assert!(
+        msg.starts_with("chaos@9.9.9: does not implement world wasmvisor:plugin/reconciler@0.1.0"),
+        "{msg}"
+    );
     assert!(msg.contains("reconcile"), "names the missing export: {msg}");
 }
 
@@ -67,7 +70,9 @@ fn wrong_world_is_refused() {
 
 #[test]
 fn imports_outside_the_world_are_refused() {
-    let foreign = component(r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance (export "handle" (func)))))"#);
+    let foreign = component(
+        r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance (export "handle" (func)))))"#,
+    );
     let msg = refusal(&Host::new(), &foreign);
     assert!(msg.contains("wasi:http/outgoing-handler@0.2.0"), "{msg}");
 }

@@ -23,7 +23,8 @@ async fn example_plugin_reconciles_and_finalizes() {
                 "annotations": {"config.wasmvisor.dev/region": "eu-west", "unrelated": "x"}}}),
         )
         .unwrap();
-    let request = Request { target: ObjectRef::of("default", &namespace).unwrap(), object: namespace.to_string() };
+    let request =
+        Request { target: ObjectRef::of("default", &namespace).unwrap(), object: namespace.to_string() };
     let report = host.runtime.call("namespace-config", Export::Reconcile, &request).await.unwrap();
     assert_eq!(report.outcome, Outcome::Done);
     assert_eq!(report.host_calls, 1);

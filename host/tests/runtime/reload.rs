@@ -80,7 +80,7 @@ async fn reload_swaps_atomically_and_refuses_broken_versions() {
     })
     .await;
     let error = state.error.unwrap();
-    assert!(error.contains("not a WebAssembly binary"), "{error}");
+    assert!(error.contains("malformed WebAssembly"), "{error}");
     assert_eq!(state.serving.map(|s| s.plugin).as_deref(), Some("chaos@2.0.0"));
     assert_eq!(version(&host.runtime).as_deref(), Some("2.0.0"));
     assert_eq!(host.chaos("still", json!({"mode": "ok"})).await.unwrap().plugin, "chaos@2.0.0");

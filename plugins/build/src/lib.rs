@@ -3,7 +3,14 @@
 //! Shared by `wasmvisor plugin build` and by the build script that compiles
 //! the bundled plugins, so a plugin built either way is the same artifact:
 //! the language's own compiler output plus a `wasmvisor-manifest` section
-//! holding `plugin.toml`.
+//! holding `plugin.toml`. [`project::build`] builds a project in any
+//! supported language ([`project::Language`]): Rust with cargo, Python with
+//! componentize-py ([`python`]), JavaScript with the project's npm script and
+//! jco ([`js`]).
+
+pub mod js;
+pub mod project;
+pub mod python;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -41,6 +48,22 @@ pub enum BuildError {
         /// The error.
         error: std::io::Error,
     },
+    /// A project file (`Cargo.toml`, `pyproject.toml`, `package.json`) is invalid.
+    #[error("{path}: {message}")]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The directory is not a plugin project of a known language.
+    #[error("{dir} is not a plugin project: it has {reason}")]
+    UnknownProject {
+        /// The directory.
+        dir: PathBuf,
+        /// What was found.
+        reason: String,
+    },
     /// `plugin.toml` is missing or invalid.
     #[error("{path}: {message}")]
     Manifest {
@@ -51,8 +74,20 @@ pub enum BuildError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
     move |error| BuildError::Io { path: path.to_owned(), error }
+}
+
+/// Runs a build tool with its stdout sent to our stderr (stdout is for the
+/// component's path), failing with the command line and exit status.
+pub(crate) fn run_logged(mut cmd: Command, tool: &str) -> Result<(), BuildError> {
+    cmd.stdout(std::io::stderr());
+    let command = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| BuildError::MissingTool {
+        tool: tool.to_owned(),
+        hint: format!("cannot run {command}: {e}"),
+    })?;
+    if status.success() { Ok(()) } else { Err(BuildError::Failed { command, status }) }
 }
 
 /// Reads and validates `dir/plugin.toml`.
@@ -62,7 +97,8 @@ pub fn read_manifest(dir: &Path) -> Result<(String, Manifest), BuildError> {
         path: path.clone(),
         message: format!("cannot read the plugin manifest ({e}); every plugin project has one"),
     })?;
-    let manifest = Manifest::parse(&text).map_err(|e| BuildError::Manifest { path, message: e.to_string() })?;
+    let manifest =
+        Manifest::parse(&text).map_err(|e| BuildError::Manifest { path, message: e.to_string() })?;
     Ok((text, manifest))
 }
 
@@ -82,10 +118,11 @@ pub fn check_rust_target(rustc: &OsStr) -> Result<(), BuildError> {
         tool: format!("the Rust target {RUST_TARGET}"),
         hint: format!("run `rustup target add {RUST_TARGET}`"),
     };
-    let output = Command::new(rustc).args(["--print", "sysroot"]).output().map_err(|_| BuildError::MissingTool {
-        tool: "rustc".into(),
-        hint: "install Rust with rustup (https://rustup.rs)".into(),
-    })?;
+    let output =
+        Command::new(rustc).args(["--print", "sysroot"]).output().map_err(|_| BuildError::MissingTool {
+            tool: "rustc".into(),
+            hint: "install Rust with rustup (https://rustup.rs)".into(),
+        })?;
     let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let lib = Path::new(&sysroot).join("lib/rustlib").join(RUST_TARGET);
     if lib.is_dir() { Ok(()) } else { Err(missing()) }
@@ -150,6 +187,9 @@ impl CargoBuild {
     /// Where cargo puts the `.wasm` of library crate `crate_name`.
     pub fn artifact(&self, crate_name: &str) -> PathBuf {
         let profile_dir = if self.profile == "dev" { "debug" } else { &self.profile };
-        self.target_dir.join(RUST_TARGET).join(profile_dir).join(format!("{}.wasm", crate_name.replace('-', "_")))
+        self.target_dir
+            .join(RUST_TARGET)
+            .join(profile_dir)
+            .join(format!("{}.wasm", crate_name.replace('-', "_")))
     }
 }

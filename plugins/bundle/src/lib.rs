@@ -13,8 +13,10 @@ pub struct Bundled {
 }
 
 /// The example plugin (`plugins/example`).
-pub const NAMESPACE_CONFIG: Bundled =
-    Bundled { file: "namespace-config.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/namespace-config.wasm")) };
+pub const NAMESPACE_CONFIG: Bundled = Bundled {
+    file: "namespace-config.wasm",
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/namespace-config.wasm")),
+};
 
 /// Plugins `wasmvisor up` places in a fresh plugin directory.
 pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG];
@@ -26,4 +28,13 @@ pub mod testing {
     /// `plugins/testing/chaos`: misbehaves on request.
     pub const CHAOS: Bundled =
         Bundled { file: "chaos.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/chaos.wasm")) };
+
+    /// `plugins/testing/bench`: the runtime benchmark's reconcile.
+    pub const BENCH: Bundled =
+        Bundled { file: "bench.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/bench.wasm")) };
+
+    /// `plugins/testing/probe`: sends the NSX/vCenter requests it is handed
+    /// and reports all it saw.
+    pub const PROBE: Bundled =
+        Bundled { file: "probe.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/probe.wasm")) };
 }

@@ -23,9 +23,8 @@ pub fn desired(namespace: &DynamicObject) -> Result<serde_json::Value, Error> {
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str())))
         .collect();
-    let owner = namespace
-        .owner_reference(true)
-        .ok_or_else(|| Error::Invalid("namespace has no uid yet".into()))?;
+    let owner =
+        namespace.owner_reference(true).ok_or_else(|| Error::Invalid("namespace has no uid yet".into()))?;
     Ok(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -51,7 +50,8 @@ impl Reconciler for NamespaceConfig {
     }
 
     fn finalize(ctx: &Context, namespace: DynamicObject) -> Result<Action, Error> {
-        let target = ObjectRef::namespaced(ctx.cluster(), "v1", "ConfigMap", &namespace.metadata.name, CONFIG_MAP);
+        let target =
+            ObjectRef::namespaced(ctx.cluster(), "v1", "ConfigMap", &namespace.metadata.name, CONFIG_MAP);
         ctx.kube().delete(&target)?;
         Ok(Action::done())
     }

@@ -37,7 +37,11 @@ impl Kube {
     }
 
     /// Lists objects of one kind matching `label_selector` (Kubernetes syntax).
-    pub fn list<K: DeserializeOwned>(&self, kinds: &KindRef, label_selector: Option<&str>) -> Result<Vec<K>, Error> {
+    pub fn list<K: DeserializeOwned>(
+        &self,
+        kinds: &KindRef,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<K>, Error> {
         let items = wit::list(&kinds.into(), label_selector, wit::ReadSource::Cache)?;
         items.iter().map(|json| serde_json::from_str(json).map_err(Error::from)).collect()
     }
@@ -50,7 +54,11 @@ impl Kube {
     }
 
     /// Server-side apply of `object`'s status through the status subresource.
-    pub fn apply_status<K: Serialize + DeserializeOwned>(&self, cluster: &str, object: &K) -> Result<K, Error> {
+    pub fn apply_status<K: Serialize + DeserializeOwned>(
+        &self,
+        cluster: &str,
+        object: &K,
+    ) -> Result<K, Error> {
         let json = wit::apply_status(cluster, &serde_json::to_string(object)?)?;
         Ok(serde_json::from_str(&json)?)
     }

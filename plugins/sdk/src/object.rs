@@ -36,13 +36,25 @@ impl ObjectRef {
 
     /// A cluster-scoped object.
     pub fn cluster_scoped(cluster: &str, api_version: &str, kind: &str, name: &str) -> Self {
-        Self { cluster: cluster.into(), api_version: api_version.into(), kind: kind.into(), namespace: None, name: name.into() }
+        Self {
+            cluster: cluster.into(),
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: None,
+            name: name.into(),
+        }
     }
 }
 
 impl From<types::ObjectRef> for ObjectRef {
     fn from(r: types::ObjectRef) -> Self {
-        Self { cluster: r.cluster, api_version: r.api_version, kind: r.kind, namespace: r.namespace, name: r.name }
+        Self {
+            cluster: r.cluster,
+            api_version: r.api_version,
+            kind: r.kind,
+            namespace: r.namespace,
+            name: r.name,
+        }
     }
 }
 
@@ -204,10 +216,9 @@ mod tests {
 
     #[test]
     fn owner_reference_needs_a_uid() {
-        let mut o: DynamicObject = serde_json::from_str(
-            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}"#,
-        )
-        .unwrap();
+        let mut o: DynamicObject =
+            serde_json::from_str(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}"#)
+                .unwrap();
         assert_eq!(o.owner_reference(true), None);
         o.metadata.uid = Some("u1".into());
         let r = o.owner_reference(true).unwrap();

@@ -34,7 +34,8 @@ fn report(ctx: &Context, input: &Input, suffix: &str, data: serde_json::Value) -
 }
 
 fn probe_sandbox() -> serde_json::Value {
-    let file = std::fs::read("/etc/passwd").map(|b| b.len().to_string()).unwrap_or_else(|e| format!("error: {e}"));
+    let file =
+        std::fs::read("/etc/passwd").map(|b| b.len().to_string()).unwrap_or_else(|e| format!("error: {e}"));
     let cwd = std::fs::read_dir(".").map(|d| d.count().to_string()).unwrap_or_else(|e| format!("error: {e}"));
     let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
     let args: Vec<String> = std::env::args().collect();

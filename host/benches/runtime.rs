@@ -1,0 +1,264 @@
+//! The runtime core's cost, in one run on one machine:
+//! per-reconcile cost of a fresh instance (pooling on and off) beside the
+//! same logic as a native function and behind a loopback webhook (the
+//! Metacontroller model, keep-alive on); cold compile vs cached load; RSS
+//! with 1 and 20 plugins loaded.
+//!
+//! Run: `cargo bench -p wasmvisor-host --bench runtime`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use wasmvisor_host::backend::{KubeBackend, KubeError, ReadSource};
+use wasmvisor_host::engine::EngineSettings;
+use wasmvisor_host::label_selector::LabelSelector;
+use wasmvisor_host::manifest::section;
+use wasmvisor_host::object::KindScope;
+use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
+use wasmvisor_plugins::testing::BENCH;
+
+/// A backend that stores nothing: apply answers with what it was given, so
+/// the bench measures the runtime, not a store.
+struct EchoKube;
+
+#[async_trait]
+impl KubeBackend for EchoKube {
+    async fn get(&self, target: &ObjectRef, _: ReadSource) -> Result<Value, KubeError> {
+        Err(KubeError::NotFound(target.to_string()))
+    }
+    async fn list(
+        &self,
+        _: &KindScope,
+        _: Option<&LabelSelector>,
+        _: ReadSource,
+    ) -> Result<Vec<Value>, KubeError> {
+        Ok(Vec::new())
+    }
+    async fn apply(&self, _: &ObjectRef, object: Value, _: &str, _: bool) -> Result<Value, KubeError> {
+        Ok(object)
+    }
+    async fn delete(&self, _: &ObjectRef) -> Result<(), KubeError> {
+        Ok(())
+    }
+}
+
+fn grants(names: &[String]) -> Grants {
+    let mut text = String::new();
+    for name in names {
+        text.push_str(&format!(
+            "[[plugins.{name}.capabilities.kube]]\napi-version = \"v1\"\nkind = \"ConfigMap\"\nverbs = [\"apply\"]\n"
+        ));
+    }
+    Grants::parse(&text).expect("bench grants parse")
+}
+
+fn runtime(pooling: bool, cache: &std::path::Path, names: &[String]) -> Arc<Runtime> {
+    let cache_dir = cap_std::fs::Dir::open_ambient_dir(cache, cap_std::ambient_authority()).unwrap();
+    let config = RuntimeConfig {
+        engine: EngineSettings { pooling, ..EngineSettings::default() },
+        output: OutputLimits::default(),
+        cache_dir,
+        grants: grants(names),
+    };
+    let backends = Backends { kube: Arc::new(EchoKube), nsx: None, vcenter: None };
+    Arc::new(Runtime::new(config, backends).unwrap())
+}
+
+/// A ConfigMap of about `size` bytes of JSON.
+fn object(size: usize, mode: &str) -> String {
+    let mut cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "bench", "namespace": "default", "labels": {"app": "bench"}},
+        "data": {"mode": mode, "payload": ""},
+    });
+    let base = cm.to_string().len();
+    cm["data"]["payload"] = "x".repeat(size.saturating_sub(base)).into();
+    cm.to_string()
+}
+
+fn request(object: &str) -> Request {
+    let value: Value = serde_json::from_str(object).unwrap();
+    Request { target: ObjectRef::of("default", &value).unwrap(), object: object.to_owned() }
+}
+
+/// Median per-call time over `batches` batches of `per_batch` sequential calls.
+async fn measure<F, Fut>(batches: usize, per_batch: usize, mut call: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..per_batch {
+        call().await; // warm-up
+    }
+    let mut samples = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let started = Instant::now();
+        for _ in 0..per_batch {
+            call().await;
+        }
+        samples.push(started.elapsed() / per_batch as u32);
+    }
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_nanos() as f64 / 1000.0)
+}
+
+async fn webhook() -> (String, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().route(
+        "/reconcile",
+        axum::routing::post(|body: String| async move {
+            bench_plugin::transform(&body).unwrap_or_else(|e| e.to_string())
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/reconcile", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, server)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let names = vec!["bench".to_string()];
+    let big = object(2048, "echo");
+    let trivial = object(200, "noop");
+    let (batches, per_batch) = (15, 2000);
+    let mut rows: Vec<(String, Duration)> = Vec::new();
+
+    for pooling in [true, false] {
+        let cache = tempfile::tempdir().unwrap();
+        let runtime = runtime(pooling, cache.path(), &names);
+        runtime.install(runtime.load(BENCH.bytes).unwrap(), BENCH.file).unwrap();
+        let label = if pooling { "pooling" } else { "on-demand" };
+        for (what, body) in [("trivial", &trivial), ("2 KB in+out", &big)] {
+            let req = request(body);
+            let t = measure(batches, per_batch, || {
+                let runtime = runtime.clone();
+                let req = &req;
+                async move {
+                    runtime.call("bench", Export::Reconcile, req).await.unwrap();
+                }
+            })
+            .await;
+            rows.push((format!("wasm, fresh instance, {label}, {what}"), t));
+        }
+    }
+
+    let native = measure(batches, per_batch * 10, || {
+        let body = &big;
+        async move {
+            std::hint::black_box(bench_plugin::transform(std::hint::black_box(body)).unwrap());
+        }
+    })
+    .await;
+    rows.push(("native function, 2 KB in+out".into(), native));
+
+    let (url, server) = webhook().await;
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let hook = measure(batches, per_batch / 4, || {
+        let client = client.clone();
+        let url = url.clone();
+        let body = big.clone();
+        async move {
+            let req = hyper::Request::post(url).body(Full::new(Bytes::from(body))).unwrap();
+            let resp = client.request(req).await.unwrap();
+            std::hint::black_box(resp.into_body().collect().await.unwrap().to_bytes());
+        }
+    })
+    .await;
+    rows.push(("loopback HTTP webhook (keep-alive), 2 KB in+out".into(), hook));
+    server.abort();
+
+    println!("\nper-reconcile cost (median of {batches} batches, sequential calls)\n");
+    println!("| path | per call |");
+    println!("| --- | --- |");
+    for (name, t) in &rows {
+        println!("| {name} | {} |", us(*t));
+    }
+    let find = |prefix: &str| rows.iter().find(|(n, _)| n.starts_with(prefix)).map(|(_, t)| *t).unwrap();
+    let wasm_big = find("wasm, fresh instance, pooling, 2 KB");
+    println!(
+        "\nratios (one run): wasm/native {:.1}x, webhook/wasm {:.1}x, on-demand/pooling {:.2}x",
+        wasm_big.as_secs_f64() / native.as_secs_f64(),
+        hook.as_secs_f64() / wasm_big.as_secs_f64(),
+        find("wasm, fresh instance, on-demand, 2 KB").as_secs_f64() / wasm_big.as_secs_f64(),
+    );
+
+    // Cold compile vs cached load.
+    let cache = tempfile::tempdir().unwrap();
+    let cold_rt = runtime(true, cache.path(), &names);
+    let started = Instant::now();
+    let cold = cold_rt.load(BENCH.bytes).unwrap();
+    let cold_t = started.elapsed();
+    drop(cold_rt);
+    let warm_rt = runtime(true, cache.path(), &names);
+    let started = Instant::now();
+    let warm = warm_rt.load(BENCH.bytes).unwrap();
+    let warm_t = started.elapsed();
+    println!("\nload ({} KiB component)\n", BENCH.bytes.len() / 1024);
+    println!("| load | time | from |");
+    println!("| --- | --- | --- |");
+    println!("| cold compile | {:.1} ms | {:?} |", cold_t.as_secs_f64() * 1e3, cold.provenance);
+    println!("| cached load | {:.1} ms | {:?} |", warm_t.as_secs_f64() * 1e3, warm.provenance);
+    drop((cold, warm, warm_rt));
+
+    // RSS with 1 and 20 plugins loaded (each a distinct component).
+    let many: Vec<String> = (0..20).map(|i| format!("bench-{i}")).collect();
+    let cache = tempfile::tempdir().unwrap();
+    let rss_runtime = runtime(true, cache.path(), &many);
+    let manifest = section::extract(BENCH.bytes).unwrap().to_owned();
+    let before = rss_kib();
+    let mut after_one = 0;
+    for (i, name) in many.iter().enumerate() {
+        let bytes =
+            section::embed(BENCH.bytes, &manifest.replace("name = \"bench\"", &format!("name = \"{name}\"")))
+                .unwrap();
+        let plugin = rss_runtime.load(&bytes).unwrap();
+        rss_runtime.install(plugin, &format!("{name}.wasm")).unwrap();
+        let req = request(&big);
+        rss_runtime.call(name, Export::Reconcile, &req).await.unwrap();
+        if i == 0 {
+            after_one = rss_kib();
+        }
+    }
+    let after_twenty = rss_kib();
+    println!("\nresident memory (VmRSS, after one reconcile each)\n");
+    println!("| plugins loaded | RSS | growth over runtime alone |");
+    println!("| --- | --- | --- |");
+    println!("| 0 | {:.1} MiB | - |", before as f64 / 1024.0);
+    println!(
+        "| 1 | {:.1} MiB | {:.1} MiB |",
+        after_one as f64 / 1024.0,
+        (after_one - before) as f64 / 1024.0
+    );
+    println!(
+        "| 20 | {:.1} MiB | {:.1} MiB |",
+        after_twenty as f64 / 1024.0,
+        (after_twenty - before) as f64 / 1024.0
+    );
+    println!("\ncommand: cargo bench -p wasmvisor-host --bench runtime");
+}

@@ -1,0 +1,154 @@
+//! The host's own clients for NSX Manager and vCenter: what the `nsx` and
+//! `vcenter` host functions send a plugin's request through once the
+//! capability check has passed.
+//!
+//! Layers, bottom up: [`http`] (one pooled HTTPS client, timeouts), [`retry`]
+//! (backoff with jitter, `Retry-After`), [`classify`] (status → typed error),
+//! then the products: [`nsx`] (basic auth) and [`vcenter`] (session, renewed
+//! on 401). [`credentials`] reads the user name and password once. The
+//! invariant: credentials and session ids stay inside these structs — they
+//! are never logged, never in an error, never in what a plugin receives.
+
+pub mod classify;
+pub mod credentials;
+pub mod http;
+pub mod nsx;
+pub mod retry;
+pub mod vcenter;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use credentials::{Credentials, CredentialsError, CredentialsSource};
+pub use nsx::NsxClient;
+pub use retry::RetryPolicy;
+pub use vcenter::VcenterClient;
+
+use crate::backend::HttpEndpoint;
+use http::{Transport, TransportError};
+
+/// One endpoint in host config:
+///
+/// ```toml
+/// [nsx]
+/// url = "https://nsx.example.com"
+/// ca-file = "/etc/wasmvisor/nsx-ca.pem"
+/// credentials = { file = "/etc/wasmvisor/nsx-credentials.json" }
+/// timeout = "30s"
+/// retries = 3
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EndpointConfig {
+    /// Base URL, `https://host[:port]`; plugin paths are appended to it.
+    pub url: String,
+    /// PEM file of the CA(s) to trust for this endpoint; when absent, the
+    /// system trust store is used (a simulator's `ca.crt` goes here).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Where the user name and password come from.
+    pub credentials: CredentialsSource,
+    /// Deadline of one attempt: connect, send and read the whole answer.
+    /// Default 30s, long enough for NSX's slow list calls.
+    #[serde(default = "default_timeout", with = "wasmvisor_manifest::limits::duration")]
+    pub timeout: Duration,
+    /// Retries of a failed idempotent request (429, 5xx, connection error)
+    /// after the first attempt. Default 3.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_retries() -> u32 {
+    3
+}
+
+impl EndpointConfig {
+    /// A config with the defaults for `url` and credentials from `file`.
+    pub fn new(url: impl Into<String>, credentials_file: impl Into<PathBuf>) -> Self {
+        Self {
+            url: url.into(),
+            ca_file: None,
+            credentials: CredentialsSource::File(credentials_file.into()),
+            timeout: default_timeout(),
+            retries: default_retries(),
+        }
+    }
+
+    fn parts(&self) -> Result<(Transport, Credentials, RetryPolicy), ConnectError> {
+        let transport = Transport::new(&self.url, self.ca_file.as_deref(), self.timeout)?;
+        let credentials = self.credentials.load()?;
+        Ok((transport, credentials, RetryPolicy::new(self.retries)))
+    }
+}
+
+/// Why a client could not be built from its config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// URL or TLS trust.
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// The credentials.
+    #[error("{0}")]
+    Credentials(#[from] CredentialsError),
+}
+
+/// An NSX client for `config`. Nothing is sent until the first request.
+pub fn connect_nsx(config: &EndpointConfig) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
+    let (transport, credentials, retry) = config.parts()?;
+    Ok(Arc::new(NsxClient::new(transport, &credentials, retry)))
+}
+
+/// A vCenter client for `config`. It logs in on the first request.
+pub fn connect_vcenter(config: &EndpointConfig) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
+    let (transport, credentials, retry) = config.parts()?;
+    Ok(Arc::new(VcenterClient::new(transport, &credentials, retry)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_parses_with_defaults_and_refuses_unknown_keys() {
+        let c: EndpointConfig =
+            toml::from_str("url = \"https://nsx\"\ncredentials = { file = \"/etc/c.json\" }").unwrap();
+        assert_eq!(c, EndpointConfig::new("https://nsx", "/etc/c.json"));
+        let c: EndpointConfig = toml::from_str(
+            "url = \"https://nsx\"\nca-file = \"/ca.pem\"\ncredentials = { file = \"/c\" }\ntimeout = \"2s\"\nretries = 0",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.timeout, c.retries, c.ca_file.as_deref()),
+            (Duration::from_secs(2), 0, Some("/ca.pem".as_ref()))
+        );
+        let err = toml::from_str::<EndpointConfig>(
+            "url = \"https://n\"\ncredentials = { file = \"/c\" }\nuser = \"x\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `user`"), "{err}");
+    }
+
+    #[test]
+    fn secret_credentials_are_refused_with_a_clear_error() {
+        let c: EndpointConfig = toml::from_str(
+            "url = \"https://nsx\"\nca-file = \"/dev/null\"\ncredentials.secret = { namespace = \"ns\", name = \"nsx\" }",
+        )
+        .unwrap();
+        // The CA file is checked first; use a real one so the Secret is what fails.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let pem = wasmvisor_tls::LocalCa::load_or_create(&dir.path().join("ca")).unwrap().ca_pem().to_owned();
+        std::fs::write(&ca, pem).unwrap();
+        let c = EndpointConfig { ca_file: Some(ca), ..c };
+        let Err(err) = connect_nsx(&c) else { panic!("a Secret source must be refused") };
+        let err = err.to_string();
+        assert!(err.contains("Secret ns/nsx") && err.contains("not supported yet"), "{err}");
+    }
+}

@@ -1,0 +1,224 @@
+//! [`Clusters`]: the [`KubeBackend`] the host functions use in production,
+//! kube-rs clients per cluster with discovery cached per kind.
+//!
+//! Applies are server-side apply with the plugin as field manager (forced:
+//! a reconciler owns what it writes, as controller-runtime's convention for
+//! controllers); statuses go through the status subresource; deletes use
+//! background propagation.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use super::config::{ClusterConfig, ClusterSource};
+use crate::backend::{KubeBackend, KubeError, ReadSource};
+use crate::label_selector::LabelSelector;
+use crate::object::{KindScope, ObjectRef};
+
+/// Why a cluster could not be connected.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig could not be read or used.
+    #[error("cluster {cluster:?}: kubeconfig {path}: {message}")]
+    Kubeconfig {
+        /// Cluster name.
+        cluster: String,
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// In-cluster settings are missing (not running in a pod).
+    #[error("cluster {cluster:?}: in-cluster config: {message}")]
+    InCluster {
+        /// Cluster name.
+        cluster: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// (cluster, apiVersion, kind).
+type KindKey = (String, String, String);
+
+/// What discovery found for a kind.
+type Discovered = (ApiResource, ApiCapabilities);
+
+/// kube-rs clients by cluster name.
+pub struct Clusters {
+    clients: HashMap<String, Client>,
+    resources: Mutex<HashMap<KindKey, Discovered>>,
+}
+
+impl Clusters {
+    /// Connects every configured cluster (no request is sent yet).
+    pub async fn connect(configs: &[(String, ClusterConfig)]) -> Result<Self, ClusterError> {
+        let mut clients = HashMap::new();
+        for (name, config) in configs {
+            clients.insert(name.clone(), client_for(name, config).await?);
+        }
+        Ok(Self::from_clients(clients))
+    }
+
+    /// Wraps existing clients.
+    pub fn from_clients(clients: HashMap<String, Client>) -> Self {
+        Self { clients, resources: Mutex::new(HashMap::new()) }
+    }
+
+    /// The client of `cluster`.
+    pub fn client(&self, cluster: &str) -> Option<&Client> {
+        self.clients.get(cluster)
+    }
+
+    fn client_or_err(&self, cluster: &str) -> Result<&Client, KubeError> {
+        self.clients.get(cluster).ok_or_else(|| {
+            KubeError::Unavailable(format!("cluster {cluster:?} is not configured on this host"))
+        })
+    }
+
+    /// The API resource of `api_version`/`kind` in `cluster`, discovered once.
+    async fn resource(&self, cluster: &str, api_version: &str, kind: &str) -> Result<Discovered, KubeError> {
+        let key = (cluster.to_owned(), api_version.to_owned(), kind.to_owned());
+        if let Some(found) = self.lock().get(&key) {
+            return Ok(found.clone());
+        }
+        let client = self.client_or_err(cluster)?;
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let found = kube::discovery::pinned_kind(client, &gvk).await.map_err(|e| match classify(e) {
+            KubeError::NotFound(_) => {
+                KubeError::NotFound(format!("cluster {cluster:?} does not serve {api_version}/{kind}"))
+            }
+            other => other,
+        })?;
+        self.lock().insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<KindKey, Discovered>> {
+        self.resources.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn api(
+        &self,
+        cluster: &str,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, KubeError> {
+        let (resource, caps) = self.resource(cluster, api_version, kind).await?;
+        let client = self.client_or_err(cluster)?.clone();
+        Ok(match (caps.scope, namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client, ns, &resource),
+            (Scope::Namespaced, None) | (Scope::Cluster, _) => Api::all_with(client, &resource),
+        })
+    }
+}
+
+async fn client_for(name: &str, config: &ClusterConfig) -> Result<Client, ClusterError> {
+    let kube_config = match &config.source {
+        ClusterSource::Kubeconfig { kubeconfig, context } => {
+            let fail = |message: String| ClusterError::Kubeconfig {
+                cluster: name.to_owned(),
+                path: kubeconfig.display().to_string(),
+                message,
+            };
+            let file = Kubeconfig::read_from(kubeconfig).map_err(|e| fail(e.to_string()))?;
+            let options = KubeConfigOptions { context: context.clone(), ..KubeConfigOptions::default() };
+            Config::from_custom_kubeconfig(file, &options).await.map_err(|e| fail(e.to_string()))?
+        }
+        ClusterSource::InCluster => Config::incluster()
+            .map_err(|e| ClusterError::InCluster { cluster: name.to_owned(), message: e.to_string() })?,
+    };
+    Client::try_from(kube_config).map_err(|e| ClusterError::Kubeconfig {
+        cluster: name.to_owned(),
+        path: "(client)".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Classifies a kube-rs error as the plugin will see it.
+fn classify(error: kube::Error) -> KubeError {
+    match error {
+        kube::Error::Api(status) => {
+            let message = status.message.clone();
+            match status.code {
+                404 => KubeError::NotFound(message),
+                409 => KubeError::Conflict(message),
+                400 | 422 => KubeError::Invalid(message),
+                401 | 403 => KubeError::Refused(message),
+                429 | 500..=599 => KubeError::Unavailable(message),
+                _ => KubeError::Internal(format!("{} {message}", status.code)),
+            }
+        }
+        kube::Error::SerdeError(e) => KubeError::Internal(format!("decoding the API server's answer: {e}")),
+        other => KubeError::Unavailable(other.to_string()),
+    }
+}
+
+fn to_value(object: DynamicObject) -> Result<Value, KubeError> {
+    serde_json::to_value(object).map_err(|e| KubeError::Internal(e.to_string()))
+}
+
+#[async_trait]
+impl KubeBackend for Clusters {
+    async fn get(&self, target: &ObjectRef, _source: ReadSource) -> Result<Value, KubeError> {
+        let api =
+            self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
+        to_value(api.get(&target.name).await.map_err(classify)?)
+    }
+
+    async fn list(
+        &self,
+        kinds: &KindScope,
+        selector: Option<&LabelSelector>,
+        _source: ReadSource,
+    ) -> Result<Vec<Value>, KubeError> {
+        let api =
+            self.api(&kinds.cluster, &kinds.api_version, &kinds.kind, kinds.namespace.as_deref()).await?;
+        let mut params = ListParams::default();
+        if let Some(selector) = selector {
+            params = params.labels(&selector.to_string());
+        }
+        let list = api.list(&params).await.map_err(classify)?;
+        list.items.into_iter().map(to_value).collect()
+    }
+
+    async fn apply(
+        &self,
+        target: &ObjectRef,
+        object: Value,
+        field_manager: &str,
+        status: bool,
+    ) -> Result<Value, KubeError> {
+        let api =
+            self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
+        let params = PatchParams::apply(field_manager).force();
+        let patch = Patch::Apply(&object);
+        let stored = if status {
+            api.patch_status(&target.name, &params, &patch).await
+        } else {
+            api.patch(&target.name, &params, &patch).await
+        };
+        to_value(stored.map_err(classify)?)
+    }
+
+    async fn delete(&self, target: &ObjectRef) -> Result<(), KubeError> {
+        let api =
+            self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
+        match api.delete(&target.name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(e) {
+                KubeError::NotFound(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+}

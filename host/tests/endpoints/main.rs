@@ -1,0 +1,11 @@
+//! The NSX and vCenter host clients and the capability checks in front of
+//! them, against the real simulators over HTTPS (one test binary, a module
+//! per guarantee).
+
+mod harness;
+
+mod conflict;
+mod denials;
+mod faults;
+mod identity;
+mod secrets;

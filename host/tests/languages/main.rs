@@ -1,0 +1,15 @@
+//! Plugins in Python and JavaScript beside Rust: each language's component
+//! loads under the same grants, reconciles against the host's kube backend,
+//! is refused when it reaches beyond its grant, and is hot-reloaded.
+//!
+//! The components are built once per test process from `plugins/python/`
+//! and `plugins/js/` with the toolchains `.ci/toolchains` installs; a
+//! missing toolchain fails the tests with the command that installs it.
+
+#[allow(dead_code, unreachable_pub)]
+mod guests;
+mod harness;
+
+mod capabilities;
+mod reconcile;
+mod reload;

@@ -1,0 +1,100 @@
+//! Test plugin for the NSX and vCenter host functions. The ConfigMap it is
+//! handed lists requests in `data.calls` (JSON: `[{"endpoint": "nsx",
+//! "method": "GET", "path": "…", "body": "…"}]`); it sends each one
+//! `data.repeat` times (default 1), logs every outcome (unless `data.log`
+//! is `"false"`), and, unless
+//! `data.report` is `"false"`, writes everything it saw (statuses, bodies,
+//! error kinds and messages) to the ConfigMap `<name>-out`. So a test can
+//! search all a plugin can observe for things it must never see. Never shipped.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::json;
+use wasmvisor_sdk::{Action, Context, Endpoint, Error, Method, Reconciler, log};
+
+#[derive(Deserialize)]
+struct Input {
+    metadata: wasmvisor_sdk::ObjectMeta,
+    #[serde(default)]
+    data: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct Call {
+    endpoint: String,
+    method: String,
+    path: String,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+fn method(name: &str) -> Result<Method, Error> {
+    Ok(match name {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        other => return Err(Error::Invalid(format!("unknown method {other:?}"))),
+    })
+}
+
+fn kind(e: &Error) -> &'static str {
+    match e {
+        Error::Forbidden(_) => "forbidden",
+        Error::NotFound(_) => "not-found",
+        Error::Conflict(_) => "conflict",
+        Error::Invalid(_) => "invalid",
+        Error::Unavailable(_) => "unavailable",
+        Error::Internal(_) => "internal",
+    }
+}
+
+struct Probe;
+
+impl Reconciler for Probe {
+    type Object = serde_json::Value;
+
+    fn reconcile(ctx: &Context, object: serde_json::Value) -> Result<Action, Error> {
+        let input: Input = serde_json::from_value(object)?;
+        let calls: Vec<Call> =
+            serde_json::from_str(input.data.get("calls").map(String::as_str).unwrap_or("[]"))?;
+        let repeat: u32 = input.data.get("repeat").and_then(|r| r.parse().ok()).unwrap_or(1);
+        let quiet = input.data.get("log").map(String::as_str) == Some("false");
+        let mut outcomes = Vec::new();
+        for call in &calls {
+            let endpoint = match call.endpoint.as_str() {
+                "nsx" => Endpoint::Nsx,
+                "vcenter" => Endpoint::Vcenter,
+                other => return Err(Error::Invalid(format!("unknown endpoint {other:?}"))),
+            };
+            let method = method(&call.method)?;
+            for _ in 0..repeat {
+                let outcome = match endpoint.request(method, &call.path, call.body.clone()) {
+                    Ok(r) => json!({"status": r.status, "body": r.body}),
+                    Err(e) => json!({"error": kind(&e), "message": e.to_string()}),
+                };
+                if !quiet {
+                    let seen = outcome.to_string();
+                    let what = format!("{} {}", call.method, call.path);
+                    log::info("probe outcome", &[("call", &what), ("seen", &seen)]);
+                }
+                if repeat == 1 {
+                    outcomes.push(outcome);
+                }
+            }
+        }
+        if input.data.get("report").map(String::as_str) != Some("false") {
+            let report = json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("{}-out", input.metadata.name), "namespace": input.metadata.namespace},
+                "data": {"outcomes": serde_json::to_string(&outcomes)?},
+            });
+            ctx.kube().apply::<serde_json::Value>(ctx.cluster(), &report)?;
+        }
+        Ok(Action::done())
+    }
+}
+
+wasmvisor_sdk::export!(Probe);
