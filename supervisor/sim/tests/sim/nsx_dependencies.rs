@@ -134,8 +134,9 @@ async fn deletes_are_pending_for_the_realization_delay() -> Result<()> {
     nsx_patch(&nsx, "/infra/tier-1s/t1", json!({})).await?;
     nsx_patch(&nsx, "/infra/segments/s", json!({"connectivity_path": "/infra/tier-1s/t1"})).await?;
     let segment = format!("{POLICY}/infra/segments/s");
-    nsx.delete(&segment).await?.expect(200);
+    // Taken before the request, which starts the realization clock.
     let deleted_at = std::time::Instant::now();
+    nsx.delete(&segment).await?.expect(200);
 
     let marked = nsx.get(&segment).await?.expect(200).json;
     assert_eq!(marked["marked_for_delete"], true);

@@ -118,8 +118,10 @@ async fn guest_ip_appears_some_time_after_power_on() -> Result<()> {
     let vm = format!("/api/vcenter/vm/{}", id.as_str().unwrap_or_default());
     let off = vc.get(&format!("{vm}/guest/identity")).await?.expect(503);
     assert_eq!(off.json["error_type"], "SERVICE_UNAVAILABLE");
-    vc.post(&format!("{vm}/power?action=start"), None).await?.expect(204);
+    // Taken before the request: the simulator starts its clock while it
+    // handles power-on, so the IP can never appear sooner than this + ip_after.
     let powered_on = std::time::Instant::now();
+    vc.post(&format!("{vm}/power?action=start"), None).await?.expect(204);
     let early = vc.get(&format!("{vm}/guest/identity")).await?;
     assert_eq!(early.status, 503, "Tools is not running right after power-on: {}", early.text);
     assert_eq!(vc.get(&format!("{vm}/tools")).await?.expect(200).json["run_state"], "NOT_RUNNING");
