@@ -682,6 +682,13 @@ impl Req {
         if kind == crate::patch::PatchType::Apply {
             return self.apply(bytes).await;
         }
+        if kind == crate::patch::PatchType::Strategic && self.resource.is_custom() {
+            return Err(ApiError::unsupported_patch_type(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ]));
+        }
         if self.params.force.is_some() {
             return Err(crate::apply::invalid_options(
                 "force",

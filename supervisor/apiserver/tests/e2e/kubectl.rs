@@ -79,6 +79,14 @@ async fn kubectl_drives_a_crd_through_its_life() -> anyhow::Result<()> {
     ])
     .await?
     .ok()?;
+    // Custom resources take no strategic merge patch, as on a real server (415).
+    let strategic =
+        k.run(&["patch", "widget", "alpha", "--type", "strategic", "-p", r#"{"spec":{"size":9}}"#]).await?;
+    assert!(
+        !strategic.success
+            && strategic.stderr.contains("accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"),
+        "{strategic:?}"
+    );
     k.run(&["label", "widget", "alpha", "env=prod"]).await?.ok()?;
     k.run(&["annotate", "widget", "alpha", "note=hello"]).await?.ok()?;
     let alpha = json(&k.run(&["get", "widget", "alpha", "-o", "json"]).await?.ok()?)?;
