@@ -4,20 +4,26 @@
 //! knows one token, the admin's (in `system:masters`), kept in `DATA_DIR/admin.token` with
 //! mode 0600 so a restart keeps the kubeconfig valid. ServiceAccount tokens are checked by
 //! [`crate::rbac::tokens`] and the request handler (the account must still exist); their
-//! user is [`User::service_account`].
+//! user is [`User::service_account`]. `Impersonate-*` headers may then swap the user for
+//! another ([`crate::impersonation`]).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use axum::http::HeaderMap;
 use rand::Rng;
 
 /// Who is making a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
     /// User name.
     pub name: String,
     /// Groups, e.g. `system:masters`.
     pub groups: Vec<String>,
+    /// A unique id, when the identity has one (a ServiceAccount's uid).
+    pub uid: Option<String>,
+    /// Extra attributes (from impersonation); RBAC does not read them.
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 /// Maps bearer tokens to users.
@@ -56,6 +62,7 @@ impl Authenticator {
             Some(User {
                 name: ADMIN_USER.to_owned(),
                 groups: vec!["system:masters".to_owned(), "system:authenticated".to_owned()],
+                ..User::default()
             })
         } else {
             None
@@ -70,8 +77,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl User {
-    /// The user of ServiceAccount `name` in `namespace`, with the groups Kubernetes gives it.
-    pub fn service_account(namespace: &str, name: &str) -> User {
+    /// The user of ServiceAccount `name` (with `uid`) in `namespace`, with the groups
+    /// Kubernetes gives it.
+    pub fn service_account(namespace: &str, name: &str, uid: &str) -> User {
         User {
             name: format!("system:serviceaccount:{namespace}:{name}"),
             groups: vec![
@@ -79,7 +87,21 @@ impl User {
                 format!("system:serviceaccounts:{namespace}"),
                 "system:authenticated".to_owned(),
             ],
+            uid: Some(uid.to_owned()),
+            extra: BTreeMap::new(),
         }
+    }
+
+    /// The `userInfo` of a SelfSubjectReview (`kubectl auth whoami`).
+    pub fn user_info(&self) -> serde_json::Value {
+        let mut info = serde_json::json!({"username": self.name, "groups": self.groups});
+        if let Some(uid) = &self.uid {
+            info["uid"] = serde_json::json!(uid);
+        }
+        if !self.extra.is_empty() {
+            info["extra"] = serde_json::json!(self.extra);
+        }
+        info
     }
 }
 

@@ -51,6 +51,8 @@ pub enum BuiltinKind {
     SelfSubjectAccessReview,
     /// authorization.k8s.io/v1 SelfSubjectRulesReview (create only, never stored).
     SelfSubjectRulesReview,
+    /// authentication.k8s.io/v1 SelfSubjectReview (create only, never stored).
+    SelfSubjectReview,
 }
 
 struct Def {
@@ -235,6 +237,16 @@ const DEFS: &[Def] = &[
         categories: &[],
         status: false,
     },
+    Def {
+        kind: BuiltinKind::SelfSubjectReview,
+        group: "authentication.k8s.io",
+        name: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        status: false,
+    },
 ];
 
 /// Every built-in resource, at v1.
@@ -389,6 +401,7 @@ impl BuiltinKind {
             BuiltinKind::ClusterRole => &["rules", "aggregationRule"],
             BuiltinKind::RoleBinding | BuiltinKind::ClusterRoleBinding => &["subjects", "roleRef"],
             BuiltinKind::SelfSubjectAccessReview | BuiltinKind::SelfSubjectRulesReview => &["spec", "status"],
+            BuiltinKind::SelfSubjectReview => &["status"],
         }
     }
 
@@ -456,7 +469,8 @@ impl BuiltinKind {
             BuiltinKind::Namespace
             | BuiltinKind::ServiceAccount
             | BuiltinKind::SelfSubjectAccessReview
-            | BuiltinKind::SelfSubjectRulesReview => {}
+            | BuiltinKind::SelfSubjectRulesReview
+            | BuiltinKind::SelfSubjectReview => {}
         }
         causes
     }

@@ -1,4 +1,5 @@
-//! HTTP handlers: request → authentication → path and parameters → body decoding → verb.
+//! HTTP handlers: request → authentication (and impersonation) → path and parameters → body
+//! decoding → verb.
 //!
 //! In: an axum request. Out: a JSON object, list, Table, watch stream, or a `Status` error.
 //! The object logic lives in [`crate::pipeline`]; storage calls run on the blocking pool
@@ -69,10 +70,13 @@ pub async fn authenticate(State(ctx): State<Arc<Context>>, mut request: Request,
         },
     };
     let response = match user {
-        Some(user) => {
-            request.extensions_mut().insert(user);
-            next.run(request).await
-        }
+        Some(caller) => match impersonate(&ctx, caller, request.headers()).await {
+            Ok(user) => {
+                request.extensions_mut().insert(user);
+                next.run(request).await
+            }
+            Err(refused) => refused.into_response(),
+        },
         None => ApiError::unauthorized().into_response(),
     };
     // Refusals are answered, not logged as errors; this line is for following traffic.
@@ -110,7 +114,30 @@ async fn service_account_user(ctx: &Context, claims: crate::rbac::tokens::Claims
             return None;
         }
     }
-    Some(User::service_account(&claims.namespace, &claims.name))
+    Some(User::service_account(&claims.namespace, &claims.name, &uid))
+}
+
+/// The user a request runs as: its caller, or the user its `Impersonate-*` headers name
+/// once RBAC allows the caller every `impersonate` that takes (403 naming the first part
+/// refused, as kube-apiserver words it; 400 for headers that name no user).
+async fn impersonate(ctx: &Context, caller: User, headers: &HeaderMap) -> Result<User, ApiError> {
+    let requested =
+        crate::impersonation::requested(headers).map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let Some(requested) = requested else { return Ok(caller) };
+    let (store, checks, who) = (ctx.store.clone(), requested.checks(), caller.clone());
+    let refused = blocking(move || {
+        for attrs in checks {
+            if !crate::rbac::authorize(&store, &who, &attrs)?.allowed {
+                return Ok(Some(attrs));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    match refused {
+        Some(attrs) => Err(crate::rbac::forbidden(&caller, &attrs)),
+        None => Ok(requested.user()),
+    }
 }
 
 /// Serves every path under `/api` and `/apis` that is not a fixed discovery route.
@@ -208,6 +235,18 @@ async fn serve(ctx: Arc<Context>, request: Request) -> Result<Response, ApiError
         return Err(ApiError::method_not_allowed(parts.method.as_str()));
     }
     authorize(&ctx, &user, &path, verb_name(verb)).await?;
+    if resource.group == "authentication.k8s.io" {
+        // SelfSubjectReview (`kubectl auth whoami`): who this request runs as.
+        if verb != Verb::Create {
+            return Err(ApiError::method_not_allowed(parts.method.as_str()));
+        }
+        let bytes = read_body(&ctx, &parts.headers, body, BodyKind::Object).await?;
+        let mut review = decode_object(&parts.headers, &bytes)?;
+        pipeline::check_identity(&resource, &path, &mut review)?;
+        review["metadata"] = json!({"creationTimestamp": null});
+        review["status"] = json!({"userInfo": user.user_info()});
+        return Ok(json_response(StatusCode::CREATED, &review, &[]));
+    }
     if resource.group == "authorization.k8s.io" {
         if verb != Verb::Create {
             return Err(ApiError::method_not_allowed(parts.method.as_str()));
@@ -642,6 +681,13 @@ impl Req {
             .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
         if kind == crate::patch::PatchType::Apply {
             return self.apply(bytes).await;
+        }
+        if kind == crate::patch::PatchType::Strategic && self.resource.is_custom() {
+            return Err(ApiError::unsupported_patch_type(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ]));
         }
         if self.params.force.is_some() {
             return Err(crate::apply::invalid_options(

@@ -29,6 +29,8 @@
 //! - [`server`]: start/stop an instance (data dir, CA, token, kubeconfig, listener).
 //! - [`auth`]: bearer token → user (401 otherwise): the admin, or a ServiceAccount
 //!   ([`rbac::tokens`]).
+//! - [`impersonation`]: `Impersonate-*` headers (`kubectl --as`) swap the user for
+//!   another, when RBAC allows the caller to `impersonate` it.
 //! - [`rbac`]: every resource request authorized by Roles and bindings (403 otherwise).
 //! - [`request`]: URL → target resource, verb and typed query parameters.
 //! - [`handlers`]: one function per verb; body limits and media types ([`protobuf`] bodies
@@ -51,6 +53,7 @@ pub mod crd;
 pub mod discovery;
 pub mod gc;
 pub mod handlers;
+pub mod impersonation;
 pub mod kubeconfig;
 pub mod meta;
 pub mod patch;

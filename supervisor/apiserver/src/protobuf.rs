@@ -271,12 +271,25 @@ const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
     ),
 ];
 
+const SELF_SUBJECT_REVIEW: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    f(
+        2,
+        "status",
+        Kind::Msg(&[f(
+            1,
+            "userInfo",
+            Kind::Msg(&[f(1, "username", Kind::Str), f(2, "uid", Kind::Str), list(3, "groups", Kind::Str)]),
+        )]),
+    ),
+];
+
 /// Why a protobuf body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtobufError {
     /// The kind has no protobuf schema here; the client should send JSON.
     #[error(
-        "protobuf bodies are accepted for the kinds kubectl's typed commands create (Namespace, ConfigMap, Secret, Service, ServiceAccount, RBAC roles and bindings, TokenRequest, SelfSubjectAccessReview), not {0:?}; send application/json"
+        "protobuf bodies are accepted for the kinds kubectl's typed commands create (Namespace, ConfigMap, Secret, Service, ServiceAccount, RBAC roles and bindings, TokenRequest, SelfSubjectAccessReview, SelfSubjectReview), not {0:?}; send application/json"
     )]
     UnsupportedKind(String),
     /// The bytes are not a valid encoding.
@@ -326,6 +339,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => SELF_SUBJECT_ACCESS_REVIEW,
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => SELF_SUBJECT_RULES_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => SELF_SUBJECT_REVIEW,
         _ => return Err(ProtobufError::UnsupportedKind(format!("{api_version}/{kind}"))),
     };
     let mut object = message(raw, schema, &kind)?;

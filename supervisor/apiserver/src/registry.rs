@@ -93,7 +93,8 @@ impl Resource {
         match self.strategy {
             Strategy::Builtin(
                 crate::builtin::BuiltinKind::SelfSubjectAccessReview
-                | crate::builtin::BuiltinKind::SelfSubjectRulesReview,
+                | crate::builtin::BuiltinKind::SelfSubjectRulesReview
+                | crate::builtin::BuiltinKind::SelfSubjectReview,
             ) => &["create"],
             _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
         }

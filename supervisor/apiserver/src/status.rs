@@ -228,6 +228,19 @@ impl ApiError {
         )
     }
 
+    /// 415: a patch type this resource does not take (custom resources have no strategic
+    /// merge patch: there are no merge keys to read from a schema-less Go type).
+    pub fn unsupported_patch_type(accepted: &[&str]) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
     /// 413: the body is larger than the server accepts.
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::new(

@@ -1,8 +1,11 @@
 //! Table responses (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`) for `kubectl get`.
 //!
 //! In: a resource, its objects and the request's `includeObject`. Out: a `meta.k8s.io/v1`
-//! Table whose columns are `Name` plus the kind's printer columns (a CRD's
-//! `additionalPrinterColumns`, evaluated with a JSONPath subset; `date` columns print as ages).
+//! Table whose columns are `Name` plus the kind's printer columns: a CRD's
+//! `additionalPrinterColumns`, evaluated with a JSONPath subset (`date` columns print as
+//! ages), or for a built-in kind the columns kube-apiserver's printers give it, computed
+//! the same way (a Service's `80:30080/TCP` ports and `<none>` external IP, a ConfigMap's
+//! `DATA` count, a binding's `ROLE`), because kubectl prints exactly what the server sends.
 
 use serde_json::{Value, json};
 
@@ -39,54 +42,244 @@ pub fn wants_table(accept: &str) -> bool {
         .is_some_and(|first| first.contains("as=Table") && first.contains("g=meta.k8s.io"))
 }
 
-fn column(name: &str, kind: &str, json_path: &str, priority: i64) -> Column {
-    Column {
-        name: name.to_owned(),
-        kind: kind.to_owned(),
-        json_path: json_path.to_owned(),
-        description: String::new(),
-        priority,
+/// How the cells of a column are computed.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A JSONPath; `date` columns print as ages.
+    Path(String),
+    /// A built-in printer: object → cell.
+    Printer(fn(&Value) -> Value),
+}
+
+/// One printer column: its definition and its source.
+#[derive(Debug, Clone)]
+struct Printed {
+    name: String,
+    kind: String,
+    description: String,
+    priority: i64,
+    source: Source,
+}
+
+impl Printed {
+    fn from_crd(column: &Column) -> Printed {
+        Printed {
+            name: column.name.clone(),
+            kind: column.kind.clone(),
+            description: column.description.clone(),
+            priority: column.priority,
+            source: Source::Path(column.json_path.clone()),
+        }
     }
 }
 
-/// The printer columns of `resource`, without the leading Name column.
-pub fn columns(resource: &Resource) -> Vec<Column> {
-    let age = column("Age", "date", ".metadata.creationTimestamp", 0);
-    match &resource.strategy {
-        Strategy::Custom(version) => version.columns.clone(),
-        Strategy::Builtin(BuiltinKind::Namespace) => {
-            vec![column("Status", "string", ".status.phase", 0), age]
-        }
-        Strategy::Builtin(BuiltinKind::Service) => vec![
-            column("Type", "string", ".spec.type", 0),
-            column("Cluster-IP", "string", ".spec.clusterIP", 0),
-            column("External-IP", "string", ".status.loadBalancer.ingress[*].ip", 0),
-            column("Port(s)", "string", ".spec.ports[*].port", 0),
-            age,
-        ],
-        Strategy::Builtin(BuiltinKind::Secret) => vec![column("Type", "string", ".type", 0), age],
-        Strategy::Builtin(BuiltinKind::CoreEvent) => vec![
-            column("Last Seen", "date", ".lastTimestamp", 0),
-            column("Type", "string", ".type", 0),
-            column("Reason", "string", ".reason", 0),
-            column("Object", "string", ".involvedObject.name", 0),
-            column("Message", "string", ".message", 0),
-        ],
-        Strategy::Builtin(BuiltinKind::Event) => vec![
-            column("Type", "string", ".type", 0),
-            column("Reason", "string", ".reason", 0),
-            column("Object", "string", ".regarding.name", 0),
-            column("Note", "string", ".note", 0),
-            age,
-        ],
-        Strategy::Builtin(BuiltinKind::Lease) => {
-            vec![column("Holder", "string", ".spec.holderIdentity", 0), age]
-        }
-        Strategy::Builtin(BuiltinKind::CustomResourceDefinition) => {
-            vec![column("Created At", "date", ".metadata.creationTimestamp", 0)]
-        }
-        Strategy::Builtin(_) => vec![age],
+fn path(name: &str, kind: &str, json_path: &str) -> Printed {
+    Printed {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        description: String::new(),
+        priority: 0,
+        source: Source::Path(json_path.to_owned()),
     }
+}
+
+fn printer(name: &str, kind: &str, priority: i64, cell: fn(&Value) -> Value) -> Printed {
+    Printed {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        description: String::new(),
+        priority,
+        source: Source::Printer(cell),
+    }
+}
+
+fn age() -> Printed {
+    path("Age", "date", ".metadata.creationTimestamp")
+}
+
+/// The printer columns of `resource`, without the leading Name column.
+fn columns(resource: &Resource) -> Vec<Printed> {
+    match &resource.strategy {
+        Strategy::Custom(version) => version.columns.iter().map(Printed::from_crd).collect(),
+        Strategy::Builtin(kind) => builtin_columns(*kind),
+    }
+}
+
+fn builtin_columns(kind: BuiltinKind) -> Vec<Printed> {
+    match kind {
+        BuiltinKind::Namespace => vec![path("Status", "string", ".status.phase"), age()],
+        BuiltinKind::Service => vec![
+            path("Type", "string", ".spec.type"),
+            printer("Cluster-IP", "string", 0, |o| or_none(text_at(o, "/spec/clusterIP"))),
+            printer("External-IP", "string", 0, service_external_ip),
+            printer("Port(s)", "string", 0, service_ports),
+            age(),
+            printer("Selector", "string", 1, |o| or_none(labels(o.pointer("/spec/selector")))),
+        ],
+        BuiltinKind::ConfigMap => vec![
+            printer("Data", "integer", 0, |o| json!(entries(o, "data") + entries(o, "binaryData"))),
+            age(),
+        ],
+        BuiltinKind::Secret => vec![
+            path("Type", "string", ".type"),
+            printer("Data", "integer", 0, |o| json!(entries(o, "data"))),
+            age(),
+        ],
+        BuiltinKind::Endpoints => vec![printer("Endpoints", "string", 0, endpoints), age()],
+        BuiltinKind::CoreEvent => vec![
+            path("Last Seen", "date", ".lastTimestamp"),
+            path("Type", "string", ".type"),
+            path("Reason", "string", ".reason"),
+            printer("Object", "string", 0, |o| involved(o.get("involvedObject"))),
+            path("Message", "string", ".message"),
+        ],
+        BuiltinKind::Event => vec![
+            path("Type", "string", ".type"),
+            path("Reason", "string", ".reason"),
+            printer("Object", "string", 0, |o| involved(o.get("regarding"))),
+            path("Note", "string", ".note"),
+            age(),
+        ],
+        BuiltinKind::Lease => vec![path("Holder", "string", ".spec.holderIdentity"), age()],
+        // A timestamp, not an age, as kube-apiserver prints it.
+        BuiltinKind::CustomResourceDefinition | BuiltinKind::Role | BuiltinKind::ClusterRole => {
+            vec![printer("Created At", "date", 0, |o| json!(text_at(o, "/metadata/creationTimestamp")))]
+        }
+        BuiltinKind::RoleBinding | BuiltinKind::ClusterRoleBinding => vec![
+            printer("Role", "string", 0, |o| {
+                json!(format!("{}/{}", text_at(o, "/roleRef/kind"), text_at(o, "/roleRef/name")))
+            }),
+            age(),
+            printer("Users", "string", 1, |o| subjects(o, "User")),
+            printer("Groups", "string", 1, |o| subjects(o, "Group")),
+            printer("ServiceAccounts", "string", 1, |o| subjects(o, "ServiceAccount")),
+        ],
+        _ => vec![age()],
+    }
+}
+
+fn text_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
+    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The text, or `<none>` when empty (kubectl's placeholder).
+fn or_none(text: impl Into<String>) -> Value {
+    let text = text.into();
+    json!(if text.is_empty() { "<none>".to_owned() } else { text })
+}
+
+fn entries(object: &Value, field: &str) -> usize {
+    object.get(field).and_then(Value::as_object).map_or(0, serde_json::Map::len)
+}
+
+/// `k=v,k2=v2`, sorted by key (Go's `labels.FormatLabels`).
+fn labels(map: Option<&Value>) -> String {
+    let mut pairs: Vec<String> = map
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
+fn strings(value: Option<&Value>) -> impl Iterator<Item = &str> {
+    value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// A Service's EXTERNAL-IP: external IPs, plus load balancer ingress for a LoadBalancer
+/// (`<pending>` until it has one), the external name for an ExternalName Service.
+fn service_external_ip(service: &Value) -> Value {
+    let external: Vec<&str> = strings(service.pointer("/spec/externalIPs")).collect();
+    match text_at(service, "/spec/type") {
+        "LoadBalancer" => {
+            let ingress = service.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);
+            let mut ips: Vec<&str> = ingress
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str))
+                .collect();
+            ips.extend(external);
+            json!(if ips.is_empty() { "<pending>".to_owned() } else { ips.join(",") })
+        }
+        "ExternalName" => json!(text_at(service, "/spec/externalName")),
+        _ => or_none(external.join(",")),
+    }
+}
+
+/// A Service's PORT(S): `port[:nodePort]/protocol`, comma-separated.
+fn service_ports(service: &Value) -> Value {
+    let ports: Vec<String> = service
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+            let protocol = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+            match p.get("nodePort").and_then(Value::as_i64).filter(|n| *n != 0) {
+                Some(node_port) => format!("{port}:{node_port}/{protocol}"),
+                None => format!("{port}/{protocol}"),
+            }
+        })
+        .collect();
+    or_none(ports.join(","))
+}
+
+/// Endpoints' ENDPOINTS: the first three `ip:port` pairs, then `+ N more...`.
+fn endpoints(object: &Value) -> Value {
+    let mut all = Vec::new();
+    for subset in object.get("subsets").and_then(Value::as_array).into_iter().flatten() {
+        let addresses: Vec<&str> = subset
+            .get("addresses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("ip").and_then(Value::as_str))
+            .collect();
+        let ports: Vec<i64> = subset
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("port").and_then(Value::as_i64))
+            .collect();
+        for ip in &addresses {
+            if ports.is_empty() {
+                all.push((*ip).to_owned());
+            }
+            all.extend(ports.iter().map(|port| format!("{ip}:{port}")));
+        }
+    }
+    let shown = all.iter().take(3).cloned().collect::<Vec<_>>().join(",");
+    match all.len() {
+        0 => json!("<none>"),
+        n if n > 3 => json!(format!("{shown} + {} more...", n - 3)),
+        _ => json!(shown),
+    }
+}
+
+/// An Event's OBJECT: `kind/name`, the kind in lower case.
+fn involved(reference: Option<&Value>) -> Value {
+    let reference = reference.unwrap_or(&Value::Null);
+    json!(format!("{}/{}", text_at(reference, "/kind").to_lowercase(), text_at(reference, "/name")))
+}
+
+/// A binding's subjects of `kind`, comma-separated (ServiceAccounts as `namespace/name`).
+fn subjects(binding: &Value, kind: &str) -> Value {
+    let names: Vec<String> = binding
+        .get("subjects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| text_at(s, "/kind") == kind)
+        .map(|s| match kind {
+            "ServiceAccount" => format!("{}/{}", text_at(s, "/namespace"), text_at(s, "/name")),
+            _ => text_at(s, "/name").to_owned(),
+        })
+        .collect();
+    json!(names.join(", "))
 }
 
 /// The Table for `objects`; `list_meta` becomes the Table's `metadata`.
@@ -104,7 +297,7 @@ pub fn table(resource: &Resource, objects: &[Value], include: Include, list_meta
         "columnDefinitions": definitions, "rows": rows})
 }
 
-fn row(columns: &[Column], object: &Value, include: Include, now: i64) -> Value {
+fn row(columns: &[Printed], object: &Value, include: Include, now: i64) -> Value {
     let mut cells = vec![object.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
     cells.extend(columns.iter().map(|c| cell(c, object, now)));
     let mut row = json!({"cells": cells});
@@ -123,8 +316,12 @@ fn row(columns: &[Column], object: &Value, include: Include, now: i64) -> Value 
     row
 }
 
-fn cell(column: &Column, object: &Value, now: i64) -> Value {
-    let values = evaluate(&column.json_path, object);
+fn cell(column: &Printed, object: &Value, now: i64) -> Value {
+    let json_path = match &column.source {
+        Source::Printer(print) => return print(object),
+        Source::Path(json_path) => json_path,
+    };
+    let values = evaluate(json_path, object);
     let value = match values.as_slice() {
         [] => return Value::Null,
         [one] => (*one).clone(),
@@ -238,8 +435,74 @@ mod tests {
 
     #[test]
     fn date_columns_print_ages() {
-        let c = column("Age", "date", ".metadata.creationTimestamp", 0);
+        let c = age();
         let obj = json!({"metadata": {"creationTimestamp": crate::meta::format_time(1000)}});
         assert_eq!(cell(&c, &obj, 1045), json!("45s"));
+    }
+
+    /// (header, cell) of each column of `kind` but Age.
+    fn cells(kind: BuiltinKind, object: &Value) -> Vec<(String, Value)> {
+        builtin_columns(kind)
+            .iter()
+            .filter(|c| c.name != "Age")
+            .map(|c| (c.name.clone(), cell(c, object, 0)))
+            .collect()
+    }
+
+    fn expect(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect()
+    }
+
+    #[test]
+    fn services_print_as_kube_apiserver_prints_them() {
+        let cluster_ip = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.96.0.7", "selector": {"b": "2", "a": "1"},
+            "ports": [{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}});
+        assert_eq!(
+            cells(BuiltinKind::Service, &cluster_ip),
+            expect(&[
+                ("Type", json!("ClusterIP")),
+                ("Cluster-IP", json!("10.96.0.7")),
+                ("External-IP", json!("<none>")),
+                ("Port(s)", json!("80/TCP,53/UDP")),
+                ("Selector", json!("a=1,b=2")),
+            ])
+        );
+        let pending = json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 443, "nodePort": 30443, "protocol": "TCP"}]}});
+        let cells_of =
+            |o: &Value| cells(BuiltinKind::Service, o).into_iter().map(|c| c.1).collect::<Vec<_>>();
+        assert_eq!(cells_of(&pending)[1..4], [json!("<none>"), json!("<pending>"), json!("443:30443/TCP")]);
+        let mut ready = pending.clone();
+        ready["status"] = json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}});
+        assert_eq!(cells_of(&ready)[2], json!("192.0.2.1"));
+        assert_eq!(cells_of(&json!({"spec": {}}))[3..], [json!("<none>"), json!("<none>")]);
+    }
+
+    #[test]
+    fn counts_endpoints_events_and_bindings() {
+        let cm = json!({"data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}});
+        assert_eq!(cells(BuiltinKind::ConfigMap, &cm), expect(&[("Data", json!(3))]));
+        assert_eq!(cells(BuiltinKind::Secret, &json!({"type": "Opaque"}))[1], ("Data".to_owned(), json!(0)));
+        let ep = json!({"subsets": [{"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}],
+            "ports": [{"port": 80}, {"port": 443}]}]});
+        assert_eq!(
+            cells(BuiltinKind::Endpoints, &ep),
+            expect(&[("Endpoints", json!("10.0.0.1:80,10.0.0.1:443,10.0.0.2:80 + 1 more..."))])
+        );
+        assert_eq!(cells(BuiltinKind::Endpoints, &json!({})), expect(&[("Endpoints", json!("<none>"))]));
+        let role = json!({"metadata": {"creationTimestamp": "2026-01-02T03:04:05Z"}});
+        assert_eq!(cells(BuiltinKind::Role, &role), expect(&[("Created At", json!("2026-01-02T03:04:05Z"))]));
+        let event = json!({"involvedObject": {"kind": "ConfigMap", "name": "x"}});
+        assert_eq!(cells(BuiltinKind::CoreEvent, &event)[3], ("Object".to_owned(), json!("configmap/x")));
+        let binding = json!({"roleRef": {"kind": "Role", "name": "reader"}, "subjects": [
+            {"kind": "ServiceAccount", "name": "bot", "namespace": "team"}, {"kind": "User", "name": "alice"}]});
+        assert_eq!(
+            cells(BuiltinKind::RoleBinding, &binding),
+            expect(&[
+                ("Role", json!("Role/reader")),
+                ("Users", json!("alice")),
+                ("Groups", json!("")),
+                ("ServiceAccounts", json!("team/bot")),
+            ])
+        );
     }
 }

@@ -21,6 +21,9 @@
 //!   are never owned. For kinds with a status subresource, the main endpoint owns no status
 //!   fields and `/status` owns nothing else; its entries carry `subresource: status`.
 //! - A write whose only change would be a managedFields timestamp is a no-op.
+//! - Manager `kubectl` (`kubectl apply --server-side`) may take, without a conflict, the
+//!   fields a client-side `kubectl apply` set and nobody changed since (read from the
+//!   last-applied annotation), and keeps that annotation in step with what it applies.
 //! - A client may replace managedFields in an update; `[{}]` clears them.
 
 pub mod fieldset;
@@ -180,7 +183,12 @@ impl Apply<'_> {
             }
         }
         if !conflicts.is_empty() {
-            if !self.force {
+            let upgrade = self.manager.name == KUBECTL
+                && live_plain.as_ref().is_some_and(|live| {
+                    let allowed = unchanged_since_last_applied(self.resource, live, &shape);
+                    conflicts.iter().all(|(_, path)| allowed.contains(path))
+                });
+            if !self.force && !upgrade {
                 return Err(conflict_error(self.resource, name, &conflicts));
             }
             let taken: FieldSet = conflicts.iter().map(|(_, p)| p.clone()).collect();
@@ -203,6 +211,9 @@ impl Apply<'_> {
         managed.forget(&removed);
         if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
+        }
+        if self.manager.name == KUBECTL {
+            sync_last_applied(&mut merged, applied);
         }
         Ok(Applied {
             object: merged,
@@ -275,6 +286,52 @@ impl Ownership {
             Some(old) if *old == object => Write::Keep,
             _ => Write::Put(object),
         }
+    }
+}
+
+/// The field manager `kubectl apply --server-side` uses by default.
+const KUBECTL: &str = "kubectl";
+/// Where client-side `kubectl apply` keeps what it applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn last_applied(object: &Value) -> Option<&str> {
+    object.get("metadata")?.get("annotations")?.get(LAST_APPLIED)?.as_str()
+}
+
+/// The fields of `live`'s last-applied configuration that still hold the values client-side
+/// `kubectl apply` set. kube-apiserver lets manager `kubectl` take these without a
+/// conflict, so moving from `kubectl apply` to `kubectl apply --server-side` needs no
+/// `--force-conflicts` (a field someone changed since is still a conflict).
+fn unchanged_since_last_applied(resource: &Resource, live: &Value, shape: &Shape) -> FieldSet {
+    let Some(config) = last_applied(live).and_then(|text| serde_json::from_str::<Value>(text).ok()) else {
+        return FieldSet::new();
+    };
+    let mut applied = FieldSet::new();
+    merge::collect(&config, shape, &[], &mut applied);
+    let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
+    merge::diff(Some(&config), Some(live), shape, &[], &mut changed, &mut removed);
+    applied.retain(|p| tracked(resource, false, p) && !changed.contains(p) && !removed.covers(p));
+    applied
+}
+
+/// Keeps the last-applied annotation, when there is one, equal to what manager `kubectl`
+/// just applied, as kube-apiserver does, so a later client-side `kubectl apply` diffs
+/// against the current configuration.
+fn sync_last_applied(merged: &mut Value, applied: &Value) {
+    if last_applied(merged).is_none() {
+        return;
+    }
+    let mut config = applied.clone();
+    if let Some(annotations) = config.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty()
+            && let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.remove("annotations");
+        }
+    }
+    if let Some(annotations) = merged.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        annotations.insert(LAST_APPLIED.to_owned(), json!(config.to_string()));
     }
 }
 
@@ -448,6 +505,51 @@ mod tests {
             panic!()
         };
         assert!(cleared["metadata"].get("managedFields").is_none());
+    }
+
+    /// A ConfigMap as client-side `kubectl apply` of `data` leaves it: the last-applied
+    /// annotation, and the fields owned by an Update of kubectl-client-side-apply.
+    fn client_side_applied(data: Value) -> Value {
+        let resource = configmaps();
+        let mut object = cm(data.clone());
+        let config = cm(data).to_string();
+        object["metadata"]["annotations"] = json!({LAST_APPLIED: config});
+        let csa = Manager {
+            name: "kubectl-client-side-apply".into(),
+            operation: Operation::Update,
+            subresource: String::new(),
+        };
+        match Ownership::update(&resource, false, None, &object, csa).finish(None, Write::Put(object.clone()))
+        {
+            Write::Put(object) => object,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn kubectl_server_side_apply_takes_over_from_client_side_apply() {
+        let live = client_side_applied(json!({"x": "1", "y": "2"}));
+        // Another manager conflicts on what client-side apply set.
+        let error = apply(Some(&live), "other", json!({"x": "9"}), false).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .data.x"
+        );
+        // Manager kubectl takes it without force and keeps the annotation in step.
+        let upgraded = apply(Some(&live), KUBECTL, json!({"x": "9", "y": "2"}), false).unwrap();
+        assert_eq!(upgraded["data"], json!({"x": "9", "y": "2"}));
+        assert_eq!(
+            owners(&upgraded)[1],
+            ("kubectl".to_owned(), vec![".data.x".to_owned(), ".data.y".to_owned()])
+        );
+        let annotation: Value = serde_json::from_str(last_applied(&upgraded).unwrap()).unwrap();
+        assert_eq!(annotation["data"], json!({"x": "9", "y": "2"}));
+        assert!(annotation["metadata"].get("annotations").is_none());
+        // A field changed since the last client-side apply is still a conflict.
+        let mut edited = live.clone();
+        edited["data"]["x"] = json!("5");
+        let error = apply(Some(&edited), KUBECTL, json!({"x": "9"}), false).unwrap_err();
+        assert_eq!(error.code, 409);
     }
 
     #[test]

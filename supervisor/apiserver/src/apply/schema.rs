@@ -165,7 +165,8 @@ fn builtin_schema(kind: BuiltinKind) -> Value {
         | BuiltinKind::RoleBinding
         | BuiltinKind::ClusterRoleBinding
         | BuiltinKind::SelfSubjectAccessReview
-        | BuiltinKind::SelfSubjectRulesReview => json!({"type": "object"}),
+        | BuiltinKind::SelfSubjectRulesReview
+        | BuiltinKind::SelfSubjectReview => json!({"type": "object"}),
     }
 }
 

@@ -7,8 +7,11 @@
 //! The rules:
 //! - `system:masters` may do everything (the admin token's user is in it).
 //! - Every authenticated user may read discovery and OpenAPI paths and create
-//!   SelfSubjectAccessReviews (what `system:discovery` and `system:basic-user` grant in a
-//!   real cluster; here they are built in rather than stored).
+//!   SelfSubjectAccessReviews, SelfSubjectRulesReviews and SelfSubjectReviews (what
+//!   `system:discovery` and `system:basic-user` grant in a real cluster; here they are
+//!   built in rather than stored).
+//! - The same rules decide `impersonate` (on users, groups, serviceaccounts, userextras,
+//!   uids), which [`crate::impersonation`] asks for before a request runs as someone else.
 //! - Otherwise a request is allowed when a ClusterRoleBinding, or a RoleBinding in the
 //!   request's namespace, binds the user (by name, group or ServiceAccount) to a role with a
 //!   rule matching verb, API group, `resource[/subresource]` and (when the rule lists them)
@@ -134,11 +137,15 @@ pub fn authorize(store: &Store, user: &User, attrs: &Attributes) -> Result<Decis
     if attrs.resource.is_empty() && attrs.verb == "get" && is_discovery(&attrs.path) {
         return Ok(Decision::allow("discovery is open to authenticated users"));
     }
-    if attrs.group == "authorization.k8s.io"
-        && matches!(attrs.resource.as_str(), "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
-        && attrs.verb == "create"
-    {
-        return Ok(Decision::allow("every user may review its own access"));
+    let self_review = match attrs.group.as_str() {
+        "authorization.k8s.io" => {
+            matches!(attrs.resource.as_str(), "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
+        }
+        "authentication.k8s.io" => attrs.resource == "selfsubjectreviews",
+        _ => false,
+    };
+    if self_review && attrs.verb == "create" {
+        return Ok(Decision::allow("every user may review its own identity and access"));
     }
     let allowed = for_each_rule(store, user, &attrs.namespace, |rule| rule_allows(rule, attrs))?;
     Ok(match allowed {
@@ -212,8 +219,11 @@ fn for_each_rule(
 /// `spec.namespace` (and cluster-wide), plus the built-in grants.
 pub fn rules_review(store: &Store, user: &User, mut body: Value) -> Result<Value, ApiError> {
     let namespace = body.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or("").to_owned();
-    let mut resource_rules = vec![json!({"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
-        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]})];
+    let mut resource_rules = vec![
+        json!({"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+            "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]}),
+        json!({"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]}),
+    ];
     let mut non_resource_rules =
         vec![json!({"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis",
         "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version"]})];
@@ -407,6 +417,7 @@ mod tests {
         User {
             name: "system:serviceaccount:team:reader".into(),
             groups: vec!["system:serviceaccounts".into(), "system:authenticated".into()],
+            ..User::default()
         }
     }
 

@@ -347,3 +347,43 @@ async fn kubectl_client_side_apply_of_a_service_changes_its_port_by_strategic_me
     assert_eq!(unchanged.trim(), "service/web unchanged");
     Ok(())
 }
+
+#[tokio::test]
+async fn kubectl_server_side_apply_takes_over_from_client_side_apply() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let k = server.kubectl();
+    let manifest = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: moved\n  namespace: default\ndata:\n  key: {value}\n"
+        )
+    };
+    let created = k.run_with_input(&["apply", "-f", "-"], &manifest("one")).await?.ok()?;
+    assert_eq!(created.trim(), "configmap/moved created");
+    // The documented move to server-side apply needs no --force-conflicts, as on a real server.
+    let moved = k.run_with_input(&["apply", "--server-side", "-f", "-"], &manifest("two")).await?.ok()?;
+    assert_eq!(moved.trim(), "configmap/moved serverside-applied");
+    let shown = k.run(&["get", "configmap", "moved", "-o", "json", "--show-managed-fields"]).await?.ok()?;
+    let object: Value = serde_json::from_str(&shown)?;
+    assert_eq!(object["data"]["key"], "two");
+    let kubectl = object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["manager"] == "kubectl")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(kubectl["operation"], "Apply", "{shown}");
+    assert_eq!(kubectl["fieldsV1"]["f:data"], json!({"f:key": {}}), "{shown}");
+    // The last-applied annotation followed, so client-side apply diffs against "two".
+    let annotation = object["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+        .as_str()
+        .unwrap_or("");
+    let last: Value = serde_json::from_str(annotation)?;
+    assert_eq!(last["data"]["key"], "two");
+    // Another field manager still conflicts with what kubectl now owns.
+    let other = k
+        .run_with_input(&["apply", "--server-side", "--field-manager=someone", "-f", "-"], &manifest("three"))
+        .await?;
+    assert!(other.stderr.contains("conflict with \"kubectl\": .data.key"), "{other:?}");
+    Ok(())
+}

@@ -1,5 +1,7 @@
 //! kill -9 during a burst of writes: every acknowledged write survives, resourceVersions
-//! keep growing, watches resume from a recent resourceVersion or get 410 from an old one.
+//! keep growing, watches resume from a recent resourceVersion or get 410 from an old one,
+//! and a kube-rs reflector that watched through the crash catches up (by resuming or by
+//! relisting after 410).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -10,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 
@@ -17,10 +20,11 @@ use crate::support::{client_from, eventually};
 
 const WINDOW: &str = "64";
 
-async fn spawn_server(dir: &Path) -> anyhow::Result<Child> {
+/// Starts a server process on `listen`; returns it and the address it serves on.
+async fn spawn_server(dir: &Path, listen: &str) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver-test-server"))
         .arg(dir)
-        .arg("127.0.0.1:0")
+        .arg(listen)
         .arg(WINDOW)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -30,8 +34,8 @@ async fn spawn_server(dir: &Path) -> anyhow::Result<Child> {
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let line =
         tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await??.context("no output")?;
-    anyhow::ensure!(line.starts_with("listening "), "unexpected first line: {line}");
-    Ok(child)
+    let addr = line.strip_prefix("listening ").with_context(|| format!("unexpected first line: {line}"))?;
+    Ok((child, addr.to_owned()))
 }
 
 fn rv(cm: &ConfigMap) -> u64 {
@@ -42,10 +46,22 @@ fn rv(cm: &ConfigMap) -> u64 {
 async fn kill_9_in_a_burst_of_writes_loses_nothing_acknowledged() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let mut child = spawn_server(&data).await?;
+    let (mut child, addr) = spawn_server(&data, "127.0.0.1:0").await?;
     let api: Api<ConfigMap> = Api::namespaced(client_from(&data.join("kubeconfig")).await?, "default");
     let before: u64 =
         api.list(&ListParams::default()).await?.metadata.resource_version.unwrap_or_default().parse()?;
+
+    // A reflector that keeps watching through the crash (retrying with backoff while the
+    // server is down), as a controller would.
+    let (cache, writer) = reflector::store::<ConfigMap>();
+    let stream = reflector::reflector(writer, watcher(api.clone(), watcher::Config::default()))
+        .default_backoff()
+        .applied_objects();
+    let reflector_task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while stream.next().await.is_some() {}
+    });
+    cache.wait_until_ready().await?;
 
     let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
     let mut writers = Vec::new();
@@ -73,7 +89,8 @@ async fn kill_9_in_a_burst_of_writes_loses_nothing_acknowledged() -> anyhow::Res
     }
     let acked = acked.lock().expect("lock").clone();
 
-    let _child = spawn_server(&data).await?;
+    // Same address, so the reflector's client reconnects by itself.
+    let (_child, _) = spawn_server(&data, &addr).await?;
     let api: Api<ConfigMap> = Api::namespaced(client_from(&data.join("kubeconfig")).await?, "default");
     for (name, acked_rv) in &acked {
         let stored = api.get(name).await.with_context(|| format!("acknowledged {name} is missing"))?;
@@ -84,6 +101,15 @@ async fn kill_9_in_a_burst_of_writes_loses_nothing_acknowledged() -> anyhow::Res
     after.metadata.name = Some("after-restart".into());
     let after = api.create(&PostParams::default(), &after).await?;
     assert!(rv(&after) > newest_acked, "resourceVersion went back: {} <= {newest_acked}", rv(&after));
+
+    // The reflector caught up: every acknowledged object and the one written after the restart.
+    eventually("the reflector to catch up after the restart", Duration::from_secs(60), || async {
+        let names: std::collections::HashSet<String> = cache.state().iter().map(|c| c.name_any()).collect();
+        Ok((acked.iter().all(|(name, _)| names.contains(name)) && names.contains("after-restart"))
+            .then_some(()))
+    })
+    .await?;
+    reflector_task.abort();
 
     // A recent resourceVersion resumes exactly after it.
     let from = newest_acked - 5;

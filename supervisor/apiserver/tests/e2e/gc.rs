@@ -151,21 +151,53 @@ async fn a_namespace_terminates_after_its_contents() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn kubectl_deletes_with_cascade_and_namespaces_with_contents() -> anyhow::Result<()> {
+async fn kubectl_deletes_three_levels_under_each_cascade_and_namespaces_with_contents() -> anyhow::Result<()>
+{
     let server = TestServer::start().await?;
     let k = server.kubectl();
     let api: Api<ConfigMap> = Api::namespaced(server.client().await?, "default");
-    let owner = config_map(&api, "k-owner", None, &[]).await?;
-    config_map(&api, "k-child", Some(&owner), &[]).await?;
-    let out = k.run(&["delete", "configmap", "k-owner", "--cascade=foreground"]).await?.ok()?;
-    assert_eq!(out.trim(), "configmap \"k-owner\" deleted");
-    assert!(api.get_opt("k-child").await?.is_none(), "kubectl waited for the foreground cascade");
+    for cascade in ["background", "foreground", "orphan"] {
+        let name = |level: &str| format!("k{cascade}-{level}");
+        let owner = config_map(&api, &name("owner"), None, &[]).await?;
+        let child = config_map(&api, &name("child"), Some(&owner), &[]).await?;
+        config_map(&api, &name("grandchild"), Some(&child), &[]).await?;
+        let flag = format!("--cascade={cascade}");
+        let out = k.run(&["delete", "configmap", &name("owner"), &flag]).await?.ok()?;
+        assert_eq!(out.trim(), format!("configmap \"{}\" deleted", name("owner")));
+        // kubectl waits until the owner is gone.
+        assert!(api.get_opt(&name("owner")).await?.is_none(), "{cascade}: owner still there");
+        match cascade {
+            // The owner goes last: by the time kubectl returns, both levels below are gone.
+            "foreground" => {
+                assert!(api.get_opt(&name("child")).await?.is_none(), "foreground: child left");
+                assert!(api.get_opt(&name("grandchild")).await?.is_none(), "foreground: grandchild left");
+            }
+            "background" => {
+                gone(&api, &name("child")).await?;
+                gone(&api, &name("grandchild")).await?;
+            }
+            _ => {
+                let child = api.get(&name("child")).await?;
+                assert!(child.metadata.owner_references.is_none(), "orphan: child still points at the owner");
+                let grandchild = api.get(&name("grandchild")).await?;
+                assert_eq!(grandchild.owner_references()[0].uid, child.uid().unwrap());
+            }
+        }
+    }
+    let left = k.run(&["get", "configmaps", "-o", "name"]).await?.ok()?;
+    assert_eq!(
+        left.lines().filter(|l| l.starts_with("configmap/k")).collect::<Vec<_>>(),
+        ["configmap/korphan-child", "configmap/korphan-grandchild"]
+    );
 
     k.run(&["create", "namespace", "scratch"]).await?.ok()?;
     k.run(&["create", "configmap", "one", "-n", "scratch", "--from-literal=a=b"]).await?.ok()?;
+    k.run(&["create", "secret", "generic", "two", "-n", "scratch", "--from-literal=a=b"]).await?.ok()?;
     let out = k.run(&["delete", "namespace", "scratch"]).await?.ok()?;
     assert_eq!(out.trim(), "namespace \"scratch\" deleted");
     let after = k.run(&["get", "namespace", "scratch"]).await?;
     assert!(after.stderr.contains("namespaces \"scratch\" not found"), "{after:?}");
+    let contents = k.run(&["get", "configmaps,secrets", "-n", "scratch", "-o", "name"]).await?.ok()?;
+    assert!(contents.trim().is_empty(), "left in the deleted namespace: {contents}");
     Ok(())
 }

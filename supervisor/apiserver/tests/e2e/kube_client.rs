@@ -473,13 +473,12 @@ async fn shutdown_ends_watches_and_a_restart_keeps_data_ca_and_token() -> anyhow
     api.create(&PostParams::default(), &config_map("kept", &[])).await?;
     let mut events = api.watch(&WatchParams::default(), "0").await?.boxed();
     assert!(matches!(tokio::time::timeout(WAIT, events.try_next()).await??, Some(WatchEvent::Added(_))));
-    let started = std::time::Instant::now();
-    first.shutdown().await?;
-    assert!(started.elapsed() < Duration::from_secs(3), "shutdown took {:?}", started.elapsed());
-    // The open watch ends instead of hanging.
+    // Shutdown ends the open watch instead of waiting for it (a hanging watch would keep
+    // `shutdown` from returning and the test would time out).
+    tokio::time::timeout(WAIT, first.shutdown()).await??;
     let ended =
         tokio::time::timeout(WAIT, async { while let Ok(Some(_)) = events.try_next().await {} }).await;
-    assert!(ended.is_ok());
+    assert!(ended.is_ok(), "the watch stream did not end");
 
     let second = wasmvisor_apiserver::ApiServer::start(config).await?;
     assert_eq!((second.ca_pem(), second.token()), (ca.as_str(), token.as_str()));

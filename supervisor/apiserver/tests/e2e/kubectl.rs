@@ -79,6 +79,14 @@ async fn kubectl_drives_a_crd_through_its_life() -> anyhow::Result<()> {
     ])
     .await?
     .ok()?;
+    // Custom resources take no strategic merge patch, as on a real server (415).
+    let strategic =
+        k.run(&["patch", "widget", "alpha", "--type", "strategic", "-p", r#"{"spec":{"size":9}}"#]).await?;
+    assert!(
+        !strategic.success
+            && strategic.stderr.contains("accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"),
+        "{strategic:?}"
+    );
     k.run(&["label", "widget", "alpha", "env=prod"]).await?.ok()?;
     k.run(&["annotate", "widget", "alpha", "note=hello"]).await?.ok()?;
     let alpha = json(&k.run(&["get", "widget", "alpha", "-o", "json"]).await?.ok()?)?;
@@ -212,8 +220,19 @@ async fn kubectl_builtin_kinds_and_discovery() -> anyhow::Result<()> {
     assert_eq!(typed["spec"]["ports"][0]["targetPort"], 8080);
     let described = k.run(&["describe", "svc", "typed", "-n", "team-a"]).await?.ok()?;
     assert!(described.contains("TargetPort:               8080/TCP"), "{described}");
-    let table = k.run(&["get", "svc", "-n", "team-a"]).await?.ok()?;
-    assert!(table.lines().next().is_some_and(|h| h.contains("CLUSTER-IP")), "{table}");
+    // The columns and cells kube-apiserver's printers give Services.
+    let table = k.run(&["get", "svc", "-n", "team-a", "-o", "wide"]).await?.ok()?;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]);
+    let typed_ip = typed["spec"]["clusterIP"].as_str().unwrap_or("");
+    let typed_row: Vec<&str> = rows.iter().find(|r| r[0] == "typed").cloned().unwrap_or_default();
+    assert_eq!(
+        [&typed_row[..5], &typed_row[6..]].concat(),
+        ["typed", "ClusterIP", typed_ip, "<none>", "80/TCP", "app=typed"],
+        "{table}"
+    );
+    let web_row: Vec<&str> = rows.iter().find(|r| r[0] == "web").cloned().unwrap_or_default();
+    assert_eq!((web_row[4], web_row[6]), ("8080/TCP", "<none>"), "{table}");
     k.run(&["create", "secret", "generic", "creds", "-n", "team-a", "--from-literal=password=hunter2"])
         .await?
         .ok()?;
@@ -222,6 +241,18 @@ async fn kubectl_builtin_kinds_and_discovery() -> anyhow::Result<()> {
         (secret["type"].as_str(), secret["data"]["password"].as_str()),
         (Some("Opaque"), Some("aHVudGVyMg=="))
     );
+    let secrets = k.run(&["get", "secrets", "-n", "team-a"]).await?.ok()?;
+    let rows: Vec<Vec<&str>> = secrets.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        (&rows[0][..], &rows[1][..3]),
+        (&["NAME", "TYPE", "DATA", "AGE"][..], &["creds", "Opaque", "1"][..])
+    );
+    k.run(&["create", "configmap", "two-keys", "-n", "team-a", "--from-literal=a=1", "--from-literal=b=2"])
+        .await?
+        .ok()?;
+    let maps = k.run(&["get", "configmaps", "two-keys", "-n", "team-a"]).await?.ok()?;
+    let rows: Vec<Vec<&str>> = maps.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!((&rows[0][..], &rows[1][..2]), (&["NAME", "DATA", "AGE"][..], &["two-keys", "2"][..]));
     let resources = k.run(&["api-resources", "--no-headers"]).await?.ok()?;
     for expected in ["leases", "endpointslices", "customresourcedefinitions", "events"] {
         assert!(resources.contains(expected), "{resources}");

@@ -271,3 +271,107 @@ async fn a_controller_runs_under_a_least_privilege_service_account() -> anyhow::
     assert!(forbidden(other.get("settings").await.unwrap_err()).contains("cannot get resource"));
     Ok(())
 }
+
+/// What `whoami` (a SelfSubjectReview) says about the caller: user name and groups.
+async fn whoami(k: &crate::support::Kubectl, extra: &[&str]) -> anyhow::Result<(String, Vec<String>)> {
+    let mut args = vec!["auth", "whoami", "-o", "json"];
+    args.extend_from_slice(extra);
+    let review: serde_json::Value = serde_json::from_str(&k.run(&args).await?.ok()?)?;
+    assert_eq!(review["kind"], "SelfSubjectReview", "{review}");
+    let info = &review["status"]["userInfo"];
+    let groups = info["groups"].as_array().into_iter().flatten();
+    Ok((
+        info["username"].as_str().unwrap_or("").to_owned(),
+        groups.filter_map(|g| g.as_str().map(str::to_owned)).collect(),
+    ))
+}
+
+#[tokio::test]
+async fn kubectl_as_impersonates_only_when_rbac_allows_it() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let admin = server.client().await?;
+    setup(&admin).await?;
+    let k = server.kubectl();
+    let reader_user = "--as=system:serviceaccount:team-a:reader";
+
+    // The admin may impersonate anyone; the request is then decided for the impersonated user.
+    let yes = k.run(&["auth", "can-i", "list", "configmaps", "-n", "team-a", reader_user]).await?;
+    assert_eq!((yes.success, yes.stdout.trim()), (true, "yes"), "{yes:?}");
+    let no = k.run(&["auth", "can-i", "list", "configmaps", "-n", "team-b", reader_user]).await?;
+    assert_eq!((no.success, no.stdout.trim()), (false, "no"), "{no:?}");
+    let listed = k.run(&["get", "configmaps", "-n", "team-a", "-o", "name", reader_user]).await?.ok()?;
+    assert_eq!(listed.trim(), "configmap/settings");
+    let refused = k.run(&["get", "configmaps", "-n", "team-b", reader_user]).await?;
+    assert!(
+        refused.stderr.contains(
+            "configmaps is forbidden: User \"system:serviceaccount:team-a:reader\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"team-b\""
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        whoami(&k, &[reader_user]).await?,
+        (
+            "system:serviceaccount:team-a:reader".to_owned(),
+            vec![
+                "system:serviceaccounts".to_owned(),
+                "system:serviceaccounts:team-a".to_owned(),
+                "system:authenticated".to_owned()
+            ]
+        )
+    );
+    assert_eq!(
+        whoami(&k, &["--as=alice", "--as-group=devs"]).await?,
+        ("alice".to_owned(), vec!["devs".to_owned(), "system:authenticated".to_owned()])
+    );
+    let (admin_name, admin_groups) = whoami(&k, &[]).await?;
+    assert_eq!(admin_name, wasmvisor_apiserver::auth::ADMIN_USER);
+    assert!(admin_groups.contains(&"system:masters".to_owned()), "{admin_groups:?}");
+
+    // A ServiceAccount may not impersonate without an `impersonate` grant.
+    let token = request_token(&admin).await?;
+    let reader = kubectl_as(&server, &kubeconfig_with_token(&server, &token, "as.kubeconfig")?);
+    assert_eq!(whoami(&reader, &[]).await?.0, "system:serviceaccount:team-a:reader");
+    let escalate = reader.run(&["get", "configmaps", "-n", "team-b", "--as=alice"]).await?;
+    assert!(
+        escalate.stderr.contains(
+            "users \"alice\" is forbidden: User \"system:serviceaccount:team-a:reader\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        ),
+        "{escalate:?}"
+    );
+    // Granted impersonation of user alice (and of nobody else), it acts as alice.
+    k.run(&[
+        "create",
+        "clusterrole",
+        "as-alice",
+        "--verb=impersonate",
+        "--resource=users",
+        "--resource-name=alice",
+    ])
+    .await?
+    .ok()?;
+    k.run(&[
+        "create",
+        "clusterrolebinding",
+        "reader-as-alice",
+        "--clusterrole=as-alice",
+        "--serviceaccount=team-a:reader",
+    ])
+    .await?
+    .ok()?;
+    assert_eq!(
+        whoami(&reader, &["--as=alice"]).await?,
+        ("alice".to_owned(), vec!["system:authenticated".to_owned()])
+    );
+    let as_alice = reader.run(&["get", "configmaps", "-n", "team-a", "--as=alice"]).await?;
+    assert!(as_alice.stderr.contains("User \"alice\" cannot list resource \"configmaps\""), "{as_alice:?}");
+    // (kubectl words a refused whoami as "not enabled or no permission", so `get` shows the Status.)
+    let as_bob = reader.run(&["get", "configmaps", "-n", "team-a", "--as=bob"]).await?;
+    assert!(as_bob.stderr.contains("users \"bob\" is forbidden"), "{as_bob:?}");
+    let with_group =
+        reader.run(&["get", "configmaps", "-n", "team-a", "--as=alice", "--as-group=system:masters"]).await?;
+    assert!(
+        with_group.stderr.contains("groups \"system:masters\" is forbidden: User \"system:serviceaccount:team-a:reader\" cannot impersonate resource \"groups\""),
+        "{with_group:?}"
+    );
+    Ok(())
+}
