@@ -1,7 +1,10 @@
 //! The state inside one instance's store: WASI reduced to clocks and random
 //! numbers, the memory cap, and the per-call scope and backends.
 //!
-//! Built fresh for every reconcile and dropped with the store.
+//! Built fresh for every reconcile and dropped with the store. The WASI part
+//! is built on the guest's first WASI call, not before: most reconciles make
+//! none, and building a WASI context seeds random generators (its builder
+//! does so twice) and boxes its streams and clocks.
 
 use std::sync::Arc;
 
@@ -33,37 +36,45 @@ const STDERR_CAPTURE: usize = 8 << 10;
 
 /// Store data of one call.
 pub struct InstanceState {
-    wasi: WasiCtx,
-    table: ResourceTable,
+    wasi: Option<Wasi>,
     memory: MemoryCap,
-    stderr: MemoryOutputPipe,
     pub(crate) scope: CallScope,
     backends: Backends,
 }
 
-impl InstanceState {
-    /// State for one call: no files, sockets, environment or arguments.
-    pub(crate) fn new(scope: CallScope, backends: Backends, memory_limit: usize) -> Self {
+/// WASI for one call: no files, sockets, environment or arguments; stderr
+/// captured.
+struct Wasi {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    stderr: MemoryOutputPipe,
+}
+
+impl Wasi {
+    fn new() -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        let wasi = WasiCtx::builder()
+        let ctx = WasiCtx::builder()
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-            memory: MemoryCap { limit: memory_limit, exceeded: None },
-            stderr,
-            scope,
-            backends,
-        }
+        Self { ctx, table: ResourceTable::new(), stderr }
+    }
+}
+
+impl InstanceState {
+    /// State for one call; its WASI context comes with the first WASI call.
+    pub(crate) fn new(scope: CallScope, backends: Backends, memory_limit: usize) -> Self {
+        Self { wasi: None, memory: MemoryCap { limit: memory_limit, exceeded: None }, scope, backends }
     }
 
     /// What the guest wrote to stderr (a Rust panic message lands here).
     pub(crate) fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        self.wasi
+            .as_ref()
+            .map(|w| String::from_utf8_lossy(&w.stderr.contents()).into_owned())
+            .unwrap_or_default()
     }
 
     /// The memory the guest tried to grow to past its cap, if it did.
@@ -102,7 +113,8 @@ impl InstanceState {
 
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let wasi = self.wasi.get_or_insert_with(Wasi::new);
+        WasiCtxView { ctx: &mut wasi.ctx, table: &mut wasi.table }
     }
 }
 
