@@ -119,3 +119,27 @@ async fn wrong_credentials_are_internal_not_retried_forever() {
         direct(&*connect_nsx(&config, None).await.unwrap(), Method::Get, SEGMENT, None).await.unwrap_err();
     assert!(matches!(&err, EndpointError::Internal(m) if m.starts_with("NSX 401")), "{err:?}");
 }
+
+/// An answer slower than the client's timeout is a timeout; a GET is retried
+/// within the budget, a create is not sent twice. Each attempt that reaches
+/// the simulator takes one of its `error_next` (decided on arrival, before
+/// the added latency), which counts the attempts.
+#[tokio::test]
+async fn slow_answers_time_out_and_only_idempotent_requests_are_retried() {
+    let sims = Sims::start().await;
+    let timeout = Duration::from_secs(1);
+    let nsx =
+        connect_nsx(&EndpointConfig { timeout, retries: 2, ..sims.nsx_config.clone() }, None).await.unwrap();
+    Sims::faults(&sims.nsx, json!({"latency_ms": 3000, "error_next": 10}));
+    let err = direct(&*nsx, Method::Get, SEGMENT, None).await.unwrap_err();
+    assert!(matches!(&err, EndpointError::Unavailable(m) if m == "NSX: no answer within 1s"), "{err:?}");
+    assert_eq!(sims.nsx.faults.get().error_next, 7, "one attempt and two retries");
+
+    let config = EndpointConfig { timeout, retries: 2, ..sims.vcenter_config.clone() };
+    let vcenter = connect_vcenter(&config, None).await.unwrap();
+    direct(&*vcenter, Method::Get, "/api/vcenter/vm", None).await.unwrap(); // logs in
+    Sims::faults(&sims.vcenter, json!({"latency_ms": 3000, "error_next": 10}));
+    let err = direct(&*vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("slow"))).await.unwrap_err();
+    assert!(matches!(&err, EndpointError::Unavailable(m) if m == "vCenter: no answer within 1s"), "{err:?}");
+    assert_eq!(sims.vcenter.faults.get().error_next, 9, "the create was sent once");
+}
