@@ -1,5 +1,5 @@
-//! `wasmvisor sim nsx|vcenter --data-dir DIR --listen ADDR [--username U --password P]`:
-//! one simulator alone over HTTPS, until Ctrl-C.
+//! `wasmvisor sim nsx|vcenter --data-dir DIR --listen ADDR [--username U --password P]
+//! [--faults JSON]`: one simulator alone over HTTPS, until Ctrl-C.
 //!
 //! Without `--username/--password` the simulator generates credentials once
 //! and keeps them in a 0600 file in DIR; this command prints where, never the
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use wasmvisor_sim::{Credentials, NsxSim, Running, SimConfig, VcenterSim, VcenterTiming};
+use wasmvisor_sim::{Credentials, FaultSettings, NsxSim, Running, SimConfig, VcenterSim, VcenterTiming};
 
 /// Which product to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,6 +39,13 @@ pub(crate) struct Args {
     /// Password to accept (default: generated, kept in DIR).
     #[arg(long, env = "WASMVISOR_SIM_PASSWORD", requires = "username", hide_env_values = true)]
     password: Option<String>,
+    /// Faults to inject from the first request on, as the JSON that
+    /// `PUT /_sim/faults` takes, e.g. '{"latency_ms": 50, "throttle_rate": 0.1,
+    /// "retry_after_secs": 1}'. Fields: latency_ms, error_rate, error_next,
+    /// error_status, throttle_rate, throttle_next, retry_after_secs, drop_rate,
+    /// drop_next. Default: none.
+    #[arg(long, env = "WASMVISOR_SIM_FAULTS")]
+    faults: Option<FaultSettings>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -47,6 +54,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let mut config = SimConfig::new(&args.data_dir, args.listen);
         let given = args.username.zip(args.password);
         config.credentials = given.clone().map(|(username, password)| Credentials { username, password });
+        config.faults = args.faults.unwrap_or_default();
         let (name, running) = match args.product {
             Product::Nsx => ("NSX", NsxSim::start(config).await),
             Product::Vcenter => ("vCenter", VcenterSim::start(config, VcenterTiming::default()).await),
@@ -79,6 +87,9 @@ fn print_summary(name: &str, running: &Running, data_dir: &std::path::Path, give
         println!("\nhost config:\n[{section}]");
         println!("url = {:?}\nca-file = {:?}", running.base_url, ca.display().to_string());
         println!("credentials = {{ file = {:?} }}", file.display().to_string());
+    }
+    if running.faults.get() != FaultSettings::default() {
+        println!("\nfaults from --faults are on; GET or PUT {}/_sim/faults", running.base_url);
     }
     println!("\nCtrl-C stops it; the world stays in {}", data_dir.display());
 }

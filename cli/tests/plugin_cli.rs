@@ -175,3 +175,24 @@ fn build_names_the_project_kinds_it_knows() {
         "{stderr}"
     );
 }
+
+/// Without Node.js, a JS build names what to install before anything else
+/// (the next hint, `npm install`, would need npm).
+#[test]
+fn js_build_without_npm_says_to_install_node() {
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("no-node");
+    let out = wasmvisor(&["plugin", "new", "no-node", "--lang", "js", "--path", path(&project)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(["plugin", "build", path(&project)])
+        .env("PATH", home.path())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: npm is not available: install Node.js 20 or newer with npm (https://nodejs.org)"
+    );
+}

@@ -102,7 +102,7 @@ async fn bench() {
         ca_file: Some(dir.path().join("ca/ca.crt")),
         ..EndpointConfig::new(sim.base_url.clone(), sim.credentials_file.clone())
     };
-    let nsx: Arc<dyn HttpEndpoint> = connect_nsx(&config).expect("NSX client");
+    let nsx: Arc<dyn HttpEndpoint> = connect_nsx(&config, None).await.expect("NSX client");
     let get = || HttpRequest { method: Method::Get, path: SEGMENT.into(), body: None };
     let body = json!({"display_name": "bench", "tags": [{"scope": "wasmvisor/plugin", "tag": "probe"}]});
     nsx.send(HttpRequest { method: Method::Patch, path: SEGMENT.into(), body: Some(body.to_string()) })

@@ -1,9 +1,10 @@
 //! Where an endpoint's user name and password come from, and the one type
 //! that holds them.
 //!
-//! Read once when a client is built; afterwards the password lives only in
-//! the client (as a pre-encoded, sensitive header). [`Credentials`] prints as
-//! `<redacted>`, and no error here quotes a file's contents.
+//! Read once when a client is built, from a file or from a Kubernetes Secret
+//! in the host's own cluster; afterwards the password lives only in the
+//! client (as a pre-encoded, sensitive header). [`Credentials`] prints as
+//! `<redacted>`, and no error here quotes a file's or a Secret's contents.
 
 use std::path::{Path, PathBuf};
 
@@ -36,10 +37,10 @@ pub enum CredentialsSource {
     /// A file holding `{"username": …, "password": …}` as JSON (what the
     /// simulators write) or `username = …` / `password = …` as TOML.
     File(PathBuf),
-    /// A Kubernetes Secret with `username` and `password` keys.
-    ///
-    /// Not available yet: reading it needs the kube client that the engine
-    /// brings. Configuring it is refused with [`CredentialsError::SecretNotAvailable`].
+    /// A Kubernetes Secret with `username` and `password` keys, read once
+    /// through the host's own cluster client (its ServiceAccount needs `get`
+    /// on that Secret). A Secret changed later takes effect on the next
+    /// host start, as a changed file does.
     Secret {
         /// The Secret's namespace.
         namespace: String,
@@ -78,28 +79,83 @@ pub enum CredentialsError {
         /// `username` or `password`.
         field: &'static str,
     },
-    /// Secrets need the kube client, which is not wired in yet.
+    /// A Secret is configured but the host has no cluster to read it from.
     #[error(
-        "credentials from Secret {namespace}/{name}: Kubernetes Secrets are not supported yet; use credentials = {{ file = \"…\" }}"
+        "credentials from Secret {namespace}/{name}: the host has no cluster client to read it with; use credentials = {{ file = \"…\" }}"
     )]
-    SecretNotAvailable {
+    NoCluster {
         /// The Secret's namespace.
         namespace: String,
         /// The Secret's name.
         name: String,
     },
+    /// The API server refused or failed the read (not found, forbidden, …).
+    #[error("reading credentials Secret {namespace}/{name}: {reason}")]
+    SecretRead {
+        /// The Secret's namespace.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+        /// The API server's status code and message, or the client error.
+        reason: String,
+    },
+    /// A key of the Secret is missing, empty or not UTF-8.
+    #[error("credentials Secret {namespace}/{name}: key {key} is {problem}")]
+    SecretKey {
+        /// The Secret's namespace.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+        /// `username` or `password`.
+        key: &'static str,
+        /// `missing`, `empty` or `not UTF-8`.
+        problem: &'static str,
+    },
 }
 
 impl CredentialsSource {
-    /// Reads the credentials.
-    pub fn load(&self) -> Result<Credentials, CredentialsError> {
+    /// Reads the credentials: a file directly, a Secret through `cluster`,
+    /// the client of the cluster the host runs in (`None` if it has none).
+    pub async fn load(&self, cluster: Option<&kube::Client>) -> Result<Credentials, CredentialsError> {
         match self {
             CredentialsSource::File(path) => load_file(path),
-            CredentialsSource::Secret { namespace, name } => {
-                Err(CredentialsError::SecretNotAvailable { namespace: namespace.clone(), name: name.clone() })
-            }
+            CredentialsSource::Secret { namespace, name } => match cluster {
+                Some(client) => load_secret(client, namespace, name).await,
+                None => Err(CredentialsError::NoCluster { namespace: namespace.clone(), name: name.clone() }),
+            },
         }
     }
+}
+
+/// Reads `username` and `password` from the Secret's `data`.
+async fn load_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Credentials, CredentialsError> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> = kube::Api::namespaced(client.clone(), namespace);
+    let secret = api.get(name).await.map_err(|e| CredentialsError::SecretRead {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        // The status message names the Secret, never its data.
+        reason: match e {
+            kube::Error::Api(status) => format!("{} {}", status.code, status.message),
+            other => other.to_string(),
+        },
+    })?;
+    let data = secret.data.unwrap_or_default();
+    let key = |key: &'static str| {
+        let fail = |problem| CredentialsError::SecretKey {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            key,
+            problem,
+        };
+        let bytes = data.get(key).ok_or_else(|| fail("missing"))?;
+        let text = String::from_utf8(bytes.0.clone()).map_err(|_| fail("not UTF-8"))?;
+        if text.is_empty() { Err(fail("empty")) } else { Ok(text) }
+    };
+    Ok(Credentials { username: key("username")?, password: key("password")? })
 }
 
 /// Reads JSON when the file starts with `{`, TOML otherwise.
@@ -133,49 +189,54 @@ mod tests {
         (dir, path)
     }
 
+    /// Reads a file source (no cluster needed).
+    fn load(path: PathBuf) -> Result<Credentials, CredentialsError> {
+        load_file(&path)
+    }
+
     #[test]
     fn reads_json_as_the_simulators_write_it() {
         let (_d, path) = file("{\n  \"username\": \"admin\",\n  \"password\": \"pw-1\"\n}");
-        let c = CredentialsSource::File(path).load().unwrap();
+        let c = load(path).unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("admin", "pw-1"));
     }
 
     #[test]
     fn reads_toml() {
         let (_d, path) = file("username = \"admin\"\npassword = \"pw-2\"\n");
-        assert_eq!(CredentialsSource::File(path).load().unwrap().password, "pw-2");
+        assert_eq!(load(path).unwrap().password, "pw-2");
     }
 
     #[test]
     fn parse_errors_never_quote_the_file() {
         let (_d, path) = file("username = \"admin\"\npassword = \"hunter2\"\nextra = \"hunter2\"\n");
-        let err = CredentialsSource::File(path.clone()).load().unwrap_err().to_string();
+        let err = load(path.clone()).unwrap_err().to_string();
         assert!(err.contains("unknown field `extra`"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let (_d, path) = file("{\"username\": \"admin\", \"password\": hunter2}");
-        let err = CredentialsSource::File(path).load().unwrap_err().to_string();
+        let err = load(path).unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
     fn empty_fields_and_missing_files_are_named() {
         let (_d, path) = file("{\"username\": \"admin\", \"password\": \"\"}");
-        let err = CredentialsSource::File(path).load().unwrap_err().to_string();
+        let err = load(path).unwrap_err().to_string();
         assert!(err.ends_with("password is empty"), "{err}");
-        let err = CredentialsSource::File("/nonexistent/creds.json".into()).load().unwrap_err().to_string();
+        let err = load("/nonexistent/creds.json".into()).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/creds.json"), "{err}");
     }
 
-    #[test]
-    fn secret_source_says_it_is_not_available_yet() {
+    #[tokio::test]
+    async fn a_secret_without_a_cluster_client_is_refused_by_name() {
         let source: CredentialsSource =
             toml::from_str::<toml::Table>("s = { secret = { namespace = \"kube-system\", name = \"nsx\" } }")
                 .unwrap()["s"]
                 .clone()
                 .try_into()
                 .unwrap();
-        let err = source.load().unwrap_err().to_string();
-        assert!(err.contains("Secret kube-system/nsx") && err.contains("not supported yet"), "{err}");
+        let err = source.load(None).await.unwrap_err().to_string();
+        assert!(err.contains("Secret kube-system/nsx") && err.contains("no cluster client"), "{err}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ use http::{Transport, TransportError};
 /// url = "https://nsx.example.com"
 /// ca-file = "/etc/wasmvisor/nsx-ca.pem"
 /// credentials = { file = "/etc/wasmvisor/nsx-credentials.json" }
+/// # or: credentials.secret = { namespace = "wasmvisor-system", name = "nsx" }
 /// timeout = "30s"
 /// retries = 3
 /// ```
@@ -81,9 +82,12 @@ impl EndpointConfig {
         }
     }
 
-    fn parts(&self) -> Result<(Transport, Credentials, RetryPolicy), ConnectError> {
+    async fn parts(
+        &self,
+        cluster: Option<&kube::Client>,
+    ) -> Result<(Transport, Credentials, RetryPolicy), ConnectError> {
         let transport = Transport::new(&self.url, self.ca_file.as_deref(), self.timeout)?;
-        let credentials = self.credentials.load()?;
+        let credentials = self.credentials.load(cluster).await?;
         Ok((transport, credentials, RetryPolicy::new(self.retries)))
     }
 }
@@ -99,15 +103,23 @@ pub enum ConnectError {
     Credentials(#[from] CredentialsError),
 }
 
-/// An NSX client for `config`. Nothing is sent until the first request.
-pub fn connect_nsx(config: &EndpointConfig) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
-    let (transport, credentials, retry) = config.parts()?;
+/// An NSX client for `config`; `cluster` reads credentials kept in a
+/// Secret. Nothing is sent to NSX until the first request.
+pub async fn connect_nsx(
+    config: &EndpointConfig,
+    cluster: Option<&kube::Client>,
+) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
+    let (transport, credentials, retry) = config.parts(cluster).await?;
     Ok(Arc::new(NsxClient::new(transport, &credentials, retry)))
 }
 
-/// A vCenter client for `config`. It logs in on the first request.
-pub fn connect_vcenter(config: &EndpointConfig) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
-    let (transport, credentials, retry) = config.parts()?;
+/// A vCenter client for `config`; `cluster` reads credentials kept in a
+/// Secret. It logs in on the first request.
+pub async fn connect_vcenter(
+    config: &EndpointConfig,
+    cluster: Option<&kube::Client>,
+) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
+    let (transport, credentials, retry) = config.parts(cluster).await?;
     Ok(Arc::new(VcenterClient::new(transport, &credentials, retry)))
 }
 
@@ -135,8 +147,8 @@ mod tests {
         assert!(err.to_string().contains("unknown field `user`"), "{err}");
     }
 
-    #[test]
-    fn secret_credentials_are_refused_with_a_clear_error() {
+    #[tokio::test]
+    async fn secret_credentials_without_a_cluster_are_refused_with_a_clear_error() {
         let c: EndpointConfig = toml::from_str(
             "url = \"https://nsx\"\nca-file = \"/dev/null\"\ncredentials.secret = { namespace = \"ns\", name = \"nsx\" }",
         )
@@ -147,8 +159,8 @@ mod tests {
         let pem = wasmvisor_tls::LocalCa::load_or_create(&dir.path().join("ca")).unwrap().ca_pem().to_owned();
         std::fs::write(&ca, pem).unwrap();
         let c = EndpointConfig { ca_file: Some(ca), ..c };
-        let Err(err) = connect_nsx(&c) else { panic!("a Secret source must be refused") };
+        let Err(err) = connect_nsx(&c, None).await else { panic!("a Secret source needs a cluster") };
         let err = err.to_string();
-        assert!(err.contains("Secret ns/nsx") && err.contains("not supported yet"), "{err}");
+        assert!(err.contains("Secret ns/nsx") && err.contains("no cluster client"), "{err}");
     }
 }

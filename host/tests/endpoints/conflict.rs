@@ -9,7 +9,7 @@ use crate::harness::{Host, Sims, call};
 #[tokio::test]
 async fn deleting_a_tier1_in_use_is_a_typed_conflict() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let t1 = "/policy/api/v1/infra/tier-1s/t1-dep";
     let segment = "/policy/api/v1/infra/segments/s-dep";
     let seen = host
@@ -36,7 +36,7 @@ async fn deleting_a_tier1_in_use_is_a_typed_conflict() {
 #[tokio::test]
 async fn deleting_a_powered_on_vm_is_a_typed_conflict() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let created =
         host.probe("vm", json!([call("vcenter", "POST", "/api/vcenter/vm", Some(vm_spec("busy")))])).await;
     assert_eq!(created[0]["status"], 201, "{created:?}");

@@ -16,7 +16,7 @@ const T1: &str = "/policy/api/v1/infra/tier-1s/t1";
 #[tokio::test]
 async fn method_and_path_outside_the_rules_are_forbidden() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let seen = host
         .probe(
             "rules",
@@ -41,7 +41,7 @@ async fn method_and_path_outside_the_rules_are_forbidden() {
 #[tokio::test]
 async fn another_plugins_nsx_object_is_forbidden() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let path = "/policy/api/v1/infra/segments/theirs";
     let made = host
         .rival("make", json!([call("nsx", "PATCH", path, Some(json!({"display_name": "theirs"})))]))
@@ -72,7 +72,7 @@ async fn another_plugins_nsx_object_is_forbidden() {
 #[tokio::test]
 async fn unowned_objects_need_a_foreign_rule() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     // Made outside wasmvisor: no identity tag.
     direct(&*host.nsx, Method::Patch, T1, Some(json!({"display_name": "ops"}))).await.unwrap();
     let pool = "/policy/api/v1/infra/lb-pools/ops-pool";
@@ -110,7 +110,7 @@ async fn unowned_objects_need_a_foreign_rule() {
 #[tokio::test]
 async fn vcenter_denials_name_what_was_missing() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     // An unowned VM, and a VM the rival plugin made (so it carries the rival's tag).
     let vm = |r: wasmvisor_host::backend::HttpResponse| serde_json::from_str::<String>(&r.body).unwrap();
     let ops =

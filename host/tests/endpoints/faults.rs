@@ -23,7 +23,7 @@ pub(crate) fn vm_spec(name: &str) -> serde_json::Value {
 #[tokio::test]
 async fn nsx_converges_after_two_429s_then_success() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     direct(&*host.nsx, Method::Patch, SEGMENT, Some(json!({"display_name": "faulty"}))).await.unwrap();
     Sims::faults(&sims.nsx, json!({"throttle_next": 2, "retry_after_secs": 0}));
     // Through a plugin: the plugin sees only the final success.
@@ -35,7 +35,7 @@ async fn nsx_converges_after_two_429s_then_success() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     direct(&*host.nsx, Method::Patch, SEGMENT, Some(json!({}))).await.unwrap();
     Sims::faults(&sims.nsx, json!({"throttle_next": 1, "retry_after_secs": 1}));
     let start = Instant::now();
@@ -47,7 +47,7 @@ async fn retry_after_is_honoured() {
 #[tokio::test]
 async fn nsx_converges_after_5xx_and_dropped_connections() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     Sims::faults(&sims.nsx, json!({"error_next": 2, "error_status": 502}));
     direct(&*host.nsx, Method::Patch, SEGMENT, Some(json!({"display_name": "x"}))).await.unwrap();
     Sims::faults(&sims.nsx, json!({"drop_next": 2}));
@@ -61,7 +61,7 @@ async fn nsx_converges_after_5xx_and_dropped_connections() {
 async fn spent_retries_are_unavailable_after_exactly_the_budget() {
     let sims = Sims::start().await;
     let config = EndpointConfig { retries: 2, ..sims.nsx_config.clone() };
-    let nsx = connect_nsx(&config).unwrap();
+    let nsx = connect_nsx(&config, None).await.unwrap();
     Sims::faults(&sims.nsx, json!({"error_next": 10}));
     let err = direct(&*nsx, Method::Get, SEGMENT, None).await.unwrap_err();
     assert!(matches!(&err, EndpointError::Unavailable(m) if m.starts_with("NSX 503")), "{err:?}");
@@ -71,7 +71,7 @@ async fn spent_retries_are_unavailable_after_exactly_the_budget() {
 #[tokio::test]
 async fn a_create_is_not_repeated_after_a_5xx() {
     let sims = Sims::start().await;
-    let vcenter = connect_vcenter(&sims.vcenter_config).unwrap();
+    let vcenter = connect_vcenter(&sims.vcenter_config, None).await.unwrap();
     direct(&*vcenter, Method::Get, "/api/vcenter/vm", None).await.unwrap(); // logs in
     Sims::faults(&sims.vcenter, json!({"error_next": 1}));
     let err = direct(&*vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("once"))).await.unwrap_err();
@@ -86,7 +86,7 @@ async fn a_create_is_not_repeated_after_a_5xx() {
 #[tokio::test]
 async fn vcenter_renews_an_expired_session_and_survives_faults() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let list = call("vcenter", "GET", "/api/vcenter/vm", None);
     assert_eq!(host.probe("before", json!([list])).await[0]["status"], 200);
     // vCenter forgets an idle session after 30 minutes.
@@ -110,10 +110,36 @@ async fn wrong_credentials_are_internal_not_retried_forever() {
         credentials: wasmvisor_host::clients::CredentialsSource::File(creds),
         ..sims.vcenter_config.clone()
     };
-    let err =
-        direct(&*connect_vcenter(&config).unwrap(), Method::Get, "/api/vcenter/vm", None).await.unwrap_err();
+    let err = direct(&*connect_vcenter(&config, None).await.unwrap(), Method::Get, "/api/vcenter/vm", None)
+        .await
+        .unwrap_err();
     assert!(matches!(&err, EndpointError::Internal(m) if m.contains("vCenter login refused")), "{err:?}");
     let config = EndpointConfig { credentials: config.credentials.clone(), ..sims.nsx_config.clone() };
-    let err = direct(&*connect_nsx(&config).unwrap(), Method::Get, SEGMENT, None).await.unwrap_err();
+    let err =
+        direct(&*connect_nsx(&config, None).await.unwrap(), Method::Get, SEGMENT, None).await.unwrap_err();
     assert!(matches!(&err, EndpointError::Internal(m) if m.starts_with("NSX 401")), "{err:?}");
+}
+
+/// An answer slower than the client's timeout is a timeout; a GET is retried
+/// within the budget, a create is not sent twice. Each attempt that reaches
+/// the simulator takes one of its `error_next` (decided on arrival, before
+/// the added latency), which counts the attempts.
+#[tokio::test]
+async fn slow_answers_time_out_and_only_idempotent_requests_are_retried() {
+    let sims = Sims::start().await;
+    let timeout = Duration::from_secs(1);
+    let nsx =
+        connect_nsx(&EndpointConfig { timeout, retries: 2, ..sims.nsx_config.clone() }, None).await.unwrap();
+    Sims::faults(&sims.nsx, json!({"latency_ms": 3000, "error_next": 10}));
+    let err = direct(&*nsx, Method::Get, SEGMENT, None).await.unwrap_err();
+    assert!(matches!(&err, EndpointError::Unavailable(m) if m == "NSX: no answer within 1s"), "{err:?}");
+    assert_eq!(sims.nsx.faults.get().error_next, 7, "one attempt and two retries");
+
+    let config = EndpointConfig { timeout, retries: 2, ..sims.vcenter_config.clone() };
+    let vcenter = connect_vcenter(&config, None).await.unwrap();
+    direct(&*vcenter, Method::Get, "/api/vcenter/vm", None).await.unwrap(); // logs in
+    Sims::faults(&sims.vcenter, json!({"latency_ms": 3000, "error_next": 10}));
+    let err = direct(&*vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("slow"))).await.unwrap_err();
+    assert!(matches!(&err, EndpointError::Unavailable(m) if m == "vCenter: no answer within 1s"), "{err:?}");
+    assert_eq!(sims.vcenter.faults.get().error_next, 9, "the create was sent once");
 }

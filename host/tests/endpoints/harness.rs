@@ -142,9 +142,9 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    pub(crate) fn new(sims: &Sims) -> Self {
-        let nsx = connect_nsx(&sims.nsx_config).unwrap();
-        let vcenter = connect_vcenter(&sims.vcenter_config).unwrap();
+    pub(crate) async fn new(sims: &Sims) -> Self {
+        let nsx = connect_nsx(&sims.nsx_config, None).await.unwrap();
+        let vcenter = connect_vcenter(&sims.vcenter_config, None).await.unwrap();
         Self::with(nsx, vcenter)
     }
 

@@ -18,7 +18,7 @@ async fn tags(host: &Host, path: &str) -> Value {
 #[tokio::test]
 async fn nsx_objects_carry_the_creators_tag_through_patch_and_put() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let mine = json!({"scope": "wasmvisor/plugin", "tag": "probe"});
     let team = json!({"scope": "team", "tag": "net"});
     host.probe("create", json!([call("nsx", "PATCH", SEGMENT, Some(json!({"display_name": "mine"})))])).await;
@@ -50,7 +50,7 @@ async fn nsx_objects_carry_the_creators_tag_through_patch_and_put() {
 #[tokio::test]
 async fn a_vm_the_plugin_creates_carries_its_tag() {
     let sims = Sims::start().await;
-    let host = Host::new(&sims);
+    let host = Host::new(&sims).await;
     let created = host
         .probe(
             "vms",

@@ -5,6 +5,7 @@
 mod harness;
 
 mod conflict;
+mod credentials;
 mod denials;
 mod faults;
 mod identity;

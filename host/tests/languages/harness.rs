@@ -1,12 +1,13 @@
-//! A runtime over an in-memory kube backend with the Rust, Python and JS
-//! example plugins granted, sharing one compile cache per test process.
+//! A runtime over a kube backend (in memory, or the embedded API server)
+//! with the Rust, Python and JS example plugins granted, sharing one
+//! compile cache per test process.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmvisor_host::backend::MemoryKube;
+use wasmvisor_host::backend::{KubeBackend, MemoryKube};
 use wasmvisor_host::engine::EngineSettings;
 use wasmvisor_host::scope::OutputLimits;
 use wasmvisor_host::{
@@ -55,25 +56,27 @@ pub(crate) struct Host {
     pub(crate) kube: Arc<MemoryKube>,
 }
 
+/// A runtime granting `grants` over `kube`, on the shared compile cache.
+pub(crate) fn runtime(kube: Arc<dyn KubeBackend>, grants: &str) -> Arc<Runtime> {
+    let cache_dir = cap_std::fs::Dir::open_ambient_dir(shared_cache(), cap_std::ambient_authority()).unwrap();
+    let config = RuntimeConfig {
+        engine: EngineSettings::default(),
+        output: OutputLimits::default(),
+        cache_dir,
+        grants: Grants::parse(grants).unwrap(),
+    };
+    Arc::new(Runtime::new(config, Backends { kube, nsx: None, vcenter: None }).unwrap())
+}
+
 impl Host {
     pub(crate) fn new() -> Self {
         let kube = Arc::new(MemoryKube::new());
-        let cache_dir =
-            cap_std::fs::Dir::open_ambient_dir(shared_cache(), cap_std::ambient_authority()).unwrap();
-        let config = RuntimeConfig {
-            engine: EngineSettings::default(),
-            output: OutputLimits::default(),
-            cache_dir,
-            grants: Grants::parse(GRANTS).unwrap(),
-        };
-        let backends = Backends { kube: kube.clone(), nsx: None, vcenter: None };
-        Self { runtime: Arc::new(Runtime::new(config, backends).unwrap()), kube }
+        Self { runtime: runtime(kube.clone(), GRANTS), kube }
     }
 
     /// Loads and installs a component.
     pub(crate) fn install(&self, bytes: &[u8], file: &str) {
-        let plugin = load_once(&self.runtime, bytes).unwrap_or_else(|e| panic!("{file} was refused: {e}"));
-        self.runtime.install(plugin, file).unwrap();
+        install(&self.runtime, bytes, file);
     }
 
     /// Stores `object` and calls `export` of `plugin` on it.
@@ -99,6 +102,12 @@ impl Host {
             name: name.into(),
         })
     }
+}
+
+/// Loads and installs a component into `runtime`.
+pub(crate) fn install(runtime: &Runtime, bytes: &[u8], file: &str) {
+    let plugin = load_once(runtime, bytes).unwrap_or_else(|e| panic!("{file} was refused: {e}"));
+    runtime.install(plugin, file).unwrap();
 }
 
 /// Loads `bytes`, one load at a time across the test process: the first

@@ -1,6 +1,7 @@
 //! Plugins in Python and JavaScript beside Rust: each language's component
-//! loads under the same grants, reconciles against the host's kube backend,
-//! is refused when it reaches beyond its grant, and is hot-reloaded.
+//! loads under the same grants, reconciles against the host's kube backend
+//! (in memory; the JS one also against the embedded API server), is refused
+//! when it reaches beyond its grant, and is hot-reloaded.
 //!
 //! The components are built once per test process from `plugins/python/`
 //! and `plugins/js/` with the toolchains `.ci/toolchains` installs; a
@@ -10,6 +11,7 @@
 mod guests;
 mod harness;
 
+mod apiserver;
 mod capabilities;
 mod reconcile;
 mod reload;

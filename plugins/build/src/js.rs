@@ -83,22 +83,23 @@ pub fn npm_build(dir: &Path, package: &PackageJson) -> Result<PathBuf, BuildErro
     let Some(script) = package.scripts.get("build") else {
         return Err(BuildError::Settings {
             path,
-            message: "has no \"build\" script; it should run jco componentize (see `wasmvisor plugin new --lang js`)"
+            message: "has no \"build\" script; it should run componentize-qjs (see `wasmvisor plugin new --lang js`)"
                 .into(),
         });
     };
+    // npm first: the hint for a missing componentizer is an npm command.
+    if Command::new("npm").arg("--version").output().is_err() {
+        return Err(BuildError::MissingTool {
+            tool: "npm".into(),
+            hint: "install Node.js 20 or newer with npm (https://nodejs.org)".into(),
+        });
+    }
     if let Some(tool) = componentizer(script)
         && find_bin(dir, tool).is_none()
     {
         return Err(BuildError::MissingTool {
             tool: format!("{tool} (pinned in {})", path.display()),
             hint: format!("run `npm install --prefix {}`", dir.display()),
-        });
-    }
-    if Command::new("npm").arg("--version").output().is_err() {
-        return Err(BuildError::MissingTool {
-            tool: "npm".into(),
-            hint: "install Node.js 20 or newer with npm (https://nodejs.org)".into(),
         });
     }
     let component = dir.join(package.wasmvisor.component.as_deref().unwrap_or(Path::new(DEFAULT_COMPONENT)));

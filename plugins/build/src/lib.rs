@@ -5,8 +5,8 @@
 //! the language's own compiler output plus a `wasmvisor-manifest` section
 //! holding `plugin.toml`. [`project::build`] builds a project in any
 //! supported language ([`project::Language`]): Rust with cargo, Python with
-//! componentize-py ([`python`]), JavaScript with the project's npm script and
-//! jco ([`js`]).
+//! componentize-py ([`python`]), JavaScript with the project's npm script
+//! (componentize-qjs, or jco) ([`js`]).
 
 pub mod js;
 pub mod project;

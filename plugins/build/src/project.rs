@@ -17,7 +17,7 @@ pub enum Language {
     Rust,
     /// Python, built by componentize-py.
     Python,
-    /// JavaScript, built by the project's npm script (jco).
+    /// JavaScript, built by the project's npm script (componentize-qjs or jco).
     Js,
 }
 

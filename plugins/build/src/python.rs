@@ -93,6 +93,11 @@ pub fn find_componentize_py(dir: &Path, fallback_venvs: &[PathBuf]) -> Result<Pa
         .filter(|p| p.is_file())
         .collect();
     candidates.push("componentize-py".into());
+    first_pinned(candidates, dir)
+}
+
+/// The first of `candidates` that runs and reports [`COMPONENTIZE_PY_VERSION`].
+fn first_pinned(candidates: Vec<PathBuf>, dir: &Path) -> Result<PathBuf, BuildError> {
     let mut found_other = None;
     for candidate in candidates {
         let Ok(output) = Command::new(&candidate).arg("--version").output() else { continue };
@@ -157,15 +162,36 @@ mod tests {
         assert!(err.contains("pyproject.toml") && err.contains("unknown field `modul`"), "{err}");
     }
 
+    /// A stand-in componentize-py that reports `version`.
+    fn fake(dir: &Path, name: &str, version: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\necho componentize-py {version}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
     #[test]
     fn a_missing_componentize_py_names_the_install_command() {
         let dir = tempfile::tempdir().unwrap();
-        let err = find_componentize_py(dir.path(), &[dir.path().join("nowhere")]);
-        // On a machine with componentize-py 0.25.1 on PATH this finds it; otherwise
-        // the error names the command.
-        if let Err(err) = err {
-            let text = err.to_string();
-            assert!(text.contains("pip install componentize-py==0.25.1"), "{text}");
-        }
+        let err = first_pinned(vec![dir.path().join("nowhere")], dir.path()).unwrap_err().to_string();
+        let venv = dir.path().join(".venv");
+        let install = format!(
+            "run `python3 -m venv {} && {}/bin/pip install componentize-py==0.25.1`",
+            venv.display(),
+            venv.display()
+        );
+        assert_eq!(err, format!("componentize-py 0.25.1 is not available: {install}"));
+    }
+
+    #[test]
+    fn only_the_pinned_version_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = fake(dir.path(), "old", "0.24.0");
+        let err = first_pinned(vec![old.clone()], dir.path()).unwrap_err().to_string();
+        assert!(err.contains(&format!("(found {} is \"componentize-py 0.24.0\")", old.display())), "{err}");
+        assert!(err.contains("pip install componentize-py==0.25.1"), "{err}");
+        let pinned = fake(dir.path(), "pinned", COMPONENTIZE_PY_VERSION);
+        assert_eq!(first_pinned(vec![old, pinned.clone()], dir.path()).unwrap(), pinned);
     }
 }

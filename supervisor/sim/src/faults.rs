@@ -59,6 +59,22 @@ pub enum FaultSettingsError {
     /// `error_status` is not a 5xx status.
     #[error("error_status must be 500-599 (or 0 for 503), got {0}")]
     NotServerError(u16),
+    /// The text is not the JSON object `PUT /_sim/faults` takes.
+    #[error("{0}")]
+    Json(String),
+}
+
+/// The JSON `PUT /_sim/faults` takes (unset fields off), validated: what
+/// `wasmvisor sim --faults` parses, so a typo fails before the simulator starts.
+impl std::str::FromStr for FaultSettings {
+    type Err = FaultSettingsError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let settings: FaultSettings =
+            serde_json::from_str(text).map_err(|e| FaultSettingsError::Json(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
 }
 
 impl FaultSettings {
@@ -204,6 +220,25 @@ pub(crate) async fn put_faults(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_parse_from_json_and_bad_ones_are_refused() {
+        let faults: FaultSettings =
+            r#"{"latency_ms": 50, "throttle_rate": 0.1, "retry_after_secs": 1}"#.parse().unwrap();
+        assert_eq!(
+            faults,
+            FaultSettings {
+                latency_ms: 50,
+                throttle_rate: 0.1,
+                retry_after_secs: 1,
+                ..FaultSettings::default()
+            }
+        );
+        let typo = r#"{"latency": 50}"#.parse::<FaultSettings>().unwrap_err().to_string();
+        assert!(typo.starts_with("unknown field `latency`"), "{typo}");
+        let rate = r#"{"drop_rate": 2}"#.parse::<FaultSettings>().unwrap_err();
+        assert_eq!(rate, FaultSettingsError::RateOutOfRange { field: "drop_rate", value: 2.0 });
+    }
 
     fn never() -> f64 {
         1.0

@@ -1,5 +1,6 @@
-//! Concurrent writers: through one server, and through two servers on one data dir (as
-//! two `wasmvisor sim` processes would be), every write lands exactly once.
+//! Concurrency: writers through one server and through two servers on one data dir (as
+//! two `wasmvisor sim` processes would be) each land exactly once, and simulators
+//! started together on a fresh data dir share one CA.
 
 use anyhow::Result;
 use serde_json::json;
@@ -34,5 +35,29 @@ async fn concurrent_patches_from_two_servers_all_land() -> Result<()> {
     assert_eq!(list["result_count"], 21);
     a_running.shutdown().await;
     b_running.shutdown().await;
+    Ok(())
+}
+
+/// Both simulators started at the same moment on a fresh data dir (two shells running
+/// `wasmvisor sim nsx` and `wasmvisor sim vcenter`) share one CA instead of racing to
+/// make it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulators_started_together_share_one_ca() -> Result<()> {
+    for _ in 0..8 {
+        let dir = tempfile::tempdir()?;
+        let nsx = tokio::spawn(wasmvisor_sim::NsxSim::start(crate::harness::config(dir.path())));
+        let vcenter = tokio::spawn(wasmvisor_sim::VcenterSim::start(
+            crate::harness::config(dir.path()),
+            crate::harness::fast_timing(),
+        ));
+        let (nsx, vcenter) = (nsx.await??, vcenter.await??);
+        assert_eq!(nsx.ca_pem, vcenter.ca_pem, "one CA for both");
+        let on_disk = std::fs::read_to_string(dir.path().join("ca/ca.crt"))?;
+        assert_eq!(on_disk, nsx.ca_pem, "the CA on disk is the one they serve with");
+        crate::harness::nsx_client(&nsx)?.get(&format!("{POLICY}/infra/segments")).await?.expect(200);
+        crate::harness::vcenter_login(&vcenter).await?;
+        nsx.shutdown().await;
+        vcenter.shutdown().await;
+    }
     Ok(())
 }

@@ -118,8 +118,8 @@ async fn guest_ip_appears_some_time_after_power_on() -> Result<()> {
     let vm = format!("/api/vcenter/vm/{}", id.as_str().unwrap_or_default());
     let off = vc.get(&format!("{vm}/guest/identity")).await?.expect(503);
     assert_eq!(off.json["error_type"], "SERVICE_UNAVAILABLE");
-    // Taken before the request: the simulator starts its clock while it
-    // handles power-on, so the IP can never appear sooner than this + ip_after.
+    // Taken before the request, so no later than the simulator's power-on: the
+    // lower bound below then holds however slowly the answer comes back.
     let powered_on = std::time::Instant::now();
     vc.post(&format!("{vm}/power?action=start"), None).await?.expect(204);
     let early = vc.get(&format!("{vm}/guest/identity")).await?;
@@ -138,7 +138,8 @@ async fn guest_ip_appears_some_time_after_power_on() -> Result<()> {
         }
     })
     .await?;
-    assert!(powered_on.elapsed() >= Duration::from_millis(400), "the IP came before ip_after");
+    // The simulator counts whole epoch milliseconds, so "400 ms" is anything above 399.
+    assert!(powered_on.elapsed() > Duration::from_millis(399), "the IP came before ip_after");
     assert_eq!(identity["host_name"], "g");
     assert_eq!(identity["family"], "LINUX");
     let ip = identity["ip_address"].as_str().unwrap_or_default().to_owned();
