@@ -106,7 +106,22 @@ impl Clusters {
         self.resources.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn api(
+    /// An API over all namespaces of `api_version`/`kind` in `cluster`, with
+    /// what discovery found for it (the shared watches start from this).
+    pub async fn kind_api(
+        &self,
+        cluster: &str,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(Api<DynamicObject>, ApiResource, Scope), KubeError> {
+        let (resource, caps) = self.resource(cluster, api_version, kind).await?;
+        let client = self.client_or_err(cluster)?.clone();
+        Ok((Api::all_with(client, &resource), resource, caps.scope))
+    }
+
+    /// An API for one namespace (or all, or a cluster-scoped kind) of
+    /// `api_version`/`kind` in `cluster`.
+    pub(crate) async fn api(
         &self,
         cluster: &str,
         api_version: &str,
@@ -145,7 +160,7 @@ async fn client_for(name: &str, config: &ClusterConfig) -> Result<Client, Cluste
 }
 
 /// Classifies a kube-rs error as the plugin will see it.
-fn classify(error: kube::Error) -> KubeError {
+pub(crate) fn classify(error: kube::Error) -> KubeError {
     match error {
         kube::Error::Api(status) => {
             let message = status.message.clone();
