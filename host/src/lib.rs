@@ -15,6 +15,7 @@ pub mod bindings;
 pub mod clients;
 pub mod cluster;
 pub mod compile_cache;
+pub mod controller;
 pub mod dispatch;
 pub mod engine;
 pub mod grant;
