@@ -1,0 +1,8 @@
+//! The controller engine against the embedded API server over HTTPS, with
+//! real plugin components: one test binary, a module per guarantee.
+
+mod failures;
+mod finalizers;
+mod queueing;
+mod reconcile;
+mod support;
