@@ -35,6 +35,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +121,26 @@ pub struct LeaderElection {
     /// This replica's identity (default: `$HOSTNAME`, else a random one).
     #[serde(default)]
     pub identity: Option<String>,
+    /// How long a lease lasts without renewal before a standby may take it
+    /// (default 15s, client-go's): the longest a crashed leader's work waits.
+    #[serde(default = "default_lease_duration", with = "wasmvisor_manifest::limits::duration")]
+    pub lease_duration: Duration,
+    /// How long a leader keeps leading without a successful renewal (default 10s).
+    #[serde(default = "default_renew_deadline", with = "wasmvisor_manifest::limits::duration")]
+    pub renew_deadline: Duration,
+    /// How often to try to acquire or renew (default 2s).
+    #[serde(default = "default_retry_period", with = "wasmvisor_manifest::limits::duration")]
+    pub retry_period: Duration,
+}
+
+fn default_lease_duration() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_renew_deadline() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_retry_period() -> Duration {
+    Duration::from_secs(2)
 }
 
 fn default_cluster() -> String {

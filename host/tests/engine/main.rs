@@ -3,6 +3,8 @@
 
 mod failures;
 mod finalizers;
+mod least_privilege;
 mod queueing;
 mod reconcile;
+mod replicas;
 mod support;

@@ -20,9 +20,8 @@ use wasmvisor_plugins::Bundled;
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 pub(crate) struct Env {
-    /// Kept so the directory outlives the host and the API server.
-    _dir: tempfile::TempDir,
-    _api: Running,
+    dir: tempfile::TempDir,
+    api: Running,
     pub(crate) host: Option<Host>,
     pub(crate) client: kube::Client,
 }
@@ -31,6 +30,19 @@ impl Env {
     /// An API server with the Widget CRD, and a host running `plugins`
     /// under grants of exactly what their manifests declare.
     pub(crate) async fn start(plugins: &[Bundled]) -> Env {
+        let mut env = Env::start_api_only().await;
+        let plugin_dir = env.dir().join("plugins");
+        std::fs::create_dir_all(&plugin_dir).unwrap();
+        for plugin in plugins {
+            std::fs::write(plugin_dir.join(plugin.file), plugin.bytes).unwrap();
+        }
+        let host = Host::start(host_config(env.dir(), env.kubeconfig(), plugins)).await.unwrap();
+        env.host = Some(host);
+        env
+    }
+
+    /// An API server with the Widget CRD and no host (tests start their own).
+    pub(crate) async fn start_api_only() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let api = ApiServer::start(
             Config::new(dir.path().join("apiserver")).listen("127.0.0.1:0".parse().unwrap()),
@@ -39,13 +51,17 @@ impl Env {
         .unwrap();
         let client = client(api.kubeconfig_path()).await;
         install_widget_crd(&client).await;
-        let plugin_dir = dir.path().join("plugins");
-        std::fs::create_dir_all(&plugin_dir).unwrap();
-        for plugin in plugins {
-            std::fs::write(plugin_dir.join(plugin.file), plugin.bytes).unwrap();
-        }
-        let host = Host::start(host_config(dir.path(), api.kubeconfig_path(), plugins)).await.unwrap();
-        Env { _dir: dir, _api: api, host: Some(host), client }
+        Env { dir, api, host: None, client }
+    }
+
+    /// The test's directory.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The API server's admin kubeconfig.
+    pub(crate) fn kubeconfig(&self) -> &std::path::Path {
+        self.api.kubeconfig_path()
     }
 
     pub(crate) fn host(&self) -> &Host {
