@@ -6,5 +6,6 @@ mod finalizers;
 mod least_privilege;
 mod queueing;
 mod reconcile;
+mod reload;
 mod replicas;
 mod support;
