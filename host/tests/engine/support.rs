@@ -117,7 +117,7 @@ pub(crate) fn widget_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("test.wasmvisor.dev", "v1", "Widget"), "widgets")
 }
 
-async fn install_widget_crd(client: &kube::Client) {
+pub(crate) async fn install_widget_crd(client: &kube::Client) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let crd: CustomResourceDefinition = serde_yaml::from_str(include_str!("data/widget-crd.yaml")).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
