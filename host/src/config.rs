@@ -237,6 +237,24 @@ impl HostConfig {
                     .into(),
             );
         }
+        for (name, cluster) in &self.clusters {
+            if name.contains('/') {
+                return Err(format!(
+                    "cluster name {name:?} contains '/', which is reserved for the members of dynamic sources"
+                ));
+            }
+            if let crate::cluster::ClusterSource::KubeconfigSecrets { cluster: holder, .. } = &cluster.source
+            {
+                let static_holder = self.clusters.get(holder).is_some_and(|c| {
+                    !matches!(c.source, crate::cluster::ClusterSource::KubeconfigSecrets { .. })
+                });
+                if !static_holder {
+                    return Err(format!(
+                        "clusters.{name}.cluster {holder:?} must name a configured kubeconfig or in-cluster cluster, where its Secrets live"
+                    ));
+                }
+            }
+        }
         if self.controller.concurrency == 0 {
             return Err("controller.concurrency must be at least 1".into());
         }
@@ -292,6 +310,13 @@ mod tests {
         assert_eq!(config.admin.listen.ip(), std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
         assert_eq!(config.leader_election.as_ref().unwrap().cluster, "default");
         assert_eq!(config.grants().plugins["namespace-config"].capabilities.kube[0].kind, "ConfigMap");
+    }
+
+    #[test]
+    fn a_written_config_reads_back_the_same() {
+        let config = HostConfig::parse(FULL).unwrap();
+        let written = toml::to_string(&config).unwrap();
+        assert_eq!(HostConfig::parse(&written).unwrap(), config, "{written}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the host reports ready, so `/readyz` means "the plugins that can load
 //! are loaded"; the engine starts after, and only while this replica leads.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminConfig, AdminEndpoint, AdminHandle, AdminState};
 use crate::clients::{self, ConnectError};
-use crate::cluster::{ClusterError, Clusters};
+use crate::cluster::{ClusterError, ClusterSource, Clusters, secrets};
 use crate::config::HostConfig;
 use crate::controller::cache::CachedKube;
 use crate::controller::metrics::ControllerMetrics;
@@ -74,6 +75,9 @@ pub enum StartError {
 /// A running host.
 pub struct Host {
     runtime: Arc<Runtime>,
+    clusters: Arc<Clusters>,
+    /// Followers of the dynamic cluster sources.
+    _members: Vec<secrets::Members>,
     admin: AdminHandle,
     /// `/readyz`: true from start until shutdown begins.
     ready: watch::Sender<bool>,
@@ -133,7 +137,6 @@ impl Host {
             Some(election) => {
                 let client = clusters
                     .client(&election.cluster)
-                    .cloned()
                     .ok_or_else(|| StartError::LeaderCluster(election.cluster.clone()))?;
                 let identity = election.identity.clone().unwrap_or_else(default_identity);
                 let leader = Leader::start(
@@ -164,7 +167,20 @@ impl Host {
         )
         .await?;
 
+        let dynamic: BTreeSet<String> = config
+            .clusters
+            .iter()
+            .filter(|(_, c)| matches!(c.source, ClusterSource::KubeconfigSecrets { .. }))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let members = config
+            .clusters
+            .iter()
+            .filter_map(|(name, c)| secrets::follow(&clusters, name, &c.source))
+            .collect();
+        let clusters_handle = clusters.clone();
         let controller = Controller::new(Shared {
+            dynamic,
             runtime: runtime.clone(),
             clusters,
             informers,
@@ -173,7 +189,23 @@ impl Host {
         });
         let (stop, stopped) = watch::channel(false);
         let engine = tokio::spawn(async move { controller.run(active, stopped).await });
-        Ok(Self { runtime, admin, ready: ready_tx, stop, engine, _reload: reload, leader, _always: always })
+        Ok(Self {
+            runtime,
+            clusters: clusters_handle,
+            admin,
+            ready: ready_tx,
+            stop,
+            engine,
+            _reload: reload,
+            _members: members,
+            leader,
+            _always: always,
+        })
+    }
+
+    /// The clusters connected now (dynamic members included).
+    pub fn clusters(&self) -> &Arc<Clusters> {
+        &self.clusters
     }
 
     /// The runtime (loaded plugins, metrics).

@@ -96,7 +96,7 @@ impl Effects {
         for cluster in watched {
             if let Some(client) = clusters.client(cluster) {
                 let reporter = Reporter { controller: "wasmvisor".into(), instance: Some(plugin.to_owned()) };
-                recorders.insert(cluster.to_owned(), Recorder::new(client.clone(), reporter));
+                recorders.insert(cluster.to_owned(), Recorder::new(client, reporter));
             }
         }
         Self { plugin: plugin.to_owned(), recorders }

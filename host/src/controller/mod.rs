@@ -26,12 +26,13 @@ pub mod reconcile;
 pub mod runner;
 pub mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch as signal;
+use wasmvisor_manifest::Manifest;
 
 use crate::cluster::Clusters;
 use crate::runtime::Runtime;
@@ -102,6 +103,9 @@ impl ControllerSettings {
 
 /// What every plugin controller shares.
 pub struct Shared {
+    /// Names of the dynamic cluster sources (kubeconfig Secrets): a plugin
+    /// watching one gets a controller per member cluster.
+    pub dynamic: BTreeSet<String>,
     /// The runtime that loads and calls plugins.
     pub runtime: Arc<Runtime>,
     /// kube-rs clients by cluster.
@@ -141,6 +145,7 @@ impl Controller {
     /// leads again.
     pub async fn run(&self, mut active: signal::Receiver<bool>, mut stop: signal::Receiver<bool>) {
         let mut changes = self.shared.runtime.plugin_changes();
+        let mut members = self.shared.clusters.changes();
         let mut running: BTreeMap<String, PluginController> = BTreeMap::new();
         loop {
             if *active.borrow() {
@@ -150,6 +155,7 @@ impl Controller {
             }
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { break },
+                changed = members.changed() => if changed.is_err() { break },
                 changed = active.changed() => if changed.is_err() { break },
                 _ = stop.wait_for(|s| *s) => break,
             }
@@ -157,39 +163,78 @@ impl Controller {
         stop_all(&mut running).await;
     }
 
-    /// Brings the running controllers in step with the loaded plugins.
+    /// Brings the running controllers in step with the loaded plugins and
+    /// the member clusters of dynamic sources.
     fn sync(&self, running: &mut BTreeMap<String, PluginController>) {
-        let loaded = self.shared.runtime.loaded();
-        let gone: Vec<String> = running.keys().filter(|n| !loaded.contains_key(*n)).cloned().collect();
-        for name in gone {
-            if let Some(controller) = running.remove(&name) {
-                tracing::info!(plugin = name, "plugin removed; its controller stops");
+        let wanted: BTreeMap<String, Arc<Manifest>> = self
+            .shared
+            .runtime
+            .loaded()
+            .values()
+            .flat_map(|plugin| instances(&plugin.manifest, &self.shared.dynamic, &self.shared.clusters))
+            .collect();
+        let gone: Vec<String> = running.keys().filter(|n| !wanted.contains_key(*n)).cloned().collect();
+        for key in gone {
+            if let Some(controller) = running.remove(&key) {
+                tracing::info!(controller = key, "plugin or cluster removed; its controller stops");
                 tokio::spawn(controller.stop());
             }
         }
-        for (name, plugin) in loaded {
-            let manifest = plugin.manifest.clone();
-            match running.get_mut(&name) {
+        for (key, manifest) in wanted {
+            match running.get_mut(&key) {
                 Some(current) if *current.manifest == *manifest => {}
                 Some(current)
                     if current.manifest.watches == manifest.watches
                         && current.manifest.owns == manifest.owns =>
                 {
-                    tracing::info!(plugin = manifest.id(), "new version loaded; re-queueing every object");
+                    tracing::info!(
+                        controller = key,
+                        plugin = manifest.id(),
+                        "new version loaded; re-queueing every object"
+                    );
                     current.manifest = manifest.clone();
                     current.requeue_all(&Reason::PluginChanged { plugin: manifest.id() });
                 }
                 _ => {
-                    self.shared.metrics.touch_plugin(&name);
+                    self.shared.metrics.touch_plugin(&manifest.name);
                     let started = PluginController::start(self.shared.clone(), manifest.clone());
-                    if let Some(old) = running.insert(name, started) {
+                    if let Some(old) = running.insert(key.clone(), started) {
                         tokio::spawn(old.stop());
                     }
-                    tracing::info!(plugin = manifest.id(), "plugin controller started");
+                    tracing::info!(controller = key, plugin = manifest.id(), "plugin controller started");
                 }
             }
         }
     }
+}
+
+/// The controllers `manifest` needs, by key: one, keyed by the plugin's
+/// name, when it watches static clusters; one per member cluster, keyed
+/// `<plugin> in <member>`, with the source's name in its watches and owned
+/// kinds replaced by the member's, when it watches a dynamic source. A
+/// plugin binds at most one dynamic source (the first its watches name).
+fn instances(
+    manifest: &Arc<Manifest>,
+    dynamic: &BTreeSet<String>,
+    clusters: &Clusters,
+) -> Vec<(String, Arc<Manifest>)> {
+    let Some(source) = manifest.watches.iter().map(|w| &w.cluster).find(|c| dynamic.contains(*c)) else {
+        return vec![(manifest.name.clone(), manifest.clone())];
+    };
+    clusters
+        .members(source)
+        .into_iter()
+        .map(|member| {
+            let mut bound = (**manifest).clone();
+            for watch in bound.watches.iter_mut().filter(|w| &w.cluster == source) {
+                watch.cluster = member.clone();
+            }
+            for owned in bound.owns.iter_mut().filter(|o| &o.cluster == source) {
+                owned.cluster = member.clone();
+            }
+            (format!("{} in {member}", manifest.name), Arc::new(bound))
+        })
+        .collect()
 }
 
 async fn stop_all(running: &mut BTreeMap<String, PluginController>) {
