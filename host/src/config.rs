@@ -255,6 +255,14 @@ impl HostConfig {
                 }
             }
         }
+        if let Some(sharding) = self.controller.sharding
+            && (sharding.shards == 0 || sharding.shard >= sharding.shards)
+        {
+            return Err(format!(
+                "controller.sharding: shard {} is not one of 0..{} (shards must be at least 1)",
+                sharding.shard, sharding.shards
+            ));
+        }
         if self.controller.concurrency == 0 {
             return Err("controller.concurrency must be at least 1".into());
         }

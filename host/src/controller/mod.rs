@@ -24,6 +24,7 @@ pub mod owners;
 pub mod queue;
 pub mod reconcile;
 pub mod runner;
+pub mod shard;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,6 +65,9 @@ pub struct ControllerSettings {
     /// How long shutdown waits for reconciles in flight (default 30s).
     #[serde(default = "default_shutdown_timeout", with = "wasmvisor_manifest::limits::duration")]
     pub shutdown_timeout: Duration,
+    /// Split the keys across replicas (default: this replica takes all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<shard::Sharding>,
 }
 
 fn default_concurrency() -> usize {
@@ -90,6 +94,7 @@ impl Default for ControllerSettings {
             backoff_base: default_backoff_base(),
             backoff_max: default_backoff_max(),
             shutdown_timeout: default_shutdown_timeout(),
+            sharding: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use wasmvisor_manifest::{KindRef, Manifest, Watch};
 
 use super::queue::{QueueConfig, Reason, WorkQueue};
+use super::shard::Sharding;
 use super::watch::{Change, Informer};
 use super::{Shared, finalizer, owners, reconcile};
 use crate::label_selector::LabelSelector;
@@ -94,7 +95,7 @@ pub(crate) struct PluginController {
     /// The manifest it was started for: a reload that keeps watches and
     /// owned kinds keeps the controller (and its queue) running.
     pub(crate) manifest: Arc<Manifest>,
-    queue: WorkQueue<ObjectRef>,
+    intake: Intake,
     sources: watch::Receiver<Option<Arc<Sources>>>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -111,14 +112,15 @@ impl PluginController {
         });
         let (sources_tx, sources) = watch::channel(None);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(shared, manifest.clone(), queue.clone(), sources_tx, stopped));
-        Self { manifest, queue, sources, stop, task }
+        let intake = Intake { queue, sharding: settings.sharding };
+        let task = tokio::spawn(run(shared, manifest.clone(), intake.clone(), sources_tx, stopped));
+        Self { manifest, intake, sources, stop, task }
     }
 
     /// Queues every watched object again (a new version was loaded).
     pub(crate) fn requeue_all(&self, reason: &Reason) {
         if let Some(sources) = self.sources.borrow().as_ref() {
-            enqueue_all(&self.queue, sources, &self.manifest.name, reason);
+            enqueue_all(&self.intake, sources, &self.manifest.name, reason);
         }
     }
 
@@ -135,12 +137,28 @@ impl PluginController {
     }
 }
 
-fn enqueue_all(queue: &WorkQueue<ObjectRef>, sources: &Sources, plugin: &str, reason: &Reason) {
+/// The queue of one plugin controller, behind the shard filter: keys of
+/// other replicas' shards never enter it.
+#[derive(Clone)]
+pub(crate) struct Intake {
+    pub(crate) queue: WorkQueue<ObjectRef>,
+    sharding: Option<Sharding>,
+}
+
+impl Intake {
+    fn add(&self, key: ObjectRef, reason: Reason) {
+        if self.sharding.is_none_or(|s| s.owns(&key)) {
+            self.queue.add(key, reason);
+        }
+    }
+}
+
+fn enqueue_all(intake: &Intake, sources: &Sources, plugin: &str, reason: &Reason) {
     let finalizer = finalizer::name(plugin);
     for watched in &sources.watched {
         for object in watched.informer.list() {
             if watched.wants(&object, &finalizer) {
-                queue.add(key_of(&watched.watch.kind_ref(), &object), reason.clone());
+                intake.add(key_of(&watched.watch.kind_ref(), &object), reason.clone());
             }
         }
     }
@@ -149,23 +167,24 @@ fn enqueue_all(queue: &WorkQueue<ObjectRef>, sources: &Sources, plugin: &str, re
 async fn run(
     shared: Arc<Shared>,
     manifest: Arc<Manifest>,
-    queue: WorkQueue<ObjectRef>,
+    intake: Intake,
     sources_tx: watch::Sender<Option<Arc<Sources>>>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let plugin = manifest.name.clone();
+    let queue = intake.queue.clone();
     let Some(sources) = connect(&shared, &manifest, &mut stopped).await else { return };
     sources_tx.send_replace(Some(sources.clone()));
     let mut feeders = JoinSet::new();
     for (index, watched) in sources.watched.iter().enumerate() {
         let rx = watched.informer.subscribe();
-        feeders.spawn(feed_watched(queue.clone(), sources.clone(), index, rx, plugin.clone()));
+        feeders.spawn(feed_watched(intake.clone(), sources.clone(), index, rx, plugin.clone()));
     }
     for (kind, informer) in &sources.owned {
         let rx = informer.subscribe();
-        feeders.spawn(feed_owned(queue.clone(), sources.clone(), kind.clone(), rx));
+        feeders.spawn(feed_owned(intake.clone(), sources.clone(), kind.clone(), rx));
     }
-    feeders.spawn(resync(queue.clone(), sources.clone(), plugin.clone(), shared.settings.resync));
+    feeders.spawn(resync(intake.clone(), sources.clone(), plugin.clone(), shared.settings.resync));
 
     let effects = Arc::new(super::effects::Effects::new(
         &plugin,
@@ -250,7 +269,7 @@ async fn drain(plugin: &str, running: &mut JoinSet<()>, timeout: Duration) {
 
 /// Watched-kind changes into the queue.
 async fn feed_watched(
-    queue: WorkQueue<ObjectRef>,
+    intake: Intake,
     sources: Arc<Sources>,
     index: usize,
     mut changes: broadcast::Receiver<Change>,
@@ -263,7 +282,7 @@ async fn feed_watched(
     watched.informer.synced().await;
     for object in watched.informer.list() {
         if watched.wants(&object, &finalizer) {
-            queue.add(key_of(&kind, &object), Reason::ObjectChanged);
+            intake.add(key_of(&kind, &object), Reason::ObjectChanged);
         }
     }
     let mut generations: HashMap<ObjectRef, Option<i64>> = HashMap::new();
@@ -280,16 +299,16 @@ async fn feed_watched(
                         continue;
                     }
                 }
-                queue.add(key, Reason::ObjectChanged);
+                intake.add(key, Reason::ObjectChanged);
             }
             Ok(Change::Deleted(object)) => {
                 let key = key_of(&kind, &object);
                 generations.remove(&key);
-                queue.forget(&key);
+                intake.queue.forget(&key);
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(plugin, kind = %kind, missed, "fell behind the watch; re-queueing everything");
-                enqueue_all(&queue, &sources, &plugin, &Reason::Resync);
+                enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
@@ -298,7 +317,7 @@ async fn feed_watched(
 
 /// Owned-kind changes into the queue, as their controller owners.
 async fn feed_owned(
-    queue: WorkQueue<ObjectRef>,
+    intake: Intake,
     sources: Arc<Sources>,
     kind: KindRef,
     mut changes: broadcast::Receiver<Change>,
@@ -326,7 +345,7 @@ async fn feed_owned(
                 tracing::warn!(kind = %kind, missed, "fell behind an owned kind's watch; re-queueing every owner");
                 for object in sources.owned.iter().filter(|(k, _)| *k == kind).flat_map(|(_, i)| i.list()) {
                     for owner in owners_of(&object) {
-                        queue.add(owner, Reason::Resync);
+                        intake.add(owner, Reason::Resync);
                     }
                 }
                 continue;
@@ -336,16 +355,16 @@ async fn feed_owned(
         let object = change.object();
         let owned = key_of(&kind, object).to_string();
         for owner in owners_of(object) {
-            queue.add(owner, Reason::OwnedChanged { owned: owned.clone() });
+            intake.add(owner, Reason::OwnedChanged { owned: owned.clone() });
         }
     }
 }
 
 /// Every `period`, every watched object again (level-based safety net).
-async fn resync(queue: WorkQueue<ObjectRef>, sources: Arc<Sources>, plugin: String, period: Duration) {
+async fn resync(intake: Intake, sources: Arc<Sources>, plugin: String, period: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         ticks.tick().await;
-        enqueue_all(&queue, &sources, &plugin, &Reason::Resync);
+        enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
     }
 }

@@ -63,3 +63,48 @@ async fn one_replica_leads_and_a_standby_takes_over_when_it_goes() {
     .await;
     second.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_split_the_objects_between_them() {
+    use wasmvisor_host::controller::shard::{Sharding, shard_of};
+    use wasmvisor_host::manifest::section;
+    let env = Env::start_api_only().await;
+    // Shard 1 runs the widget plugin under another name, so each object's
+    // finalizer says which replica took it.
+    let text = section::extract(WIDGET.bytes).unwrap().replace("name = \"widget\"", "name = \"widget-b\"");
+    let renamed = section::embed(WIDGET.bytes, &text).unwrap();
+    let mut hosts = Vec::new();
+    for (shard, bytes) in [(0, WIDGET.bytes.to_vec()), (1, renamed)] {
+        let dir = env.dir().join(format!("shard-{shard}"));
+        std::fs::create_dir_all(dir.join("plugins")).unwrap();
+        std::fs::write(dir.join("plugins").join("w.wasm"), &bytes).unwrap();
+        let mut config = host_config(&dir, env.kubeconfig(), &[]);
+        config.trust_manifests = true;
+        config.controller.sharding = Some(Sharding { shards: 2, shard });
+        hosts.push(Host::start(config).await.unwrap());
+    }
+    let names: Vec<String> = (0..12).map(|i| format!("w{i}")).collect();
+    for name in &names {
+        create_widget(&env, "apps", name, json!({})).await;
+    }
+    let mut per_shard = [0; 2];
+    for name in &names {
+        ready(&env, name).await;
+        let key = wasmvisor_host::ObjectRef {
+            cluster: "default".into(),
+            api_version: "test.wasmvisor.dev/v1".into(),
+            kind: "Widget".into(),
+            namespace: Some("apps".into()),
+            name: name.clone(),
+        };
+        let shard = shard_of(&key, 2);
+        per_shard[shard as usize] += 1;
+        let expected = if shard == 0 { "wasmvisor.dev/widget" } else { "wasmvisor.dev/widget-b" };
+        let widget = env.widgets("apps").get(name).await.unwrap();
+        assert_eq!(at(&widget, "/metadata/finalizers"), json!([expected]), "{name} is on shard {shard}");
+    }
+    assert!(per_shard.iter().all(|n| *n > 0), "12 names should land on both shards: {per_shard:?}");
+    for host in hosts {
+        host.shutdown().await;
+    }
+}
