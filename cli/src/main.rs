@@ -5,7 +5,9 @@
 mod apiserver;
 mod plugin;
 mod rbac;
+mod run;
 mod sim;
+mod up;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The local default: embedded API server, NSX and vCenter simulators, host and bundled plugins.
+    Up(up::Args),
+    /// The host against the clusters and endpoints a host config names.
+    Run(run::Args),
     /// Plugin tooling: new, build, check.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -42,6 +48,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Run(args) => run::run(args),
         Command::Plugin(command) => command.run(),
         Command::Apiserver(args) => apiserver::run(args),
         Command::Rbac(args) => rbac::run(args),

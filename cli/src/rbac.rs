@@ -36,8 +36,8 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
-    let grants =
-        grants_of(&text).with_context(|| format!("{} is not a valid host config", args.config.display()))?;
+    let grants = Grants::from_host_config(&text)
+        .with_context(|| format!("{} is not a valid host config", args.config.display()))?;
     let mut manifests = Vec::new();
     for path in &args.plugins {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -54,36 +54,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     };
     print!("{}", generate(&grants, &manifests, &options).to_yaml()?);
     Ok(())
-}
-
-/// The `[plugins.*]` grants of a host config; other tables (clusters,
-/// endpoints, …) are the host's business, not RBAC's.
-fn grants_of(text: &str) -> anyhow::Result<Grants> {
-    let mut table: toml::Table = toml::from_str(text)?;
-    let plugins = table.remove("plugins").unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-    let only = toml::Table::from_iter([("plugins".to_owned(), plugins)]);
-    Ok(Grants::parse(&toml::to_string(&only)?)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_plugin_grants_of_a_host_config_count() {
-        let grants = grants_of(
-            r#"
-            [clusters.default]
-            source = "in-cluster"
-            [[plugins.a.capabilities.kube]]
-            api-version = "v1"
-            kind = "ConfigMap"
-            verbs = ["get"]
-        "#,
-        )
-        .unwrap();
-        assert_eq!(grants.plugins["a"].capabilities.kube[0].kind, "ConfigMap");
-        assert!(grants_of("[plugins.a]\ncapabilites = {}").is_err());
-        assert!(grants_of("").unwrap().plugins.is_empty());
-    }
 }

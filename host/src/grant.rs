@@ -37,6 +37,12 @@ pub struct Grants {
     /// Per plugin.
     #[serde(default)]
     pub plugins: BTreeMap<String, Grant>,
+    /// Admit a plugin that has no grant with exactly what its manifest
+    /// declares (under the default limit ceilings), the way `spin up` trusts
+    /// an app's manifest. For a one-person machine (`wasmvisor up`), never
+    /// for a shared cluster. Calls are still checked against the manifest.
+    #[serde(skip)]
+    pub trust_manifests: bool,
 }
 
 /// Why a manifest exceeds its grant: every gap, so one fix covers them all.
@@ -74,19 +80,35 @@ fn list(missing: &[Missing], limits: &[String]) -> String {
 }
 
 impl Grants {
-    /// Parses the grants from host-config TOML.
+    /// Parses a file of `[plugins.NAME]` grant tables only.
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
     }
 
+    /// The grants of a whole host config (`[plugins.*]` and
+    /// `trust-manifests`); its other tables (clusters, endpoints, …) are the
+    /// host's business and are not checked here.
+    pub fn from_host_config(text: &str) -> Result<Self, toml::de::Error> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let trust = table.get("trust-manifests").and_then(toml::Value::as_bool).unwrap_or(false);
+        let plugins = table.remove("plugins").unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let only = toml::Table::from_iter([("plugins".to_owned(), plugins)]);
+        let mut grants: Grants = only.try_into()?;
+        grants.trust_manifests = trust;
+        Ok(grants)
+    }
+
     /// Checks `manifest` against its grant.
     pub fn admit(&self, manifest: &Manifest) -> Result<(), GrantError> {
-        let grant = self
-            .plugins
-            .get(&manifest.name)
-            .ok_or_else(|| GrantError::NoGrant { plugin: manifest.name.clone() })?;
-        let missing = grant.capabilities.missing(&manifest.capabilities);
-        let limits = manifest.limits.exceeding(&grant.limits);
+        let (missing, limits) = match self.plugins.get(&manifest.name) {
+            Some(grant) => {
+                (grant.capabilities.missing(&manifest.capabilities), manifest.limits.exceeding(&grant.limits))
+            }
+            None if self.trust_manifests => {
+                (Vec::new(), manifest.limits.exceeding(&Grant::default_ceiling()))
+            }
+            None => return Err(GrantError::NoGrant { plugin: manifest.name.clone() }),
+        };
         if missing.is_empty() && limits.is_empty() {
             Ok(())
         } else {
@@ -162,6 +184,36 @@ mod tests {
     fn no_grant_says_where_to_add_one() {
         let err = Grants::default().admit(&Manifest::parse(MANIFEST).unwrap()).unwrap_err();
         assert!(err.to_string().contains("[plugins.demo]"), "{err}");
+    }
+
+    #[test]
+    fn a_host_config_yields_its_plugin_grants_only() {
+        let grants = Grants::from_host_config(
+            r#"
+            data-dir = "d"
+            trust-manifests = true
+            [clusters.default]
+            source = "in-cluster"
+            [[plugins.a.capabilities.kube]]
+            api-version = "v1"
+            kind = "ConfigMap"
+            verbs = ["get"]
+        "#,
+        )
+        .unwrap();
+        assert_eq!(grants.plugins["a"].capabilities.kube[0].kind, "ConfigMap");
+        assert!(grants.trust_manifests);
+        assert!(Grants::from_host_config("[plugins.a]\ncapabilites = {}").is_err());
+        assert!(Grants::from_host_config("").unwrap().plugins.is_empty());
+    }
+
+    #[test]
+    fn trusting_manifests_admits_an_ungranted_plugin_under_the_default_ceilings_only() {
+        let trusting = Grants { trust_manifests: true, ..Grants::default() };
+        trusting.admit(&Manifest::parse(MANIFEST).unwrap()).unwrap();
+        let greedy = Manifest::parse(&MANIFEST.replace("128MiB", "1GiB")).unwrap();
+        let err = trusting.admit(&greedy).unwrap_err().to_string();
+        assert!(err.contains("memory 1GiB (granted at most 256MiB)"), "{err}");
     }
 
     #[test]

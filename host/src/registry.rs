@@ -33,16 +33,34 @@ pub struct NameTaken {
 }
 
 /// Name → plugin.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Registry {
     current: ArcSwap<BTreeMap<String, Entry>>,
     writer: Mutex<()>,
+    /// Bumped on every install and removal, so the controller engine hears
+    /// of a reload without polling.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            current: ArcSwap::default(),
+            writer: Mutex::new(()),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Registry {
     /// The plugin called `name`, as of now.
     pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
         self.current.load().get(name).map(|e| e.plugin.clone())
+    }
+
+    /// A receiver that is marked changed after every install and removal.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Every entry, by name.
@@ -61,6 +79,7 @@ impl Registry {
         }
         let previous = next.insert(name, entry);
         self.current.store(Arc::new(next));
+        self.changes.send_modify(|n| *n += 1);
         Ok(previous)
     }
 
@@ -70,6 +89,9 @@ impl Registry {
         let mut next = (**self.current.load()).clone();
         let removed = next.remove(name);
         self.current.store(Arc::new(next));
+        if removed.is_some() {
+            self.changes.send_modify(|n| *n += 1);
+        }
         removed
     }
 }

@@ -4,6 +4,7 @@
 //! [`Runtime::reconcile`]; hot reload drives it through [`Runtime::load`]
 //! and [`Runtime::install`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -141,6 +142,16 @@ impl Runtime {
     /// The plugin called `name`, if loaded.
     pub fn plugin(&self, name: &str) -> Option<Arc<Plugin>> {
         self.registry.get(name)
+    }
+
+    /// Marked changed whenever a plugin is installed or removed (hot reload).
+    pub fn plugin_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.registry.changes()
+    }
+
+    /// Every loaded plugin by name, as of now.
+    pub fn loaded(&self) -> BTreeMap<String, Arc<Plugin>> {
+        self.registry.snapshot().iter().map(|(name, e)| (name.clone(), e.plugin.clone())).collect()
     }
 
     /// Loaded plugins by name.

@@ -13,6 +13,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("chaos-plugin", "testing/chaos"),
     ("bench-plugin", "testing/bench"),
     ("probe-plugin", "testing/probe"),
+    ("widget-plugin", "testing/widget"),
 ];
 
 fn main() {

@@ -30,7 +30,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            Grants::parse(&text).with_context(|| format!("{} is not a valid host config", path.display()))?
+            Grants::from_host_config(&text)
+                .with_context(|| format!("{} is not a valid host config", path.display()))?
         }
         // Without a config, grant exactly what the plugin asks, so the rest
         // of the checks still run.
@@ -40,6 +41,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
             )]
             .into(),
+            trust_manifests: false,
         },
     };
     let cache = tempfile::tempdir().context("creating a scratch compile cache")?;

@@ -25,11 +25,15 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// Whether `value` is inside this scope.
+    /// Whether `value` is inside this scope. A name also admits the names
+    /// below it (`guests` admits `guests/ns/tkc-a`): that is how a grant for
+    /// a dynamic cluster source covers the clusters it discovers.
     pub fn admits(&self, value: &str) -> bool {
         match self {
             Scope::Any => true,
-            Scope::Named(name) => name == value,
+            Scope::Named(name) => {
+                name == value || value.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with('/'))
+            }
         }
     }
 
@@ -486,6 +490,17 @@ mod tests {
         assert!(g.allow_kube(&call(KubeVerb::Get, "Secret", Some("team-a"))).is_none());
         let other_cluster = KubeCall { cluster: "guest-1", ..call(KubeVerb::Get, "Namespace", None) };
         assert!(g.allow_kube(&other_cluster).is_none());
+        let lookalike = KubeCall { cluster: "supervisor-2", ..call(KubeVerb::Get, "Namespace", None) };
+        assert!(g.allow_kube(&lookalike).is_none(), "a name admits only names below it, not prefixes");
+    }
+
+    #[test]
+    fn a_cluster_name_admits_the_members_of_that_source() {
+        let source = Scope::Named("guests".into());
+        assert!(source.admits("guests"));
+        assert!(source.admits("guests/ns/tkc-a-kubeconfig"));
+        assert!(!source.admits("guests-2/ns/x"));
+        assert!(!source.admits("guest"));
     }
 
     #[test]

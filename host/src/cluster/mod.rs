@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod config;
+pub mod secrets;
 
 pub use client::{ClusterError, Clusters};
-pub use config::{ClusterConfig, ClusterSource};
+pub use config::{ClusterConfig, ClusterSource, member_name};

@@ -37,4 +37,9 @@ pub mod testing {
     /// and reports all it saw.
     pub const PROBE: Bundled =
         Bundled { file: "probe.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/probe.wasm")) };
+
+    /// `plugins/testing/widget`: reconciles Widgets as their spec asks (the
+    /// engine's tests and benchmark).
+    pub const WIDGET: Bundled =
+        Bundled { file: "widget.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/widget.wasm")) };
 }

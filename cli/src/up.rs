@@ -1,0 +1,161 @@
+//! `wasmvisor up [--data-dir DIR]`: the local default. The embedded API
+//! server, the NSX and vCenter simulators and the host with the bundled
+//! plugins, on one machine, until Ctrl-C.
+//!
+//! The host reaches the API server over HTTPS with the kubeconfig it wrote,
+//! exactly as `wasmvisor run` reaches a real cluster; `up` only writes the
+//! host config (`DIR/host.toml`) that `run` would read. Layout of DIR:
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `kubeconfig` | admin kubeconfig for kubectl (0600) |
+//! | `apiserver/` | the API server's SQLite store, CA and token |
+//! | `sim/` | the NSX/vCenter world, their CA and generated credentials |
+//! | `plugins/` | hot-reloaded; the bundled plugins are placed here on first start |
+//! | `cache/`, `admin.json` | the host's compile cache and admin endpoint |
+//! | `host.toml` | the generated host config (rewritten at every start) |
+//!
+//! A second `up` on the same DIR comes back with the same objects, world
+//! and plugins. Plugins run with `trust-manifests`: on a one-person machine
+//! the operator is the plugin author, so a plugin dropped into `plugins/`
+//! gets what its manifest declares (and no more: every call is still
+//! checked).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use wasmvisor_apiserver::ApiServer;
+use wasmvisor_host::clients::{CredentialsSource, EndpointConfig};
+use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
+use wasmvisor_host::config::HostConfig;
+use wasmvisor_host::host::Host;
+use wasmvisor_sim::{NsxSim, SimConfig, VcenterSim, VcenterTiming};
+
+/// Arguments of `up`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Everything lives here (created if missing; default
+    /// `$XDG_DATA_HOME/wasmvisor`, else `~/.local/share/wasmvisor`).
+    #[arg(long, env = "WASMVISOR_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the API server (HTTPS); port 0 picks a free one.
+    #[arg(long, env = "WASMVISOR_LISTEN", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+}
+
+/// The parent of the API server's own default (`…/wasmvisor/apiserver`).
+fn default_data_dir() -> PathBuf {
+    let apiserver = wasmvisor_apiserver::Config::default_data_dir();
+    apiserver.parent().map_or_else(|| PathBuf::from("wasmvisor"), Path::to_path_buf)
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let dir = args.data_dir.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(up(&dir, args.listen))
+}
+
+async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    let api = ApiServer::start(wasmvisor_apiserver::Config::new(dir.join("apiserver")).listen(listen))
+        .await
+        .with_context(|| {
+            format!("starting the API server on {listen} (another `up` running? pick a port with --listen)")
+        })?;
+    let kubeconfig = dir.join("kubeconfig");
+    copy_private(api.kubeconfig_path(), &kubeconfig)?;
+
+    let sim_dir = dir.join("sim");
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
+    let nsx =
+        NsxSim::start(SimConfig::new(&sim_dir, loopback)).await.context("starting the NSX simulator")?;
+    let vcenter = VcenterSim::start(SimConfig::new(&sim_dir, loopback), VcenterTiming::default())
+        .await
+        .context("starting the vCenter simulator")?;
+
+    let plugin_dir = dir.join("plugins");
+    let placed = place_bundled(&plugin_dir)?;
+    let ca = sim_dir.join("ca").join("ca.crt");
+    let endpoint = |url: &str, credentials: &Path| EndpointConfig {
+        ca_file: Some(ca.clone()),
+        credentials: CredentialsSource::File(credentials.to_owned()),
+        ..EndpointConfig::new(url, credentials)
+    };
+    let mut config =
+        HostConfig::parse(&format!("data-dir = {:?}\ntrust-manifests = true", dir.display().to_string()))
+            .context("the built-in host config")?;
+    config.plugin_dir = Some(plugin_dir.clone());
+    config.clusters.insert(
+        wasmvisor_host::manifest::DEFAULT_CLUSTER.into(),
+        ClusterConfig { source: ClusterSource::Kubeconfig { kubeconfig: kubeconfig.clone(), context: None } },
+    );
+    config.nsx = Some(endpoint(&nsx.base_url, &nsx.credentials_file));
+    config.vcenter = Some(endpoint(&vcenter.base_url, &vcenter.credentials_file));
+    write_config(&dir.join("host.toml"), &config)?;
+
+    let host = Host::start(config).await.context("starting the host")?;
+    println!("wasmvisor is up (data in {})", dir.display());
+    println!("  API server  https://{}", api.addr());
+    println!("  kubeconfig  {}", kubeconfig.display());
+    println!("  NSX         {}", nsx.base_url);
+    println!("  vCenter     {}", vcenter.base_url);
+    println!("  plugins     {} (hot-reloaded)", plugin_dir.display());
+    for plugin in host.runtime().plugins() {
+        println!("              {}@{} {}", plugin.name, plugin.version, plugin.digest);
+    }
+    if !placed.is_empty() {
+        println!("              placed there on first start: {}", placed.join(", "));
+    }
+    println!("  admin       {}", host.admin().url);
+    println!();
+    println!("try:  export KUBECONFIG={}", kubeconfig.display());
+    println!("      kubectl get namespaces");
+    println!("      wasmvisor plugin list --data-dir {}", dir.display());
+    println!(
+        "Ctrl-C stops everything; `wasmvisor up --data-dir {}` brings it back as it was.",
+        dir.display()
+    );
+
+    crate::run::shutdown_signal().await?;
+    println!("stopping: finishing reconciles in flight");
+    host.shutdown().await;
+    nsx.shutdown().await;
+    vcenter.shutdown().await;
+    api.shutdown().await.context("stopping the API server")?;
+    Ok(())
+}
+
+/// Writes each bundled plugin into a fresh plugin directory; a directory
+/// that exists is the user's and is left as it is.
+fn place_bundled(plugin_dir: &Path) -> anyhow::Result<Vec<String>> {
+    if plugin_dir.exists() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(plugin_dir).with_context(|| format!("creating {}", plugin_dir.display()))?;
+    let mut placed = Vec::new();
+    for plugin in wasmvisor_plugins::BUNDLED {
+        let path = plugin_dir.join(plugin.file);
+        std::fs::write(&path, plugin.bytes).with_context(|| format!("writing {}", path.display()))?;
+        placed.push(plugin.file.to_owned());
+    }
+    Ok(placed)
+}
+
+fn copy_private(from: &Path, to: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    std::fs::write(to, bytes).with_context(|| format!("writing {}", to.display()))?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", to.display()))
+}
+
+fn write_config(path: &Path, config: &HostConfig) -> anyhow::Result<()> {
+    let body = toml::to_string(config).context("encoding the host config")?;
+    let text = format!(
+        "# Written by `wasmvisor up` at every start; `wasmvisor run --config {}`\n# runs the same host against these endpoints.\n{body}",
+        path.display()
+    );
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,370 @@
+//! One plugin's controller: its watched and owned kinds feed its work queue,
+//! and workers take keys off the queue and run one attempt each.
+//!
+//! In: a loaded plugin's manifest and the shared [`Informers`]. Out:
+//! attempts ([`super::reconcile`]) for every object the plugin watches, on
+//! every change to it or to an object it owns, on every resync and after
+//! each hot reload. Invariants: the queue holds at most one entry per
+//! object and hands out at most one attempt per object at a time; at most
+//! `concurrency` attempts of this plugin run at once; a change is never
+//! dropped (a subscriber that lags behind its watch re-queues everything
+//! from the cache, which is level-based and therefore safe).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::DynamicObject;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+use wasmvisor_manifest::{KindRef, Manifest, Watch};
+
+use super::queue::{QueueConfig, Reason, WorkQueue};
+use super::shard::Sharding;
+use super::watch::{Change, Informer};
+use super::{Shared, finalizer, owners, reconcile};
+use crate::label_selector::LabelSelector;
+use crate::object::ObjectRef;
+
+/// A watched kind with its filter.
+pub(crate) struct Watched {
+    pub(crate) watch: Watch,
+    pub(crate) informer: Arc<Informer>,
+    selector: Option<LabelSelector>,
+}
+
+impl Watched {
+    /// Whether a change to `object` concerns the plugin: it matches the
+    /// selector, or it carries the plugin's finalizer (which must be
+    /// released even after the labels moved on).
+    fn wants(&self, object: &DynamicObject, finalizer: &str) -> bool {
+        let labels = object.metadata.labels.clone().unwrap_or_default();
+        self.selector.as_ref().is_none_or(|s| s.matches(&labels)) || finalizer::has(object, finalizer)
+    }
+}
+
+/// What one plugin's controller reads from.
+pub(crate) struct Sources {
+    pub(crate) watched: Vec<Watched>,
+    owned: Vec<(KindRef, Arc<Informer>)>,
+}
+
+impl Sources {
+    async fn connect(shared: &Shared, manifest: &Manifest) -> Result<Self, String> {
+        let mut watched = Vec::new();
+        for watch in &manifest.watches {
+            let informer = shared.informers.informer(&watch.kind_ref()).await.map_err(|e| e.to_string())?;
+            let selector = watch
+                .label_selector
+                .as_deref()
+                .map(LabelSelector::parse)
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            watched.push(Watched { watch: watch.clone(), informer, selector });
+        }
+        let mut owned = Vec::new();
+        for kind in &manifest.owns {
+            owned.push((kind.clone(), shared.informers.informer(kind).await.map_err(|e| e.to_string())?));
+        }
+        Ok(Self { watched, owned })
+    }
+
+    /// The watch an object key belongs to.
+    pub(crate) fn watched_for(&self, key: &ObjectRef) -> Option<&Watched> {
+        self.watched.iter().find(|w| {
+            w.watch.cluster == key.cluster
+                && w.watch.api_version == key.api_version
+                && w.watch.kind == key.kind
+        })
+    }
+}
+
+/// The key of a watched object.
+fn key_of(kind: &KindRef, object: &DynamicObject) -> ObjectRef {
+    ObjectRef {
+        cluster: kind.cluster.clone(),
+        api_version: kind.api_version.clone(),
+        kind: kind.kind.clone(),
+        namespace: object.metadata.namespace.clone(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// A running plugin controller.
+pub(crate) struct PluginController {
+    /// The manifest it was started for: a reload that keeps watches and
+    /// owned kinds keeps the controller (and its queue) running.
+    pub(crate) manifest: Arc<Manifest>,
+    intake: Intake,
+    sources: watch::Receiver<Option<Arc<Sources>>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PluginController {
+    /// Starts the controller of `manifest`'s plugin.
+    pub(crate) fn start(shared: Arc<Shared>, manifest: Arc<Manifest>) -> Self {
+        let settings = &shared.settings;
+        let queue = WorkQueue::new(QueueConfig {
+            concurrency: settings.concurrency,
+            backoff: settings.backoff(),
+            seed: None,
+        });
+        let (sources_tx, sources) = watch::channel(None);
+        let (stop, stopped) = watch::channel(false);
+        let intake = Intake { queue, sharding: settings.sharding };
+        let task = tokio::spawn(run(shared, manifest.clone(), intake.clone(), sources_tx, stopped));
+        Self { manifest, intake, sources, stop, task }
+    }
+
+    /// Queues every watched object again (a new version was loaded).
+    pub(crate) fn requeue_all(&self, reason: &Reason) {
+        if let Some(sources) = self.sources.borrow().as_ref() {
+            enqueue_all(&self.intake, sources, &self.manifest.name, reason);
+        }
+    }
+
+    /// Stops taking work and waits for attempts in flight (up to the
+    /// settings' shutdown timeout, after which they are abandoned: every
+    /// effect is idempotent, the next leader or start redoes the work).
+    pub(crate) async fn stop(self) {
+        self.stop.send_replace(true);
+        if let Err(error) = self.task.await
+            && error.is_panic()
+        {
+            tracing::error!(plugin = self.manifest.name, %error, "plugin controller panicked");
+        }
+    }
+}
+
+/// The queue of one plugin controller, behind the shard filter: keys of
+/// other replicas' shards never enter it.
+#[derive(Clone)]
+pub(crate) struct Intake {
+    pub(crate) queue: WorkQueue<ObjectRef>,
+    sharding: Option<Sharding>,
+}
+
+impl Intake {
+    fn add(&self, key: ObjectRef, reason: Reason) {
+        if self.sharding.is_none_or(|s| s.owns(&key)) {
+            self.queue.add(key, reason);
+        }
+    }
+}
+
+fn enqueue_all(intake: &Intake, sources: &Sources, plugin: &str, reason: &Reason) {
+    let finalizer = finalizer::name(plugin);
+    for watched in &sources.watched {
+        for object in watched.informer.list() {
+            if watched.wants(&object, &finalizer) {
+                intake.add(key_of(&watched.watch.kind_ref(), &object), reason.clone());
+            }
+        }
+    }
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    manifest: Arc<Manifest>,
+    intake: Intake,
+    sources_tx: watch::Sender<Option<Arc<Sources>>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let plugin = manifest.name.clone();
+    let queue = intake.queue.clone();
+    let Some(sources) = connect(&shared, &manifest, &mut stopped).await else { return };
+    sources_tx.send_replace(Some(sources.clone()));
+    let mut feeders = JoinSet::new();
+    for (index, watched) in sources.watched.iter().enumerate() {
+        let rx = watched.informer.subscribe();
+        feeders.spawn(feed_watched(intake.clone(), sources.clone(), index, rx, plugin.clone()));
+    }
+    for (kind, informer) in &sources.owned {
+        let rx = informer.subscribe();
+        feeders.spawn(feed_owned(intake.clone(), sources.clone(), kind.clone(), rx));
+    }
+    feeders.spawn(resync(intake.clone(), sources.clone(), plugin.clone(), shared.settings.resync));
+
+    let effects = Arc::new(super::effects::Effects::new(
+        &plugin,
+        &shared.clusters,
+        sources.watched.iter().map(|w| w.watch.cluster.as_str()),
+    ));
+    let depth = shared
+        .metrics
+        .queue_depth
+        .get_or_create(&super::metrics::PluginLabel { plugin: plugin.clone() })
+        .clone();
+    let mut running = JoinSet::new();
+    loop {
+        tokio::select! {
+            work = queue.next() => match work {
+                Some(work) => {
+                    depth.set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
+                    let attempt = reconcile::Attempt {
+                        shared: shared.clone(),
+                        sources: sources.clone(),
+                        effects: effects.clone(),
+                        queue: queue.clone(),
+                        plugin: plugin.clone(),
+                    };
+                    running.spawn(attempt.run(work));
+                }
+                None => break,
+            },
+            _ = stopped.changed() => queue.shutdown(),
+            Some(_) = running.join_next(), if !running.is_empty() => {
+                depth.set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
+            }
+        }
+    }
+    feeders.abort_all();
+    drain(&plugin, &mut running, shared.settings.shutdown_timeout).await;
+}
+
+/// Connects the plugin's watches, retrying while a kind is not served yet
+/// (its CRD may be applied after the plugin was loaded).
+async fn connect(
+    shared: &Shared,
+    manifest: &Manifest,
+    stopped: &mut watch::Receiver<bool>,
+) -> Option<Arc<Sources>> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match Sources::connect(shared, manifest).await {
+            Ok(sources) => return Some(Arc::new(sources)),
+            Err(error) => tracing::warn!(
+                plugin = manifest.id(),
+                %error,
+                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "cannot watch what the plugin declares; retrying"
+            ),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stopped.changed() => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn drain(plugin: &str, running: &mut JoinSet<()>, timeout: Duration) {
+    let in_flight = running.len();
+    if in_flight == 0 {
+        return;
+    }
+    tracing::info!(plugin, in_flight, "waiting for reconciles in flight");
+    let finished =
+        tokio::time::timeout(timeout, async { while running.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!(
+            plugin,
+            abandoned = running.len(),
+            "reconciles still running at the shutdown deadline were abandoned"
+        );
+        running.abort_all();
+    }
+}
+
+/// Watched-kind changes into the queue.
+async fn feed_watched(
+    intake: Intake,
+    sources: Arc<Sources>,
+    index: usize,
+    mut changes: broadcast::Receiver<Change>,
+    plugin: String,
+) {
+    let watched = &sources.watched[index];
+    let kind = watched.watch.kind_ref();
+    let finalizer = finalizer::name(&plugin);
+    // Subscribed first, listed second: nothing falls between the two.
+    watched.informer.synced().await;
+    for object in watched.informer.list() {
+        if watched.wants(&object, &finalizer) {
+            intake.add(key_of(&kind, &object), Reason::ObjectChanged);
+        }
+    }
+    let mut generations: HashMap<ObjectRef, Option<i64>> = HashMap::new();
+    loop {
+        match changes.recv().await {
+            Ok(Change::Applied(object)) => {
+                if !watched.wants(&object, &finalizer) {
+                    continue;
+                }
+                let key = key_of(&kind, &object);
+                if watched.watch.generation_changed_only && !finalizer::deleting(&object) {
+                    let generation = object.metadata.generation;
+                    if generations.insert(key.clone(), generation) == Some(generation) {
+                        continue;
+                    }
+                }
+                intake.add(key, Reason::ObjectChanged);
+            }
+            Ok(Change::Deleted(object)) => {
+                let key = key_of(&kind, &object);
+                generations.remove(&key);
+                intake.queue.forget(&key);
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(plugin, kind = %kind, missed, "fell behind the watch; re-queueing everything");
+                enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Owned-kind changes into the queue, as their controller owners.
+async fn feed_owned(
+    intake: Intake,
+    sources: Arc<Sources>,
+    kind: KindRef,
+    mut changes: broadcast::Receiver<Change>,
+) {
+    let owners_of = |object: &DynamicObject| -> Vec<ObjectRef> {
+        sources
+            .watched
+            .iter()
+            .filter(|w| w.watch.cluster == kind.cluster)
+            .filter_map(|w| {
+                owners::controller_owner(
+                    object,
+                    &kind.cluster,
+                    &w.watch.api_version,
+                    &w.watch.kind,
+                    w.informer.namespaced(),
+                )
+            })
+            .collect()
+    };
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => change,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(kind = %kind, missed, "fell behind an owned kind's watch; re-queueing every owner");
+                for object in sources.owned.iter().filter(|(k, _)| *k == kind).flat_map(|(_, i)| i.list()) {
+                    for owner in owners_of(&object) {
+                        intake.add(owner, Reason::Resync);
+                    }
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let object = change.object();
+        let owned = key_of(&kind, object).to_string();
+        for owner in owners_of(object) {
+            intake.add(owner, Reason::OwnedChanged { owned: owned.clone() });
+        }
+    }
+}
+
+/// Every `period`, every watched object again (level-based safety net).
+async fn resync(intake: Intake, sources: Arc<Sources>, plugin: String, period: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        ticks.tick().await;
+        enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
+    }
+}

@@ -1,0 +1,289 @@
+//! Shared watches: one kube-runtime watcher and reflector store per
+//! (cluster, apiVersion, kind), however many plugins watch or own the kind.
+//!
+//! In: a [`KindRef`]. Out: an [`Informer`] whose store is the cache that
+//! plugin reads and the reconcile path use, and whose [`Change`] broadcast
+//! feeds every plugin's queue. Invariant: a subscriber sees every change the
+//! API server reports, or is told it lagged ([`broadcast::error::RecvError::Lagged`])
+//! and resyncs from the store — nothing is lost silently. After a relist
+//! (410 Gone, a reconnect) the objects missing from the new list are
+//! reported as deleted, so owners of vanished objects still hear of it.
+//!
+//! Why not kube-runtime's shared streams (`Writer::new_shared`): they sit
+//! behind the unstable `unstable-runtime-subscribe` feature, hold the writer
+//! back while the slowest subscriber catches up, and forward applied objects
+//! only; owner mapping and finalizers need deletions too. The watcher
+//! (list + watch, resourceVersion resume, relist on 410, backoff) and the
+//! store are kube-runtime's.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use futures::StreamExt as _;
+use kube::api::DynamicObject;
+use kube::discovery::Scope;
+use kube::runtime::reflector::{self, ObjectRef as StoreRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use tokio::sync::{broadcast, watch};
+use wasmvisor_manifest::KindRef;
+
+use super::metrics::{CacheLabels, ControllerMetrics};
+use crate::backend::KubeError;
+use crate::cluster::Clusters;
+
+/// Changes a subscriber may fall behind by before it must resync.
+const CHANGE_BUFFER: usize = 4096;
+
+/// One change of one object.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Created, updated, or listed (initially or after a relist).
+    Applied(Arc<DynamicObject>),
+    /// Gone from the API server.
+    Deleted(Arc<DynamicObject>),
+}
+
+impl Change {
+    /// The object changed.
+    pub fn object(&self) -> &DynamicObject {
+        match self {
+            Change::Applied(o) | Change::Deleted(o) => o,
+        }
+    }
+}
+
+/// The shared watch and cache of one kind.
+pub struct Informer {
+    kind: KindRef,
+    namespaced: bool,
+    store: Store<DynamicObject>,
+    resource: kube::discovery::ApiResource,
+    changes: broadcast::Sender<Change>,
+    synced: watch::Receiver<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Informer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Informer {
+    /// The kind watched.
+    pub fn kind(&self) -> &KindRef {
+        &self.kind
+    }
+
+    /// Whether objects of this kind live in namespaces.
+    pub fn namespaced(&self) -> bool {
+        self.namespaced
+    }
+
+    /// Changes from now on. Subscribe first, then read [`Informer::list`],
+    /// so no change falls between the two.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// The cached object, if the cache has it.
+    pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<Arc<DynamicObject>> {
+        let mut key = StoreRef::new_with(name, self.resource.clone());
+        if self.namespaced {
+            key = key.within(namespace.unwrap_or_default());
+        }
+        self.store.get(&key)
+    }
+
+    /// Every cached object.
+    pub fn list(&self) -> Vec<Arc<DynamicObject>> {
+        self.store.state()
+    }
+
+    /// Whether the first list has completed (the cache is complete).
+    pub fn is_synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    /// Waits until the first list has completed.
+    pub async fn synced(&self) {
+        let mut synced = self.synced.clone();
+        // Err means the task ended, which only happens when the informer is dropped.
+        let _ = synced.wait_for(|s| *s).await;
+    }
+}
+
+/// The shared watches of a host, created on first use and stopped when the
+/// last plugin that needs one lets go.
+pub struct Informers {
+    clusters: Arc<Clusters>,
+    metrics: ControllerMetrics,
+    live: Mutex<HashMap<KindRef, Weak<Informer>>>,
+}
+
+impl Informers {
+    /// No watches yet.
+    pub fn new(clusters: Arc<Clusters>, metrics: ControllerMetrics) -> Self {
+        Self { clusters, metrics, live: Mutex::new(HashMap::new()) }
+    }
+
+    /// The running informer of `kind`, if a plugin holds one.
+    pub fn existing(&self, kind: &KindRef) -> Option<Arc<Informer>> {
+        self.lock().get(kind).and_then(Weak::upgrade)
+    }
+
+    /// The informer of `kind`, started if none runs. Fails when the cluster
+    /// is unknown or does not serve the kind.
+    pub async fn informer(&self, kind: &KindRef) -> Result<Arc<Informer>, KubeError> {
+        if let Some(running) = self.existing(kind) {
+            return Ok(running);
+        }
+        let (api, resource, scope) =
+            self.clusters.kind_api(&kind.cluster, &kind.api_version, &kind.kind).await?;
+        let mut live = self.lock();
+        // Another caller may have started it while discovery ran.
+        if let Some(running) = live.get(kind).and_then(Weak::upgrade) {
+            return Ok(running);
+        }
+        let informer = Arc::new(start(kind.clone(), api, resource, scope, &self.metrics));
+        live.retain(|_, weak| weak.strong_count() > 0);
+        live.insert(kind.clone(), Arc::downgrade(&informer));
+        Ok(informer)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<KindRef, Weak<Informer>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn start(
+    kind: KindRef,
+    api: kube::Api<DynamicObject>,
+    resource: kube::discovery::ApiResource,
+    scope: Scope,
+    metrics: &ControllerMetrics,
+) -> Informer {
+    let writer = reflector::store::Writer::new(resource.clone());
+    let store = writer.as_reader();
+    let (changes, _) = broadcast::channel(CHANGE_BUFFER);
+    let (synced_tx, synced) = watch::channel(false);
+    let labels = CacheLabels {
+        cluster: kind.cluster.clone(),
+        api_version: kind.api_version.clone(),
+        kind: kind.kind.clone(),
+    };
+    let feed = Feed {
+        kind: kind.clone(),
+        writer,
+        changes: changes.clone(),
+        synced: synced_tx,
+        sizes: HashMap::new(),
+        listed: None,
+        objects: metrics.cache_objects.get_or_create(&labels).clone(),
+        bytes: metrics.cache_bytes.get_or_create(&labels).clone(),
+    };
+    let task = tokio::spawn(feed.run(api));
+    Informer { kind, namespaced: matches!(scope, Scope::Namespaced), store, resource, changes, synced, task }
+}
+
+/// (namespace, name) of a cached object.
+type Key = (Option<String>, String);
+
+fn key_of(object: &DynamicObject) -> Key {
+    (object.metadata.namespace.clone(), object.metadata.name.clone().unwrap_or_default())
+}
+
+/// The task behind one informer: watcher events into the store, the
+/// broadcast and the size gauges.
+struct Feed {
+    kind: KindRef,
+    writer: reflector::store::Writer<DynamicObject>,
+    changes: broadcast::Sender<Change>,
+    synced: watch::Sender<bool>,
+    /// JSON size of each cached object, for the byte gauge.
+    sizes: HashMap<Key, i64>,
+    /// Keys seen since the current (re)list began.
+    listed: Option<HashSet<Key>>,
+    objects: prometheus_client::metrics::gauge::Gauge,
+    bytes: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl Feed {
+    async fn run(mut self, api: kube::Api<DynamicObject>) {
+        let events = watcher(api, watcher::Config::default()).default_backoff();
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => self.apply(event),
+                // The watcher retries with backoff; say so once per failure.
+                Err(error) => tracing::warn!(kind = %self.kind, %error, "watch failed; retrying"),
+            }
+        }
+    }
+
+    fn apply(&mut self, event: watcher::Event<DynamicObject>) {
+        match &event {
+            watcher::Event::Init => self.listed = Some(HashSet::new()),
+            watcher::Event::InitApply(object) => {
+                if let Some(listed) = &mut self.listed {
+                    listed.insert(key_of(object));
+                }
+                self.record(object, false);
+                self.send(Change::Applied(Arc::new(object.clone())));
+            }
+            watcher::Event::InitDone => self.finish_list(),
+            watcher::Event::Apply(object) => {
+                self.record(object, false);
+                self.send(Change::Applied(Arc::new(object.clone())));
+            }
+            watcher::Event::Delete(object) => {
+                self.record(object, true);
+                self.send(Change::Deleted(Arc::new(object.clone())));
+            }
+        }
+        self.writer.apply_watcher_event(&event);
+        if matches!(event, watcher::Event::InitDone) {
+            self.synced.send_replace(true);
+        }
+    }
+
+    /// Objects cached before the relist but absent from it were deleted
+    /// while the watch was down: report them before the store forgets them.
+    fn finish_list(&mut self) {
+        let Some(listed) = self.listed.take() else { return };
+        let vanished: Vec<Key> = self.sizes.keys().filter(|k| !listed.contains(*k)).cloned().collect();
+        if vanished.is_empty() {
+            return;
+        }
+        let mut cached: HashMap<Key, Arc<DynamicObject>> =
+            self.writer.as_reader().state().into_iter().map(|o| (key_of(&o), o)).collect();
+        for key in vanished {
+            self.sizes.remove(&key);
+            if let Some(object) = cached.remove(&key) {
+                self.send(Change::Deleted(object));
+            }
+        }
+        self.update_gauges();
+    }
+
+    fn record(&mut self, object: &DynamicObject, deleted: bool) {
+        let key = key_of(object);
+        if deleted {
+            self.sizes.remove(&key);
+        } else {
+            let size = serde_json::to_vec(object).map_or(0, |b| b.len());
+            self.sizes.insert(key, i64::try_from(size).unwrap_or(i64::MAX));
+        }
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        self.objects.set(i64::try_from(self.sizes.len()).unwrap_or(i64::MAX));
+        self.bytes.set(self.sizes.values().sum());
+    }
+
+    fn send(&self, change: Change) {
+        // No subscriber is fine: the store still has the object.
+        let _ = self.changes.send(change);
+    }
+}

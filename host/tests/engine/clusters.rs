@@ -1,0 +1,200 @@
+//! A plugin that watches a second cluster: the host reaches each configured
+//! cluster with its own client, and a plugin's watches, writes, Events and
+//! conditions stay in the cluster it names.
+
+use kube::api::{Api, DynamicObject, PostParams};
+use serde_json::json;
+use wasmvisor_apiserver::{ApiServer, Config};
+use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
+use wasmvisor_host::grant::Grant;
+use wasmvisor_host::host::Host;
+use wasmvisor_host::manifest::{Manifest, section};
+use wasmvisor_plugins::testing::WIDGET;
+
+use crate::support::{
+    Env, at, client, create_widget, ensure_namespace, eventually, host_config, widget_resource,
+};
+
+/// The widget plugin renamed `guest-widget`, watching and writing in cluster `guest`.
+fn guest_widget() -> Vec<u8> {
+    let text = section::extract(WIDGET.bytes).unwrap();
+    let text = text
+        .replace("name = \"widget\"", "name = \"guest-widget\"")
+        .replace("[[watches]]\n", "[[watches]]\ncluster = \"guest\"\n")
+        .replace("[[capabilities.kube]]\n", "[[capabilities.kube]]\ncluster = \"guest\"\n");
+    section::embed(WIDGET.bytes, &text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_watching_a_second_cluster_reconciles_there_only() {
+    let env = Env::start_api_only().await;
+    let guest_api = ApiServer::start(
+        Config::new(env.dir().join("guest-apiserver")).listen("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let guest = client(guest_api.kubeconfig_path()).await;
+    crate::support::install_widget_crd(&guest).await;
+
+    let dir = env.dir().join("host");
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    let bytes = guest_widget();
+    std::fs::write(dir.join("plugins").join("guest-widget.wasm"), &bytes).unwrap();
+    let mut config = host_config(&dir, env.kubeconfig(), &[]);
+    config.clusters.insert(
+        "guest".into(),
+        ClusterConfig {
+            source: ClusterSource::Kubeconfig {
+                kubeconfig: guest_api.kubeconfig_path().to_owned(),
+                context: None,
+            },
+        },
+    );
+    let manifest = Manifest::from_component(&bytes).unwrap();
+    config.plugins.insert(
+        manifest.name.clone(),
+        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
+    );
+    let host = Host::start(config).await.unwrap();
+
+    // A Widget in the guest cluster is reconciled there, finalizer included.
+    ensure_namespace(&guest, "apps").await;
+    let guest_widgets: Api<DynamicObject> = Api::namespaced_with(guest.clone(), "apps", &widget_resource());
+    let widget: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "test.wasmvisor.dev/v1", "kind": "Widget",
+        "metadata": {"name": "remote", "namespace": "apps"}, "spec": {},
+    }))
+    .unwrap();
+    guest_widgets.create(&PostParams::default(), &widget).await.unwrap();
+    let reconciled = eventually("the guest cluster's widget to be reconciled", || {
+        let guest_widgets = guest_widgets.clone();
+        async move { guest_widgets.get("remote").await.ok().filter(|w| at(w, "/status/phase") == "Ready") }
+    })
+    .await;
+    assert_eq!(at(&reconciled, "/metadata/finalizers"), json!(["wasmvisor.dev/guest-widget"]));
+
+    // A Widget in the default cluster is not this plugin's business.
+    create_widget(&env, "apps", "local", json!({})).await;
+    create_widget(&env, "apps", "marker", json!({})).await;
+    let guest_marker: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "test.wasmvisor.dev/v1", "kind": "Widget",
+        "metadata": {"name": "marker", "namespace": "apps"}, "spec": {},
+    }))
+    .unwrap();
+    guest_widgets.create(&PostParams::default(), &guest_marker).await.unwrap();
+    // Once a later guest object is reconciled, the earlier local one would
+    // have been too if the plugin watched the default cluster.
+    eventually("the guest marker to be reconciled", || {
+        let guest_widgets = guest_widgets.clone();
+        async move {
+            guest_widgets.get("marker").await.ok().filter(|w| at(w, "/status/phase") == "Ready").map(drop)
+        }
+    })
+    .await;
+    let local = env.widgets("apps").get("local").await.unwrap();
+    assert!(at(&local, "/status").is_null(), "the default cluster's widget was reconciled: {local:?}");
+    assert!(at(&local, "/metadata/finalizers").is_null());
+    host.shutdown().await;
+    guest_api.shutdown().await.unwrap();
+}
+
+/// The widget plugin renamed `fleet-widget`, watching every member of the
+/// dynamic source `guests`.
+fn fleet_widget() -> Vec<u8> {
+    let text = section::extract(WIDGET.bytes).unwrap();
+    let text = text
+        .replace("name = \"widget\"", "name = \"fleet-widget\"")
+        .replace("[[watches]]\n", "[[watches]]\ncluster = \"guests\"\n")
+        .replace("[[capabilities.kube]]\n", "[[capabilities.kube]]\ncluster = \"guests\"\n");
+    section::embed(WIDGET.bytes, &text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_added_and_removed_through_a_kubeconfig_secret() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+    let env = Env::start_api_only().await;
+    let guest_api = ApiServer::start(
+        Config::new(env.dir().join("guest-apiserver")).listen("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let guest = client(guest_api.kubeconfig_path()).await;
+    crate::support::install_widget_crd(&guest).await;
+    ensure_namespace(&guest, "apps").await;
+
+    let dir = env.dir().join("host");
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    let bytes = fleet_widget();
+    std::fs::write(dir.join("plugins").join("fleet-widget.wasm"), &bytes).unwrap();
+    let mut config = host_config(&dir, env.kubeconfig(), &[]);
+    config.clusters.insert(
+        "guests".into(),
+        ClusterConfig {
+            source: ClusterSource::KubeconfigSecrets {
+                cluster: "default".into(),
+                label_selector: "cluster.x-k8s.io/cluster-name".into(),
+                namespace: None,
+                key: "value".into(),
+            },
+        },
+    );
+    let manifest = Manifest::from_component(&bytes).unwrap();
+    config.plugins.insert(
+        manifest.name.clone(),
+        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
+    );
+    let host = Host::start(config).await.unwrap();
+    assert!(host.clusters().members("guests").is_empty());
+
+    // Cluster API publishes `<cluster>-kubeconfig`; the host follows it.
+    ensure_namespace(&env.client, "tenants").await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), "tenants");
+    let kubeconfig = std::fs::read(guest_api.kubeconfig_path()).unwrap();
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "tkc-a-kubeconfig", "labels": {"cluster.x-k8s.io/cluster-name": "tkc-a"}},
+    }))
+    .unwrap();
+    let secret = Secret { data: Some([("value".to_owned(), ByteString(kubeconfig))].into()), ..secret };
+    secrets.create(&PostParams::default(), &secret).await.unwrap();
+    let member = "guests/tenants/tkc-a-kubeconfig";
+    eventually("the member cluster to be added", || async {
+        host.clusters().members("guests").contains(&member.to_owned()).then_some(())
+    })
+    .await;
+
+    let guest_widgets: Api<DynamicObject> = Api::namespaced_with(guest.clone(), "apps", &widget_resource());
+    let widget = |name: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "test.wasmvisor.dev/v1", "kind": "Widget",
+            "metadata": {"name": name, "namespace": "apps"}, "spec": {},
+        }))
+        .unwrap()
+    };
+    guest_widgets.create(&PostParams::default(), &widget("joined")).await.unwrap();
+    eventually("the new member's widget to be reconciled", || {
+        let guest_widgets = guest_widgets.clone();
+        async move {
+            guest_widgets.get("joined").await.ok().filter(|w| at(w, "/status/phase") == "Ready").map(drop)
+        }
+    })
+    .await;
+
+    // The Secret goes: so does the cluster, and its objects get no more work.
+    secrets.delete("tkc-a-kubeconfig", &Default::default()).await.unwrap();
+    eventually("the member cluster to be removed", || async {
+        host.clusters().members("guests").is_empty().then_some(())
+    })
+    .await;
+    // With the member gone nothing watches it any more; a second is far
+    // longer than the reconcile above took, so a live watch would have acted.
+    guest_widgets.create(&PostParams::default(), &widget("after")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let after = guest_widgets.get("after").await.unwrap();
+    assert!(
+        at(&after, "/metadata/finalizers").is_null(),
+        "a removed cluster's object was reconciled: {after:?}"
+    );
+    host.shutdown().await;
+    guest_api.shutdown().await.unwrap();
+}

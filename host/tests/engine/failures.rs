@@ -1,0 +1,93 @@
+//! A failing reconcile backs off, leaves an Event and a condition naming
+//! the plugin and its version; the next success clears the condition.
+
+use std::time::Duration;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams};
+use serde_json::{Value, json};
+use wasmvisor_plugins::testing::WIDGET;
+
+use crate::support::{Env, at, create_widget, eventually, patch_spec};
+
+const CONDITION: &str = "widget.wasmvisor.dev/Reconciled";
+
+fn our_condition(widget: &kube::api::DynamicObject) -> Option<Value> {
+    at(widget, "/status/conditions").as_array()?.iter().find(|c| c["type"] == CONDITION).cloned()
+}
+
+async fn events_for(env: &Env, name: &str) -> Vec<Event> {
+    let events: Api<Event> = Api::namespaced(env.client.clone(), "apps");
+    let all = events.list(&ListParams::default()).await.unwrap().items;
+    all.into_iter().filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_backs_off_records_an_event_and_a_condition_and_success_clears_it() {
+    let env = Env::start(&[WIDGET]).await;
+    create_widget(&env, "apps", "flaky", json!({"mode": "fail"})).await;
+    let widgets = env.widgets("apps");
+    let condition = eventually("the failure condition", || {
+        let widgets = widgets.clone();
+        async move { widgets.get("flaky").await.ok().as_ref().and_then(our_condition) }
+    })
+    .await;
+    assert_eq!(condition["status"], "False");
+    assert_eq!(condition["reason"], "Unavailable");
+    let message = condition["message"].as_str().unwrap();
+    assert!(message.contains("widget@1.0.0") && message.contains("widget asked to fail"), "{message}");
+    assert_eq!(condition["observedGeneration"], 1);
+    let event = eventually("a Warning Event", || {
+        let env = &env;
+        async move {
+            events_for(env, "flaky").await.into_iter().find(|e| e.reason.as_deref() == Some("Unavailable"))
+        }
+    })
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert!(event.note.unwrap_or_default().contains("widget@1.0.0"));
+
+    // Backoff: with a 50 ms base doubling to a 1 s cap, two seconds hold a
+    // handful of attempts, not the hundreds a hot retry loop would make.
+    let before = env.reconciles("widget", "error");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let attempts = env.reconciles("widget", "error") - before;
+    assert!((1..=12).contains(&attempts), "{attempts} attempts in 2 s");
+
+    patch_spec(&env, "apps", "flaky", json!({"mode": "ok"})).await;
+    let healed = eventually("success to clear the condition", || {
+        let widgets = widgets.clone();
+        async move {
+            widgets
+                .get("flaky")
+                .await
+                .ok()
+                .filter(|w| at(w, "/status/phase") == "Ready" && our_condition(w).is_none())
+        }
+    })
+    .await;
+    assert_eq!(at(&healed, "/status/observedGeneration"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_names_the_guest_functions_in_its_condition() {
+    let env = Env::start(&[WIDGET]).await;
+    create_widget(&env, "apps", "boom", json!({"mode": "panic"})).await;
+    let widgets = env.widgets("apps");
+    let condition = eventually("the panic condition", || {
+        let widgets = widgets.clone();
+        async move { widgets.get("boom").await.ok().as_ref().and_then(our_condition) }
+    })
+    .await;
+    assert_eq!(condition["reason"], "Panic");
+    let message = condition["message"].as_str().unwrap();
+    assert!(message.contains("widget asked to panic"), "{message}");
+    assert!(message.contains("guest backtrace:") && message.contains("widget_plugin"), "{message}");
+    // The host is fine: another object of the same plugin reconciles.
+    create_widget(&env, "apps", "calm", json!({})).await;
+    eventually("a healthy widget next to the trapping one", || {
+        let widgets = widgets.clone();
+        async move { widgets.get("calm").await.ok().filter(|w| at(w, "/status/phase") == "Ready") }
+    })
+    .await;
+}

@@ -1,0 +1,12 @@
+//! The controller engine against the embedded API server over HTTPS, with
+//! real plugin components: one test binary, a module per guarantee.
+
+mod clusters;
+mod failures;
+mod finalizers;
+mod least_privilege;
+mod queueing;
+mod reconcile;
+mod reload;
+mod replicas;
+mod support;
