@@ -54,6 +54,8 @@ const PLUGIN: &str = "widget";
 const FINALIZER: &str = "wasmvisor.dev/widget";
 /// A run gives up when no Widget converged for this long.
 const STALL: Duration = Duration::from_secs(60);
+/// Progress goes to stderr this often.
+const PROGRESS: Duration = Duration::from_secs(10);
 /// The engine counts as idle once no reconcile ended for this long.
 const QUIET: Duration = Duration::from_secs(2);
 /// An engine not idle this long after convergence is reported as busy: a
@@ -249,7 +251,7 @@ async fn run(path: &str, objects: usize) -> anyhow::Result<Figures> {
 }
 
 /// Waits until `target` Widgets converged; false when none converged for
-/// [`STALL`]. Prints progress to stderr every 10 s.
+/// [`STALL`]. Prints progress to stderr every [`PROGRESS`].
 async fn wait(
     label: &str,
     engine: &Engine,
@@ -258,6 +260,7 @@ async fn wait(
 ) -> bool {
     let started = Instant::now();
     let mut last = (*converged.borrow(), Instant::now());
+    let mut reported = Instant::now();
     loop {
         let now = *converged.borrow_and_update();
         if now >= target {
@@ -269,7 +272,8 @@ async fn wait(
             eprintln!("[{label}] stalled: {now}/{target} converged, none for {} s", STALL.as_secs());
             return false;
         }
-        if tokio::time::timeout(Duration::from_secs(10), converged.changed()).await.is_err() {
+        if reported.elapsed() >= PROGRESS {
+            reported = Instant::now();
             let (ok, failed) = engine.reconciles();
             eprintln!(
                 "[{label}] {:.0} s: {now}/{target} converged, {ok} reconciles ({failed} failed), RSS {} MiB",
@@ -277,6 +281,8 @@ async fn wait(
                 proc_status("VmRSS:") / 1024
             );
         }
+        // A timeout only wakes the loop for the stall check and progress.
+        let _ = tokio::time::timeout(PROGRESS, converged.changed()).await;
     }
 }
 
