@@ -1,0 +1,534 @@
+//! `wasmvisor up` and `wasmvisor run` as processes: the real binary, the real
+//! kubectl, signals and `kill -9`, and what the API server holds afterwards.
+//! Everything waits by polling with a deadline and fails naming what it
+//! waited for and the last state it saw.
+
+use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
+use wasmvisor_host::config::HostConfig;
+use wasmvisor_host::grant::Grant;
+use wasmvisor_host::manifest::Manifest;
+use wasmvisor_plugins::testing::WIDGET;
+
+/// Generous: the machine is shared and first starts compile components.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The Widget CRD the widget test plugin reconciles (shared with the
+/// engine's in-process tests).
+const WIDGET_CRD: &str = include_str!("../../host/tests/engine/data/widget-crd.yaml");
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `wasmvisor ARGS` to completion, with no ambient wasmvisor settings.
+fn wasmvisor(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
+    command.args(args);
+    for var in ["WASMVISOR_DATA_DIR", "WASMVISOR_ADMIN_TOKEN", "WASMVISOR_CONFIG", "WASMVISOR_LISTEN"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// `kubectl --kubeconfig KUBECONFIG ARGS`, with `stdin` fed to it.
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `kubectl apply -f -` of `yaml`, which must succeed.
+fn apply(kubeconfig: &Path, yaml: &str) {
+    let out = kubectl(kubeconfig, &["apply", "-f", "-"], yaml);
+    assert!(out.status.success(), "kubectl apply: {}{}", text(&out.stdout), text(&out.stderr));
+}
+
+/// `kubectl get ARGS -o jsonpath=TEMPLATE`: the text, or `None` if kubectl failed.
+fn jsonpath(kubeconfig: &Path, args: &[&str], template: &str) -> Option<String> {
+    let output = format!("jsonpath={template}");
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", &output]);
+    let out = kubectl(kubeconfig, &all, "");
+    out.status.success().then(|| text(&out.stdout))
+}
+
+/// Polls `check` until it returns `Some`; panics naming `what` and the last
+/// state `check` reported after `deadline`.
+fn eventually<T>(what: &str, deadline: Duration, mut check: impl FnMut(&mut String) -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        if let Some(value) = check(&mut last) {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}; last seen: {last}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process whose output is collected as it comes; killed if still
+/// running when dropped, so a failing test leaves nothing behind.
+struct Process {
+    name: String,
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    /// The threads draining stdout and stderr; joined once the process exited.
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Process {
+    fn spawn(name: &str, mut command: Command) -> Process {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
+        let mut readers = Vec::new();
+        let mut collect = |pipe: Box<dyn Read + Send>| {
+            let buffer = Arc::new(Mutex::new(String::new()));
+            let sink = buffer.clone();
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let mut sink = sink.lock().unwrap();
+                    sink.push_str(&line);
+                    sink.push('\n');
+                }
+            }));
+            buffer
+        };
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        Process { name: name.to_owned(), child, stdout, stderr, readers }
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "--- {} stdout\n{}--- stderr\n{}",
+            self.name,
+            self.stdout.lock().unwrap(),
+            self.stderr.lock().unwrap()
+        )
+    }
+
+    /// The rest of the first stdout or stderr line that starts with `prefix`,
+    /// once one is printed; panics if the process exits first.
+    fn wait_for_line(&mut self, prefix: &str) -> String {
+        let what = format!("{} to print {prefix:?}", self.name);
+        eventually(&what, DEADLINE, |last| {
+            for stream in [&self.stdout, &self.stderr] {
+                let found =
+                    stream.lock().unwrap().lines().find_map(|l| l.strip_prefix(prefix).map(str::to_owned));
+                if found.is_some() {
+                    return found;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("{} exited ({status}) before printing {prefix:?}\n{}", self.name, self.output());
+            }
+            *last = self.output();
+            None
+        })
+    }
+
+    /// Sends `signal` (a `kill -s` name such as INT or TERM).
+    fn signal(&self, signal: &str) {
+        let status =
+            Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -s {signal} {}", self.name);
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// The exit status, once the process has exited.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let what = format!("{} to exit", self.name);
+        let status = eventually(&what, DEADLINE, |last| {
+            *last = self.output();
+            self.child.try_wait().unwrap()
+        });
+        // The pipes close at exit, so the readers end with all the output.
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        status
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `wasmvisor up --data-dir DIR --listen 127.0.0.1:0`, once it is up; returns
+/// the process and the kubeconfig it printed.
+fn up(dir: &Path) -> (Process, PathBuf) {
+    let mut up =
+        Process::spawn("wasmvisor up", command(&["up", "--data-dir", path(dir), "--listen", "127.0.0.1:0"]));
+    let kubeconfig = PathBuf::from(up.wait_for_line("  kubeconfig  ").trim());
+    assert_eq!(kubeconfig, dir.canonicalize().unwrap().join("kubeconfig"), "{}", up.output());
+    (up, kubeconfig)
+}
+
+/// `wasmvisor plugin list --data-dir DIR` until `plugin` is listed as serving.
+fn wait_serving(dir: &Path, plugin: &str) -> String {
+    eventually(&format!("{plugin} to be serving in `plugin list`"), DEADLINE, |last| {
+        let out = wasmvisor(&["plugin", "list", "--data-dir", path(dir)]);
+        *last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        let listed = text(&out.stdout);
+        listed
+            .lines()
+            .any(|l| l.starts_with(&format!("{plugin} ")) && l.ends_with("serving  -"))
+            .then_some(listed)
+    })
+}
+
+/// Polls `kubectl get ARGS -o jsonpath=TEMPLATE` until it prints `want`.
+fn wait_jsonpath(kubeconfig: &Path, args: &[&str], template: &str, want: &str) {
+    let what = format!("`kubectl get {}` {template} to be {want:?}", args.join(" "));
+    eventually(&what, DEADLINE, |last| {
+        let got = jsonpath(kubeconfig, args, template);
+        *last = format!("{got:?}");
+        (got.as_deref() == Some(want)).then_some(())
+    });
+}
+
+/// Scaffolds and builds the Rust plugin `demo` under `home`; returns the component.
+fn build_demo(home: &Path) -> PathBuf {
+    let project = home.join("demo");
+    let out = wasmvisor(&["plugin", "new", "demo", "--path", path(&project)]);
+    assert!(out.status.success(), "plugin new: {}", text(&out.stderr));
+    let out = wasmvisor(&["plugin", "build", path(&project)]);
+    assert!(out.status.success(), "plugin build: {}", text(&out.stderr));
+    PathBuf::from(text(&out.stdout).trim())
+}
+
+const NAMESPACE: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+  labels: {wasmvisor.dev/config: enabled}
+  annotations: {config.wasmvisor.dev/region: eu}
+";
+
+const DEMO_CONFIG_MAP: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: team-a
+  labels: {app.kubernetes.io/part-of: demo}
+data: {a: '1', b: '2'}
+";
+
+/// A new user's session: `up`, kubectl against the printed kubeconfig, the
+/// bundled plugin reconciling, a freshly built plugin dropped into the
+/// plugin directory, Ctrl-C, and a second `up` that finds everything again.
+#[test]
+fn up_serves_kubectl_hot_loads_a_built_plugin_and_comes_back_after_ctrl_c() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // The build is the slow part; it runs while `up` starts.
+    let build = {
+        let home = home.path().to_owned();
+        std::thread::spawn(move || build_demo(&home))
+    };
+
+    let (mut first, kubeconfig) = up(data.path());
+    let plugins = data.path().join("plugins");
+    assert!(plugins.join("namespace-config.wasm").is_file(), "the bundled plugin is placed on first start");
+    for file in ["host.toml", "admin.json"] {
+        assert!(data.path().join(file).is_file(), "{file} is written\n{}", first.output());
+    }
+    apply(&kubeconfig, NAMESPACE);
+    wait_jsonpath(&kubeconfig, &["configmap", "wasmvisor-config", "-n", "team-a"], "{.data.region}", "eu");
+    let owner = jsonpath(
+        &kubeconfig,
+        &["configmap", "wasmvisor-config", "-n", "team-a"],
+        "{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+    );
+    assert_eq!(owner.as_deref(), Some("Namespace/team-a"));
+    wait_serving(data.path(), "namespace-config");
+
+    let component = build.join().expect("the demo plugin builds");
+    let staged = plugins.join(".demo.wasm.tmp");
+    std::fs::copy(&component, &staged).unwrap();
+    std::fs::rename(&staged, plugins.join("demo.wasm")).unwrap();
+    let listed = wait_serving(data.path(), "demo");
+    assert!(
+        listed.lines().any(|l| l.starts_with("namespace-config ") && l.ends_with("serving  -")),
+        "{listed}"
+    );
+    apply(&kubeconfig, DEMO_CONFIG_MAP);
+    wait_jsonpath(
+        &kubeconfig,
+        &["configmap", "settings", "-n", "team-a"],
+        "{.metadata.annotations.demo\\.wasmvisor\\.dev/keys}",
+        "2",
+    );
+
+    first.signal("INT");
+    let status = first.wait_exit();
+    assert!(status.success(), "up after Ctrl-C: {status}\n{}", first.output());
+
+    let (mut second, kubeconfig) = up(data.path());
+    let region = jsonpath(&kubeconfig, &["configmap", "wasmvisor-config", "-n", "team-a"], "{.data.region}");
+    assert_eq!(region.as_deref(), Some("eu"), "{}", second.output());
+    let keys = jsonpath(
+        &kubeconfig,
+        &["configmap", "settings", "-n", "team-a"],
+        "{.metadata.annotations.demo\\.wasmvisor\\.dev/keys}",
+    );
+    assert_eq!(keys.as_deref(), Some("2"), "{}", second.output());
+    for plugin in ["namespace-config", "demo"] {
+        wait_serving(data.path(), plugin);
+    }
+    // Both still reconcile after the restart.
+    let out = kubectl(&kubeconfig, &["annotate", "namespace", "team-a", "config.wasmvisor.dev/zone=z1"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_jsonpath(&kubeconfig, &["configmap", "wasmvisor-config", "-n", "team-a"], "{.data.zone}", "z1");
+    let out = kubectl(
+        &kubeconfig,
+        &["patch", "configmap", "settings", "-n", "team-a", "-p", r#"{"data":{"c":"3"}}"#],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_jsonpath(
+        &kubeconfig,
+        &["configmap", "settings", "-n", "team-a"],
+        "{.metadata.annotations.demo\\.wasmvisor\\.dev/keys}",
+        "3",
+    );
+
+    second.signal("INT");
+    let status = second.wait_exit();
+    assert!(status.success(), "second up after Ctrl-C: {status}\n{}", second.output());
+}
+
+/// `wasmvisor apiserver` with the Widget CRD installed, and a host config for
+/// `wasmvisor run` granting the widget plugin exactly its manifest.
+struct WidgetCluster {
+    /// Dropped (killed) before the directory goes.
+    _apiserver: Process,
+    /// Kept so the directory outlives the processes.
+    _dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    config: PathBuf,
+}
+
+impl WidgetCluster {
+    fn start() -> WidgetCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let api_dir = dir.path().join("apiserver");
+        let mut apiserver = Process::spawn(
+            "wasmvisor apiserver",
+            command(&["apiserver", "--data-dir", path(&api_dir), "--listen", "127.0.0.1:0"]),
+        );
+        let kubeconfig = PathBuf::from(apiserver.wait_for_line("kubeconfig: ").trim());
+        apply(&kubeconfig, WIDGET_CRD);
+        wait_jsonpath(
+            &kubeconfig,
+            &["crd", "widgets.test.wasmvisor.dev"],
+            "{.status.conditions[?(@.type==\"Established\")].status}",
+            "True",
+        );
+        apply(&kubeconfig, "apiVersion: v1\nkind: Namespace\nmetadata: {name: widgets}\n");
+
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir).unwrap();
+        std::fs::write(plugin_dir.join(WIDGET.file), WIDGET.bytes).unwrap();
+        let mut config = HostConfig::parse(&format!(
+            "data-dir = {:?}\nplugin-dir = {:?}\n[controller]\nbackoff-base = \"50ms\"\nbackoff-max = \"1s\"",
+            path(&dir.path().join("host")),
+            path(&plugin_dir),
+        ))
+        .unwrap();
+        config.clusters.insert(
+            "default".into(),
+            ClusterConfig {
+                source: ClusterSource::Kubeconfig { kubeconfig: kubeconfig.clone(), context: None },
+            },
+        );
+        let manifest = Manifest::from_component(WIDGET.bytes).unwrap();
+        let grant = Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits };
+        config.plugins.insert(manifest.name, grant);
+        let config_path = dir.path().join("host.toml");
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        WidgetCluster { _dir: dir, _apiserver: apiserver, kubeconfig, config: config_path }
+    }
+
+    /// `wasmvisor run --config FILE`, once the host runs.
+    fn run(&self) -> Process {
+        let mut run = Process::spawn("wasmvisor run", command(&["run", "--config", path(&self.config)]));
+        run.wait_for_line("wasmvisor host running");
+        run
+    }
+
+    fn create_widget(&self, name: &str, spec: &str) {
+        apply(
+            &self.kubeconfig,
+            &format!(
+                "apiVersion: test.wasmvisor.dev/v1\nkind: Widget\nmetadata: {{name: {name}, namespace: widgets}}\nspec: {spec}\n"
+            ),
+        );
+    }
+
+    /// `phase observedGeneration generation` of Widget `name`.
+    fn widget_state(&self, name: &str) -> Option<String> {
+        jsonpath(
+            &self.kubeconfig,
+            &["widget", name, "-n", "widgets"],
+            "{.status.phase} {.status.observedGeneration} {.metadata.generation}",
+        )
+    }
+
+    /// Waits until the host has put its finalizer on Widget `name`: it adds
+    /// it right before the first reconcile, so that reconcile is under way.
+    fn wait_reconciling(&self, name: &str) {
+        wait_jsonpath(
+            &self.kubeconfig,
+            &["widget", name, "-n", "widgets"],
+            "{.metadata.finalizers}",
+            r#"["wasmvisor.dev/widget"]"#,
+        );
+    }
+}
+
+/// `Ready G G`: reconciled at the generation it is at.
+fn reconciled(state: Option<&str>) -> bool {
+    let Some(state) = state else { return false };
+    let fields: Vec<&str> = state.split(' ').collect();
+    matches!(fields.as_slice(), ["Ready", observed, generation] if observed == generation)
+}
+
+#[test]
+fn run_killed_mid_reconcile_reconciles_everything_after_restart() {
+    let cluster = WidgetCluster::start();
+    let mut host = cluster.run();
+    cluster.create_widget("slow", "{spinMs: 3000}");
+    cluster.wait_reconciling("slow");
+    host.kill();
+    let state = cluster.widget_state("slow");
+    assert!(
+        !reconciled(state.as_deref()),
+        "precondition: the reconcile should still have been running at kill -9, but slow is {state:?}"
+    );
+    cluster.create_widget("while-down", "{}");
+
+    let _host = cluster.run();
+    for name in ["slow", "while-down"] {
+        eventually(&format!("{name} to be reconciled after the restart"), DEADLINE, |last| {
+            let state = cluster.widget_state(name);
+            *last = format!("{state:?}");
+            reconciled(state.as_deref()).then_some(())
+        });
+    }
+}
+
+#[test]
+fn run_finishes_the_reconcile_in_flight_on_sigterm() {
+    let cluster = WidgetCluster::start();
+    let mut host = cluster.run();
+    // `trace` records the call's start and end, so the test can tell that
+    // SIGTERM came while it ran without relying on how long anything took.
+    cluster.create_widget("inflight", "{spinMs: 3000, trace: true}");
+    cluster.wait_reconciling("inflight");
+    let signalled = wall_clock_ns();
+    host.signal("TERM");
+    let status = host.wait_exit();
+    assert!(status.success(), "run after SIGTERM: {status}\n{}", host.output());
+    let after = cluster.widget_state("inflight");
+    assert!(
+        reconciled(after.as_deref()),
+        "the reconcile in flight was not finished: {after:?}\n{}",
+        host.output()
+    );
+    assert!(host.output().contains("finishing reconciles in flight"), "{}", host.output());
+    let calls = jsonpath(
+        &cluster.kubeconfig,
+        &["configmap", "-n", "widgets", "-l", "test.wasmvisor.dev/widget=inflight"],
+        "{range .items[*]}{.data.start} {.data.end}{\"\\n\"}{end}",
+    )
+    .expect("kubectl lists the trace records");
+    let calls: Vec<(u128, u128)> = calls
+        .lines()
+        .map(|l| {
+            let (start, end) = l.split_once(' ').expect("start end");
+            (start.parse().unwrap(), end.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        calls.iter().any(|&(start, end)| start < signalled && signalled < end),
+        "no reconcile was in flight at SIGTERM ({signalled}): {calls:?}"
+    );
+}
+
+/// Nanoseconds since the Unix epoch, the clock the widget plugin's trace uses.
+fn wall_clock_ns() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+#[test]
+fn bad_input_exits_non_zero_naming_the_file_key_or_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = dir.path().join("unknown-key.toml");
+    std::fs::write(
+        &unknown,
+        "data-dir = \"data\"\nsurprise-key = 1\n[clusters.default]\nsource = \"kubeconfig\"\nkubeconfig = \"kc\"\n",
+    )
+    .unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let up_dir = dir.path().join("up");
+    let cases: [(Vec<&str>, Vec<&str>); 3] = [
+        (vec!["run", "--config", "/nonexistent"], vec!["/nonexistent"]),
+        (vec!["run", "--config", path(&unknown)], vec![path(&unknown), "surprise-key"]),
+        (vec!["up", "--data-dir", path(&up_dir), "--listen", &address], vec![&address]),
+    ];
+    for (args, expected) in cases {
+        let out = wasmvisor(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        for needle in expected {
+            assert!(stderr.contains(needle), "{args:?}: missing {needle:?} in {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
