@@ -322,7 +322,7 @@ async fn count_converged(widgets: Api<DynamicObject>, converged: tokio::sync::wa
 /// The engine under test.
 enum Engine {
     /// The host with the widget plugin.
-    Wasm(Host),
+    Wasm(Box<Host>),
     /// A kube-runtime `Controller` with the reconcile as a native function.
     Native { stats: Arc<Stats>, store: Store<DynamicObject>, task: tokio::task::JoinHandle<()> },
 }
@@ -353,7 +353,7 @@ impl Engine {
         let manifest = Manifest::from_component(WIDGET.bytes)?;
         let grant = Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits };
         config.plugins.insert(manifest.name, grant);
-        Ok(Engine::Wasm(Host::start(config).await?))
+        Ok(Engine::Wasm(Box::new(Host::start(config).await?)))
     }
 
     fn native(client: kube::Client) -> Engine {

@@ -104,18 +104,20 @@ impl Host {
         let clusters = Arc::new(Clusters::connect(&cluster_list).await?);
         let metrics = ControllerMetrics::default();
         let informers = Arc::new(Informers::new(clusters.clone(), metrics.clone()));
-        let endpoint = |name: &'static str, config: &Option<clients::EndpointConfig>, connect: Connect| {
-            config
-                .as_ref()
-                .map(connect)
-                .transpose()
-                .map_err(|error| StartError::Endpoint { endpoint: name, error })
+        // Endpoint credentials kept in a Secret are read from the host's own
+        // (default) cluster, once, here; plugins never see them.
+        let home = clusters.client(wasmvisor_manifest::DEFAULT_CLUSTER);
+        let fail = |endpoint: &'static str| move |error| StartError::Endpoint { endpoint, error };
+        let nsx = match &config.nsx {
+            Some(nsx) => Some(clients::connect_nsx(nsx, home.as_ref()).await.map_err(fail("nsx"))?),
+            None => None,
         };
-        let backends = Backends {
-            kube: Arc::new(CachedKube::new(clusters.clone(), informers.clone())),
-            nsx: endpoint("nsx", &config.nsx, clients::connect_nsx)?,
-            vcenter: endpoint("vcenter", &config.vcenter, clients::connect_vcenter)?,
+        let vcenter = match &config.vcenter {
+            Some(vc) => Some(clients::connect_vcenter(vc, home.as_ref()).await.map_err(fail("vcenter"))?),
+            None => None,
         };
+        let backends =
+            Backends { kube: Arc::new(CachedKube::new(clusters.clone(), informers.clone())), nsx, vcenter };
         let runtime = Arc::new(Runtime::new(
             RuntimeConfig {
                 engine: EngineSettings::default(),
@@ -233,8 +235,6 @@ impl Host {
         self.admin.shutdown().await;
     }
 }
-
-type Connect = fn(&clients::EndpointConfig) -> Result<Arc<dyn crate::backend::HttpEndpoint>, ConnectError>;
 
 /// `$HOSTNAME` (the pod name in a Deployment), else a random identity.
 fn default_identity() -> String {
