@@ -65,6 +65,26 @@ async fn one_replica_leads_and_a_standby_takes_over_when_it_goes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_when_the_leader_dies_without_releasing_the_lease() {
+    let env = Env::start_api_only().await;
+    ensure_namespace(&env.client, "wasmvisor-system").await;
+    let first = Host::start(replica_config(&env, "first")).await.unwrap();
+    create_widget(&env, "apps", "before", json!({})).await;
+    ready(&env, "before").await;
+    let second = Host::start(replica_config(&env, "second")).await.unwrap();
+    // Dropped, not shut down: the Lease is not released, as when a process
+    // is killed; the standby waits out the 2 s lease, then leads.
+    drop(first);
+    create_widget(&env, "apps", "after", json!({})).await;
+    ready(&env, "after").await;
+    eventually("the new leader to count its reconciles", || async {
+        (successes(&second) >= 1).then_some(())
+    })
+    .await;
+    second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_split_the_objects_between_them() {
     use wasmvisor_host::controller::shard::{Sharding, shard_of};
     use wasmvisor_host::manifest::section;
