@@ -15,50 +15,53 @@ use crate::support::{
     Env, at, client, create_widget, ensure_namespace, eventually, host_config, widget_resource,
 };
 
-/// The widget plugin renamed `guest-widget`, watching and writing in cluster `guest`.
-fn guest_widget() -> Vec<u8> {
+/// The widget plugin renamed `name`, watching and writing in `cluster`.
+fn widget_in(name: &str, cluster: &str) -> Vec<u8> {
     let text = section::extract(WIDGET.bytes).unwrap();
     let text = text
-        .replace("name = \"widget\"", "name = \"guest-widget\"")
-        .replace("[[watches]]\n", "[[watches]]\ncluster = \"guest\"\n")
-        .replace("[[capabilities.kube]]\n", "[[capabilities.kube]]\ncluster = \"guest\"\n");
+        .replace("name = \"widget\"", &format!("name = \"{name}\""))
+        .replace("[[watches]]\n", &format!("[[watches]]\ncluster = \"{cluster}\"\n"))
+        .replace("[[capabilities.kube]]\n", &format!("[[capabilities.kube]]\ncluster = \"{cluster}\"\n"));
     section::embed(WIDGET.bytes, &text).unwrap()
+}
+
+/// A second API server with the Widget CRD and an `apps` namespace.
+async fn second_api_server(env: &Env) -> (wasmvisor_apiserver::Running, kube::Client) {
+    let api = ApiServer::start(
+        Config::new(env.dir().join("guest-apiserver")).listen("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let guest = client(api.kubeconfig_path()).await;
+    crate::support::install_widget_crd(&guest).await;
+    ensure_namespace(&guest, "apps").await;
+    (api, guest)
+}
+
+/// A host running `bytes` (granted its manifest) with cluster `extra` beside `default`.
+async fn host_with(env: &Env, bytes: &[u8], extra: (&str, ClusterSource)) -> Host {
+    let dir = env.dir().join("host");
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::write(dir.join("plugins").join("plugin.wasm"), bytes).unwrap();
+    let mut config = host_config(&dir, env.kubeconfig(), &[]);
+    config.clusters.insert(extra.0.into(), ClusterConfig { source: extra.1 });
+    let manifest = Manifest::from_component(bytes).unwrap();
+    config.plugins.insert(
+        manifest.name.clone(),
+        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
+    );
+    Host::start(config).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_watching_a_second_cluster_reconciles_there_only() {
     let env = Env::start_api_only().await;
-    let guest_api = ApiServer::start(
-        Config::new(env.dir().join("guest-apiserver")).listen("127.0.0.1:0".parse().unwrap()),
-    )
-    .await
-    .unwrap();
-    let guest = client(guest_api.kubeconfig_path()).await;
-    crate::support::install_widget_crd(&guest).await;
-
-    let dir = env.dir().join("host");
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    let bytes = guest_widget();
-    std::fs::write(dir.join("plugins").join("guest-widget.wasm"), &bytes).unwrap();
-    let mut config = host_config(&dir, env.kubeconfig(), &[]);
-    config.clusters.insert(
-        "guest".into(),
-        ClusterConfig {
-            source: ClusterSource::Kubeconfig {
-                kubeconfig: guest_api.kubeconfig_path().to_owned(),
-                context: None,
-            },
-        },
-    );
-    let manifest = Manifest::from_component(&bytes).unwrap();
-    config.plugins.insert(
-        manifest.name.clone(),
-        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
-    );
-    let host = Host::start(config).await.unwrap();
+    let (guest_api, guest) = second_api_server(&env).await;
+    let kubeconfig = guest_api.kubeconfig_path().to_owned();
+    let source = ClusterSource::Kubeconfig { kubeconfig, context: None };
+    let host = host_with(&env, &widget_in("guest-widget", "guest"), ("guest", source)).await;
 
     // A Widget in the guest cluster is reconciled there, finalizer included.
-    ensure_namespace(&guest, "apps").await;
     let guest_widgets: Api<DynamicObject> = Api::namespaced_with(guest.clone(), "apps", &widget_resource());
     let widget: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "test.wasmvisor.dev/v1", "kind": "Widget",
@@ -98,53 +101,19 @@ async fn a_plugin_watching_a_second_cluster_reconciles_there_only() {
     guest_api.shutdown().await.unwrap();
 }
 
-/// The widget plugin renamed `fleet-widget`, watching every member of the
-/// dynamic source `guests`.
-fn fleet_widget() -> Vec<u8> {
-    let text = section::extract(WIDGET.bytes).unwrap();
-    let text = text
-        .replace("name = \"widget\"", "name = \"fleet-widget\"")
-        .replace("[[watches]]\n", "[[watches]]\ncluster = \"guests\"\n")
-        .replace("[[capabilities.kube]]\n", "[[capabilities.kube]]\ncluster = \"guests\"\n");
-    section::embed(WIDGET.bytes, &text).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_added_and_removed_through_a_kubeconfig_secret() {
     use k8s_openapi::ByteString;
     use k8s_openapi::api::core::v1::Secret;
     let env = Env::start_api_only().await;
-    let guest_api = ApiServer::start(
-        Config::new(env.dir().join("guest-apiserver")).listen("127.0.0.1:0".parse().unwrap()),
-    )
-    .await
-    .unwrap();
-    let guest = client(guest_api.kubeconfig_path()).await;
-    crate::support::install_widget_crd(&guest).await;
-    ensure_namespace(&guest, "apps").await;
-
-    let dir = env.dir().join("host");
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    let bytes = fleet_widget();
-    std::fs::write(dir.join("plugins").join("fleet-widget.wasm"), &bytes).unwrap();
-    let mut config = host_config(&dir, env.kubeconfig(), &[]);
-    config.clusters.insert(
-        "guests".into(),
-        ClusterConfig {
-            source: ClusterSource::KubeconfigSecrets {
-                cluster: "default".into(),
-                label_selector: "cluster.x-k8s.io/cluster-name".into(),
-                namespace: None,
-                key: "value".into(),
-            },
-        },
-    );
-    let manifest = Manifest::from_component(&bytes).unwrap();
-    config.plugins.insert(
-        manifest.name.clone(),
-        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
-    );
-    let host = Host::start(config).await.unwrap();
+    let (guest_api, guest) = second_api_server(&env).await;
+    let source = ClusterSource::KubeconfigSecrets {
+        cluster: "default".into(),
+        label_selector: "cluster.x-k8s.io/cluster-name".into(),
+        namespace: None,
+        key: "value".into(),
+    };
+    let host = host_with(&env, &widget_in("fleet-widget", "guests"), ("guests", source)).await;
     assert!(host.clusters().members("guests").is_empty());
 
     // Cluster API publishes `<cluster>-kubeconfig`; the host follows it.

@@ -39,24 +39,25 @@ async fn ready(env: &Env, name: &str) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_replica_leads_and_a_standby_takes_over_when_it_goes() {
-    let env = Env::start_api_only().await;
+/// A leader that reconciled `before` and `during` alone, and a standby.
+async fn leader_and_standby(env: &Env) -> (Host, Host) {
     ensure_namespace(&env.client, "wasmvisor-system").await;
-    let first = Host::start(replica_config(&env, "first")).await.unwrap();
-    create_widget(&env, "apps", "before", json!({})).await;
-    ready(&env, "before").await;
-    let second = Host::start(replica_config(&env, "second")).await.unwrap();
-    create_widget(&env, "apps", "during", json!({})).await;
-    ready(&env, "during").await;
+    let first = Host::start(replica_config(env, "first")).await.unwrap();
+    create_widget(env, "apps", "before", json!({})).await;
+    ready(env, "before").await;
+    let second = Host::start(replica_config(env, "second")).await.unwrap();
+    create_widget(env, "apps", "during", json!({})).await;
+    ready(env, "during").await;
     eventually("the leader to count its reconciles", || async { (successes(&first) >= 2).then_some(()) })
         .await;
     assert_eq!(successes(&second), 0, "the standby reconciled while the first replica led");
+    (first, second)
+}
 
-    // The leader shuts down and releases the Lease; the standby takes over.
-    first.shutdown().await;
-    create_widget(&env, "apps", "after", json!({})).await;
-    ready(&env, "after").await;
+/// The standby leads: it reconciles an object created after the leader went.
+async fn standby_leads(env: &Env, second: Host) {
+    create_widget(env, "apps", "after", json!({})).await;
+    ready(env, "after").await;
     eventually("the new leader to count its reconciles", || async {
         (successes(&second) >= 1).then_some(())
     })
@@ -65,23 +66,22 @@ async fn one_replica_leads_and_a_standby_takes_over_when_it_goes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_leads_and_a_standby_takes_over_when_it_shuts_down() {
+    let env = Env::start_api_only().await;
+    let (first, second) = leader_and_standby(&env).await;
+    // Shut down: the leader releases the Lease, the standby takes it at once.
+    first.shutdown().await;
+    standby_leads(&env, second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_takes_over_when_the_leader_dies_without_releasing_the_lease() {
     let env = Env::start_api_only().await;
-    ensure_namespace(&env.client, "wasmvisor-system").await;
-    let first = Host::start(replica_config(&env, "first")).await.unwrap();
-    create_widget(&env, "apps", "before", json!({})).await;
-    ready(&env, "before").await;
-    let second = Host::start(replica_config(&env, "second")).await.unwrap();
+    let (first, second) = leader_and_standby(&env).await;
     // Dropped, not shut down: the Lease is not released, as when a process
     // is killed; the standby waits out the 2 s lease, then leads.
     drop(first);
-    create_widget(&env, "apps", "after", json!({})).await;
-    ready(&env, "after").await;
-    eventually("the new leader to count its reconciles", || async {
-        (successes(&second) >= 1).then_some(())
-    })
-    .await;
-    second.shutdown().await;
+    standby_leads(&env, second).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
