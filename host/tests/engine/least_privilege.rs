@@ -1,6 +1,6 @@
 //! The host under the ServiceAccount `wasmvisor rbac` generates for its
 //! plugins' grants: reconcile, finalizer, failure condition, Event and
-//! finalize all work without a single 403.
+//! finalize all work without a single 403, leader election included.
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
@@ -23,7 +23,11 @@ async fn service_account_kubeconfig(
     config: &wasmvisor_host::config::HostConfig,
 ) -> std::path::PathBuf {
     let manifest = Manifest::from_component(WIDGET.bytes).unwrap();
-    let options = RbacOptions { namespace: NAMESPACE.into(), ..RbacOptions::default() };
+    let options = RbacOptions {
+        namespace: NAMESPACE.into(),
+        leader_election: Some("wasmvisor".into()),
+        ..RbacOptions::default()
+    };
     let rbac = generate(&config.grants(), &[manifest], &options);
     let post = PostParams::default();
     let accounts: Api<ServiceAccount> = Api::namespaced(env.client.clone(), NAMESPACE);
@@ -62,7 +66,18 @@ async fn the_generated_service_account_is_enough_for_every_engine_path() {
     std::fs::write(dir.join("plugins").join(WIDGET.file), WIDGET.bytes).unwrap();
     let admin_config = host_config(&dir, env.kubeconfig(), &[WIDGET]);
     let kubeconfig = service_account_kubeconfig(&env, &admin_config).await;
-    let host = Host::start(host_config(&dir, &kubeconfig, &[WIDGET])).await.unwrap();
+    // With leader election too: the Lease is part of what the RBAC grants.
+    let mut config = host_config(&dir, &kubeconfig, &[WIDGET]);
+    config.leader_election = Some(wasmvisor_host::config::LeaderElection {
+        cluster: "default".into(),
+        namespace: NAMESPACE.into(),
+        lease: "wasmvisor".into(),
+        identity: Some("only".into()),
+        lease_duration: std::time::Duration::from_secs(2),
+        renew_deadline: std::time::Duration::from_millis(1500),
+        retry_period: std::time::Duration::from_millis(100),
+    });
+    let host = Host::start(config).await.unwrap();
     let widgets = env.widgets("apps");
 
     create_widget(&env, "apps", "ok", json!({"trace": true})).await;
