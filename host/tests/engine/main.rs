@@ -1,6 +1,7 @@
 //! The controller engine against the embedded API server over HTTPS, with
 //! real plugin components: one test binary, a module per guarantee.
 
+mod cache;
 mod clusters;
 mod failures;
 mod finalizers;
