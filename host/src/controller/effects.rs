@@ -195,8 +195,13 @@ fn conditions_of(object: &Value) -> Vec<Value> {
 }
 
 fn has_condition(object: &DynamicObject, kind: &str) -> bool {
-    let status = object.data.get("status").cloned().unwrap_or(Value::Null);
-    conditions_of(&json!({"status": status})).iter().any(|c| c["type"] == kind)
+    // `data` holds everything but apiVersion, kind and metadata, so the
+    // same pointer as on the full object applies; read it without copying.
+    object
+        .data
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == kind))
 }
 
 /// The conditions after setting or removing ours; `None` when nothing changes.
