@@ -71,6 +71,12 @@ impl LabelSelector {
         Ok(Self { text: text.to_owned(), requirements })
     }
 
+    /// Whether an object's labels (`None`: it has none) satisfy every requirement.
+    pub fn matches_labels(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.matches(labels.unwrap_or(&NONE))
+    }
+
     /// Whether `labels` satisfy every requirement.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.requirements.iter().all(|r| match r {
@@ -127,6 +133,14 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn an_object_without_labels_matches_only_absence_requirements() {
+        assert!(LabelSelector::parse("!legacy").unwrap().matches_labels(None));
+        assert!(!LabelSelector::parse("app=web").unwrap().matches_labels(None));
+        let labels = BTreeMap::from([("app".to_owned(), "web".to_owned())]);
+        assert!(LabelSelector::parse("app=web").unwrap().matches_labels(Some(&labels)));
     }
 
     #[test]

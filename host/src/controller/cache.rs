@@ -74,7 +74,7 @@ impl KubeBackend for CachedKube {
             .list()
             .into_iter()
             .filter(|o| kinds.namespace.is_none() || o.metadata.namespace == kinds.namespace)
-            .filter(|o| selector.is_none_or(|s| s.matches(&o.metadata.labels.clone().unwrap_or_default())))
+            .filter(|o| selector.is_none_or(|s| s.matches_labels(o.metadata.labels.as_ref())))
             .collect();
         // The API server lists in (namespace, name) order; so does the cache.
         objects.sort_by(|a, b| {

@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use tracing::Instrument as _;
 
 use super::effects::Effects;
@@ -20,18 +22,24 @@ use super::{Shared, finalizer};
 use crate::dispatch::{Export, Request};
 use crate::object::ObjectRef;
 
-/// Everything one attempt needs.
-pub(crate) struct Attempt {
+/// What every attempt of one plugin controller needs, built once per
+/// controller and shared by its attempts (metric handles included, so the
+/// hot path looks nothing up).
+pub(crate) struct Attempts {
     pub(crate) shared: Arc<Shared>,
     pub(crate) sources: Arc<Sources>,
-    pub(crate) effects: Arc<Effects>,
+    pub(crate) effects: Effects,
     pub(crate) queue: WorkQueue<ObjectRef>,
     pub(crate) plugin: String,
+    /// `wasmvisor_active_workers{plugin}`.
+    pub(crate) workers: Gauge,
+    /// `wasmvisor_reconcile_time_seconds{plugin}`.
+    pub(crate) latency: Histogram,
 }
 
-impl Attempt {
-    /// Runs the attempt and completes the key in the queue.
-    pub(crate) async fn run(self, work: Work<ObjectRef>) {
+impl Attempts {
+    /// Runs one attempt for `work` and completes its key in the queue.
+    pub(crate) async fn run(self: Arc<Self>, work: Work<ObjectRef>) {
         let started = Instant::now();
         let Some(plugin) = self.shared.runtime.plugin(&self.plugin) else {
             // Removed while the key waited: no more work for it.
@@ -49,22 +57,12 @@ impl Attempt {
             outcome = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let workers = self
-            .shared
-            .metrics
-            .active_workers
-            .get_or_create(&super::metrics::PluginLabel { plugin: self.plugin.clone() })
-            .clone();
-        workers.inc();
+        self.workers.inc();
         let completion = self.attempt(&plugin, &work).instrument(span.clone()).await;
-        workers.dec();
+        self.workers.dec();
         let next = self.queue.done(&work.key, completion);
         let elapsed = started.elapsed();
-        self.shared
-            .metrics
-            .reconcile_time
-            .get_or_create(&super::metrics::PluginLabel { plugin: self.plugin.clone() })
-            .observe(elapsed.as_secs_f64());
+        self.latency.observe(elapsed.as_secs_f64());
         span.record("duration_ms", u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
         let _entered = span.enter();
         match next {

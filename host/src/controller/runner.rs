@@ -38,8 +38,8 @@ impl Watched {
     /// selector, or it carries the plugin's finalizer (which must be
     /// released even after the labels moved on).
     fn wants(&self, object: &DynamicObject, finalizer: &str) -> bool {
-        let labels = object.metadata.labels.clone().unwrap_or_default();
-        self.selector.as_ref().is_none_or(|s| s.matches(&labels)) || finalizer::has(object, finalizer)
+        let labels = object.metadata.labels.as_ref();
+        self.selector.as_ref().is_none_or(|s| s.matches_labels(labels)) || finalizer::has(object, finalizer)
     }
 }
 
@@ -186,30 +186,28 @@ async fn run(
     }
     feeders.spawn(resync(intake.clone(), sources.clone(), plugin.clone(), shared.settings.resync));
 
-    let effects = Arc::new(super::effects::Effects::new(
-        &plugin,
-        &shared.clusters,
-        sources.watched.iter().map(|w| w.watch.cluster.as_str()),
-    ));
-    let depth = shared
-        .metrics
-        .queue_depth
-        .get_or_create(&super::metrics::PluginLabel { plugin: plugin.clone() })
-        .clone();
+    let label = super::metrics::PluginLabel { plugin: plugin.clone() };
+    let depth = shared.metrics.queue_depth.get_or_create(&label).clone();
+    let attempts = Arc::new(reconcile::Attempts {
+        effects: super::effects::Effects::new(
+            &plugin,
+            &shared.clusters,
+            sources.watched.iter().map(|w| w.watch.cluster.as_str()),
+        ),
+        workers: shared.metrics.active_workers.get_or_create(&label).clone(),
+        latency: shared.metrics.reconcile_time.get_or_create(&label).clone(),
+        shared: shared.clone(),
+        sources: sources.clone(),
+        queue: queue.clone(),
+        plugin: plugin.clone(),
+    });
     let mut running = JoinSet::new();
     loop {
         tokio::select! {
             work = queue.next() => match work {
                 Some(work) => {
                     depth.set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
-                    let attempt = reconcile::Attempt {
-                        shared: shared.clone(),
-                        sources: sources.clone(),
-                        effects: effects.clone(),
-                        queue: queue.clone(),
-                        plugin: plugin.clone(),
-                    };
-                    running.spawn(attempt.run(work));
+                    running.spawn(attempts.clone().run(work));
                 }
                 None => break,
             },

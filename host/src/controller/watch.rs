@@ -178,6 +178,7 @@ fn start(
         changes: changes.clone(),
         synced: synced_tx,
         sizes: HashMap::new(),
+        total_bytes: 0,
         listed: None,
         objects: metrics.cache_objects.get_or_create(&labels).clone(),
         bytes: metrics.cache_bytes.get_or_create(&labels).clone(),
@@ -202,6 +203,9 @@ struct Feed {
     synced: watch::Sender<bool>,
     /// JSON size of each cached object, for the byte gauge.
     sizes: HashMap<Key, i64>,
+    /// The sum of `sizes`, kept as they change (summing per event would
+    /// cost O(objects) on every watch event).
+    total_bytes: i64,
     /// Keys seen since the current (re)list began.
     listed: Option<HashSet<Key>>,
     objects: prometheus_client::metrics::gauge::Gauge,
@@ -258,7 +262,7 @@ impl Feed {
         let mut cached: HashMap<Key, Arc<DynamicObject>> =
             self.writer.as_reader().state().into_iter().map(|o| (key_of(&o), o)).collect();
         for key in vanished {
-            self.sizes.remove(&key);
+            self.forget_size(&key);
             if let Some(object) = cached.remove(&key) {
                 self.send(Change::Deleted(object));
             }
@@ -269,17 +273,22 @@ impl Feed {
     fn record(&mut self, object: &DynamicObject, deleted: bool) {
         let key = key_of(object);
         if deleted {
-            self.sizes.remove(&key);
+            self.forget_size(&key);
         } else {
             let size = serde_json::to_vec(object).map_or(0, |b| b.len());
-            self.sizes.insert(key, i64::try_from(size).unwrap_or(i64::MAX));
+            let size = i64::try_from(size).unwrap_or(i64::MAX);
+            self.total_bytes += size - self.sizes.insert(key, size).unwrap_or(0);
         }
         self.update_gauges();
     }
 
+    fn forget_size(&mut self, key: &Key) {
+        self.total_bytes -= self.sizes.remove(key).unwrap_or(0);
+    }
+
     fn update_gauges(&self) {
         self.objects.set(i64::try_from(self.sizes.len()).unwrap_or(i64::MAX));
-        self.bytes.set(self.sizes.values().sum());
+        self.bytes.set(self.total_bytes);
     }
 
     fn send(&self, change: Change) {
