@@ -17,29 +17,36 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
-use wasmvisor_manifest::{KindRef, Manifest, Watch};
+use wasmvisor_manifest::{KindRef, Manifest, Related, Watch};
 
 use super::queue::{QueueConfig, Reason, WorkQueue};
 use super::shard::Sharding;
 use super::watch::{Change, Informer};
-use super::{Shared, finalizer, owners, reconcile};
+use super::{Shared, finalizer, owners, reconcile, related};
 use crate::label_selector::LabelSelector;
 use crate::object::ObjectRef;
 
-/// A watched kind with its filter.
+/// A watched kind with its filter and the finalizer the host keeps on it.
 pub(crate) struct Watched {
     pub(crate) watch: Watch,
     pub(crate) informer: Arc<Informer>,
     selector: Option<LabelSelector>,
+    /// The watch's declared finalizer, else the plugin's default.
+    pub(crate) finalizer: String,
 }
 
 impl Watched {
     /// Whether a change to `object` concerns the plugin: it matches the
     /// selector, or it carries the plugin's finalizer (which must be
     /// released even after the labels moved on).
-    fn wants(&self, object: &DynamicObject, finalizer: &str) -> bool {
+    fn wants(&self, object: &DynamicObject) -> bool {
         let labels = object.metadata.labels.as_ref();
-        self.selector.as_ref().is_none_or(|s| s.matches_labels(labels)) || finalizer::has(object, finalizer)
+        self.selector.as_ref().is_none_or(|s| s.matches_labels(labels))
+            || finalizer::has(object, &self.finalizer)
+    }
+
+    fn is(&self, cluster: &str, api_version: &str, kind: &str) -> bool {
+        self.watch.cluster == cluster && self.watch.api_version == api_version && self.watch.kind == kind
     }
 }
 
@@ -47,6 +54,7 @@ impl Watched {
 pub(crate) struct Sources {
     pub(crate) watched: Vec<Watched>,
     owned: Vec<(KindRef, Arc<Informer>)>,
+    related: Vec<(Related, Arc<Informer>)>,
 }
 
 impl Sources {
@@ -60,22 +68,31 @@ impl Sources {
                 .map(LabelSelector::parse)
                 .transpose()
                 .map_err(|e| e.to_string())?;
-            watched.push(Watched { watch: watch.clone(), informer, selector });
+            let finalizer = watch.finalizer.clone().unwrap_or_else(|| finalizer::name(&manifest.name));
+            watched.push(Watched { watch: watch.clone(), informer, selector, finalizer });
         }
         let mut owned = Vec::new();
         for kind in &manifest.owns {
             owned.push((kind.clone(), shared.informers.informer(kind).await.map_err(|e| e.to_string())?));
         }
-        Ok(Self { watched, owned })
+        let mut related = Vec::new();
+        for entry in &manifest.related {
+            let informer = shared.informers.informer(&entry.kind_ref()).await.map_err(|e| e.to_string())?;
+            related.push((entry.clone(), informer));
+        }
+        Ok(Self { watched, owned, related })
+    }
+
+    /// The watch of the kind `entry` re-queues.
+    fn reconciled_by(&self, entry: &Related) -> Option<&Watched> {
+        self.watched
+            .iter()
+            .find(|w| w.is(&entry.cluster, &entry.reconciles.api_version, &entry.reconciles.kind))
     }
 
     /// The watch an object key belongs to.
     pub(crate) fn watched_for(&self, key: &ObjectRef) -> Option<&Watched> {
-        self.watched.iter().find(|w| {
-            w.watch.cluster == key.cluster
-                && w.watch.api_version == key.api_version
-                && w.watch.kind == key.kind
-        })
+        self.watched.iter().find(|w| w.is(&key.cluster, &key.api_version, &key.kind))
     }
 }
 
@@ -120,7 +137,7 @@ impl PluginController {
     /// Queues every watched object again (a new version was loaded).
     pub(crate) fn requeue_all(&self, reason: &Reason) {
         if let Some(sources) = self.sources.borrow().as_ref() {
-            enqueue_all(&self.intake, sources, &self.manifest.name, reason);
+            enqueue_all(&self.intake, sources, reason);
         }
     }
 
@@ -153,11 +170,10 @@ impl Intake {
     }
 }
 
-fn enqueue_all(intake: &Intake, sources: &Sources, plugin: &str, reason: &Reason) {
-    let finalizer = finalizer::name(plugin);
+fn enqueue_all(intake: &Intake, sources: &Sources, reason: &Reason) {
     for watched in &sources.watched {
         for object in watched.informer.list() {
-            if watched.wants(&object, &finalizer) {
+            if watched.wants(&object) {
                 intake.add(key_of(&watched.watch.kind_ref(), &object), reason.clone());
             }
         }
@@ -184,7 +200,11 @@ async fn run(
         let rx = informer.subscribe();
         feeders.spawn(feed_owned(intake.clone(), sources.clone(), kind.clone(), rx));
     }
-    feeders.spawn(resync(intake.clone(), sources.clone(), plugin.clone(), shared.settings.resync));
+    for (index, (_, informer)) in sources.related.iter().enumerate() {
+        let rx = informer.subscribe();
+        feeders.spawn(feed_related(intake.clone(), sources.clone(), index, rx));
+    }
+    feeders.spawn(resync(intake.clone(), sources.clone(), shared.settings.resync));
 
     let label = super::metrics::PluginLabel { plugin: plugin.clone() };
     let depth = shared.metrics.queue_depth.get_or_create(&label).clone();
@@ -275,11 +295,10 @@ async fn feed_watched(
 ) {
     let watched = &sources.watched[index];
     let kind = watched.watch.kind_ref();
-    let finalizer = finalizer::name(&plugin);
     // Subscribed first, listed second: nothing falls between the two.
     watched.informer.synced().await;
     for object in watched.informer.list() {
-        if watched.wants(&object, &finalizer) {
+        if watched.wants(&object) {
             intake.add(key_of(&kind, &object), Reason::ObjectChanged);
         }
     }
@@ -287,7 +306,7 @@ async fn feed_watched(
     loop {
         match changes.recv().await {
             Ok(Change::Applied(object)) => {
-                if !watched.wants(&object, &finalizer) {
+                if !watched.wants(&object) {
                     continue;
                 }
                 let key = key_of(&kind, &object);
@@ -306,7 +325,7 @@ async fn feed_watched(
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(plugin, kind = %kind, missed, "fell behind the watch; re-queueing everything");
-                enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
+                enqueue_all(&intake, &sources, &Reason::Resync);
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
@@ -358,11 +377,47 @@ async fn feed_owned(
     }
 }
 
+/// Related-kind changes into the queue, as the reconciled objects they
+/// relate to (see [`related`]).
+async fn feed_related(
+    intake: Intake,
+    sources: Arc<Sources>,
+    index: usize,
+    mut changes: broadcast::Receiver<Change>,
+) {
+    let (entry, informer) = &sources.related[index];
+    let Some(reconciled) = sources.reconciled_by(entry) else { return };
+    let kind = entry.kind_ref();
+    // Watch the related kind's cache to its first sync before mapping: the
+    // reconciled kind's own feeder queues everything once it is synced.
+    informer.synced().await;
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => change,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(kind = %kind, missed, "fell behind a related kind's watch; re-queueing every object it relates to");
+                for object in reconciled.informer.list() {
+                    if reconciled.wants(&object) {
+                        intake.add(key_of(&reconciled.watch.kind_ref(), &object), Reason::Resync);
+                    }
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let object = change.object();
+        let related = key_of(&kind, object).to_string();
+        for target in related::targets(object, entry, &reconciled.informer) {
+            intake.add(target, Reason::RelatedChanged { related: related.clone() });
+        }
+    }
+}
+
 /// Every `period`, every watched object again (level-based safety net).
-async fn resync(intake: Intake, sources: Arc<Sources>, plugin: String, period: Duration) {
+async fn resync(intake: Intake, sources: Arc<Sources>, period: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         ticks.tick().await;
-        enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
+        enqueue_all(&intake, &sources, &Reason::Resync);
     }
 }
