@@ -3,6 +3,7 @@
 //! each subcommand parses its arguments and calls a library.
 
 mod apiserver;
+mod install;
 mod plugin;
 mod rbac;
 mod run;

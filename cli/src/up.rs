@@ -11,7 +11,7 @@
 //! | `kubeconfig` | admin kubeconfig for kubectl (0600) |
 //! | `apiserver/` | the API server's SQLite store, CA and token |
 //! | `sim/` | the NSX/vCenter world, their CA and generated credentials |
-//! | `plugins/` | hot-reloaded; the bundled plugins are placed here on first start |
+//! | `plugins/` | hot-reloaded; each bundled plugin is placed here once (`bundled` lists them) |
 //! | `cache/`, `admin.json` | the host's compile cache and admin endpoint |
 //! | `host.toml` | the generated host config (rewritten at every start) |
 //!
@@ -26,11 +26,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use wasmvisor_apiserver::ApiServer;
+use wasmvisor_chain_api::supervisor::NetworkSettings;
 use wasmvisor_host::clients::{CredentialsSource, EndpointConfig};
+use wasmvisor_host::cluster::Clusters;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::host::Host;
-use wasmvisor_sim::{NsxSim, SimConfig, VcenterSim, VcenterTiming};
+use wasmvisor_sim::{NsxSettings, NsxSim, SimConfig, VcenterSim, VcenterTiming};
 
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
@@ -66,11 +68,28 @@ async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         })?;
     let kubeconfig = dir.join("kubeconfig");
     copy_private(api.kubeconfig_path(), &kubeconfig)?;
+    let cluster =
+        ClusterConfig { source: ClusterSource::Kubeconfig { kubeconfig: kubeconfig.clone(), context: None } };
+    let network = NetworkSettings::default();
+    let clusters = Clusters::connect(&[(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), cluster.clone())])
+        .await
+        .context("connecting to the API server")?;
+    let client =
+        clusters.client(wasmvisor_host::manifest::DEFAULT_CLUSTER).context("the API server's client")?;
+    crate::install::install(&client, &network)
+        .await
+        .context("installing the chain's CRDs and the Supervisor's defaults")?;
 
     let sim_dir = dir.join("sim");
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
-    let nsx =
-        NsxSim::start(SimConfig::new(&sim_dir, loopback)).await.context("starting the NSX simulator")?;
+    let nsx_settings = NsxSettings {
+        ingress_cidr: Some(network.ingress_cidr.to_string()),
+        cluster_network_cidr: Some(network.namespace_network_cidr.to_string()),
+        ..NsxSettings::default()
+    };
+    let nsx = NsxSim::start_with(SimConfig::new(&sim_dir, loopback), nsx_settings)
+        .await
+        .context("starting the NSX simulator")?;
     let vcenter = VcenterSim::start(SimConfig::new(&sim_dir, loopback), VcenterTiming::default())
         .await
         .context("starting the vCenter simulator")?;
@@ -87,10 +106,7 @@ async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         HostConfig::parse(&format!("data-dir = {:?}\ntrust-manifests = true", dir.display().to_string()))
             .context("the built-in host config")?;
     config.plugin_dir = Some(plugin_dir.clone());
-    config.clusters.insert(
-        wasmvisor_host::manifest::DEFAULT_CLUSTER.into(),
-        ClusterConfig { source: ClusterSource::Kubeconfig { kubeconfig: kubeconfig.clone(), context: None } },
-    );
+    config.clusters.insert(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), cluster);
     config.nsx = Some(endpoint(&nsx.base_url, &nsx.credentials_file));
     config.vcenter = Some(endpoint(&vcenter.base_url, &vcenter.credentials_file));
     write_config(&dir.join("host.toml"), &config)?;
@@ -106,12 +122,15 @@ async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         println!("              {}@{} {}", plugin.name, plugin.version, plugin.digest);
     }
     if !placed.is_empty() {
-        println!("              placed there on first start: {}", placed.join(", "));
+        println!("              placed there now: {}", placed.join(", "));
     }
     println!("  admin       {}", host.admin().url);
     println!();
     println!("try:  export KUBECONFIG={}", kubeconfig.display());
-    println!("      kubectl get namespaces");
+    println!(
+        "      kubectl apply -f examples/tkc.yaml   # a TanzuKubernetesCluster (see examples/README.md)"
+    );
+    println!("      kubectl get tkc,cluster,machines,vm,vnet,vnetif,vmservice,svc -A");
     println!("      wasmvisor plugin list --data-dir {}", dir.display());
     println!(
         "Ctrl-C stops everything; `wasmvisor up --data-dir {}` brings it back as it was.",
@@ -127,18 +146,32 @@ async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes each bundled plugin into a fresh plugin directory; a directory
-/// that exists is the user's and is left as it is.
+/// Writes each bundled plugin into the plugin directory once: on a later
+/// start only plugins bundled since (a newer wasmvisor) are added, and one
+/// the user removed stays removed. `DIR/bundled` lists what was placed.
 fn place_bundled(plugin_dir: &Path) -> anyhow::Result<Vec<String>> {
-    if plugin_dir.exists() {
-        return Ok(Vec::new());
-    }
     std::fs::create_dir_all(plugin_dir).with_context(|| format!("creating {}", plugin_dir.display()))?;
+    let record = plugin_dir.parent().unwrap_or(plugin_dir).join("bundled");
+    let before = std::fs::read_to_string(&record).unwrap_or_default();
+    let mut known: Vec<String> = before.lines().map(str::to_owned).collect();
+    let first_start = known.is_empty() && std::fs::read_dir(plugin_dir)?.next().is_none();
     let mut placed = Vec::new();
     for plugin in wasmvisor_plugins::BUNDLED {
+        if known.iter().any(|k| k == plugin.file) {
+            continue;
+        }
+        // Before the record existed, a plugin directory was only ever
+        // filled on first start: a file of that name is the user's.
         let path = plugin_dir.join(plugin.file);
-        std::fs::write(&path, plugin.bytes).with_context(|| format!("writing {}", path.display()))?;
-        placed.push(plugin.file.to_owned());
+        if first_start || !path.exists() {
+            std::fs::write(&path, plugin.bytes).with_context(|| format!("writing {}", path.display()))?;
+            placed.push(plugin.file.to_owned());
+        }
+        known.push(plugin.file.to_owned());
+    }
+    let text: String = known.iter().map(|k| format!("{k}\n")).collect();
+    if text != before {
+        std::fs::write(&record, text).with_context(|| format!("writing {}", record.display()))?;
     }
     Ok(placed)
 }

@@ -3,11 +3,9 @@
 //! Everything waits by polling with a deadline and fails naming what it
 //! waited for and the last state it saw.
 
-use std::io::{BufRead as _, BufReader, Read, Write as _};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
@@ -15,197 +13,14 @@ use wasmvisor_host::grant::Grant;
 use wasmvisor_host::manifest::Manifest;
 use wasmvisor_plugins::testing::WIDGET;
 
-/// Generous: the machine is shared and first starts compile components.
-const DEADLINE: Duration = Duration::from_secs(60);
+use support::{
+    DEADLINE, Process, apply, command, eventually, jsonpath, kubectl, path, text, up, wait_jsonpath,
+    wasmvisor,
+};
 
 /// The Widget CRD the widget test plugin reconciles (shared with the
 /// engine's in-process tests).
 const WIDGET_CRD: &str = include_str!("../../host/tests/engine/data/widget-crd.yaml");
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// `wasmvisor ARGS` to completion, with no ambient wasmvisor settings.
-fn wasmvisor(args: &[&str]) -> Output {
-    command(args).output().expect("the binary runs")
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
-    command.args(args);
-    for var in ["WASMVISOR_DATA_DIR", "WASMVISOR_ADMIN_TOKEN", "WASMVISOR_CONFIG", "WASMVISOR_LISTEN"] {
-        command.env_remove(var);
-    }
-    command
-}
-
-/// `kubectl --kubeconfig KUBECONFIG ARGS`, with `stdin` fed to it.
-fn kubectl(kubeconfig: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// `kubectl apply -f -` of `yaml`, which must succeed.
-fn apply(kubeconfig: &Path, yaml: &str) {
-    let out = kubectl(kubeconfig, &["apply", "-f", "-"], yaml);
-    assert!(out.status.success(), "kubectl apply: {}{}", text(&out.stdout), text(&out.stderr));
-}
-
-/// `kubectl get ARGS -o jsonpath=TEMPLATE`: the text, or `None` if kubectl failed.
-fn jsonpath(kubeconfig: &Path, args: &[&str], template: &str) -> Option<String> {
-    let output = format!("jsonpath={template}");
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-o", &output]);
-    let out = kubectl(kubeconfig, &all, "");
-    out.status.success().then(|| text(&out.stdout))
-}
-
-/// Polls `check` until it returns `Some`; panics naming `what` and the last
-/// state `check` reported after `deadline`.
-fn eventually<T>(what: &str, deadline: Duration, mut check: impl FnMut(&mut String) -> Option<T>) -> T {
-    let start = Instant::now();
-    let mut last = String::new();
-    loop {
-        if let Some(value) = check(&mut last) {
-            return value;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}; last seen: {last}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A child process whose output is collected as it comes; killed if still
-/// running when dropped, so a failing test leaves nothing behind.
-struct Process {
-    name: String,
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    /// The threads draining stdout and stderr; joined once the process exited.
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Process {
-    fn spawn(name: &str, mut command: Command) -> Process {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
-        let mut readers = Vec::new();
-        let mut collect = |pipe: Box<dyn Read + Send>| {
-            let buffer = Arc::new(Mutex::new(String::new()));
-            let sink = buffer.clone();
-            readers.push(std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let mut sink = sink.lock().unwrap();
-                    sink.push_str(&line);
-                    sink.push('\n');
-                }
-            }));
-            buffer
-        };
-        let stdout = collect(Box::new(child.stdout.take().unwrap()));
-        let stderr = collect(Box::new(child.stderr.take().unwrap()));
-        Process { name: name.to_owned(), child, stdout, stderr, readers }
-    }
-
-    fn output(&self) -> String {
-        format!(
-            "--- {} stdout\n{}--- stderr\n{}",
-            self.name,
-            self.stdout.lock().unwrap(),
-            self.stderr.lock().unwrap()
-        )
-    }
-
-    /// The rest of the first stdout or stderr line that starts with `prefix`,
-    /// once one is printed; panics if the process exits first.
-    fn wait_for_line(&mut self, prefix: &str) -> String {
-        let what = format!("{} to print {prefix:?}", self.name);
-        eventually(&what, DEADLINE, |last| {
-            for stream in [&self.stdout, &self.stderr] {
-                let found =
-                    stream.lock().unwrap().lines().find_map(|l| l.strip_prefix(prefix).map(str::to_owned));
-                if found.is_some() {
-                    return found;
-                }
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{} exited ({status}) before printing {prefix:?}\n{}", self.name, self.output());
-            }
-            *last = self.output();
-            None
-        })
-    }
-
-    /// Sends `signal` (a `kill -s` name such as INT or TERM).
-    fn signal(&self, signal: &str) {
-        let status =
-            Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success(), "kill -s {signal} {}", self.name);
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// The exit status, once the process has exited.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let what = format!("{} to exit", self.name);
-        let status = eventually(&what, DEADLINE, |last| {
-            *last = self.output();
-            self.child.try_wait().unwrap()
-        });
-        // The pipes close at exit, so the readers end with all the output.
-        for reader in self.readers.drain(..) {
-            reader.join().unwrap();
-        }
-        status
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `wasmvisor up --data-dir DIR --listen 127.0.0.1:0`, once it is up; returns
-/// the process and the kubeconfig it printed.
-fn up(dir: &Path) -> (Process, PathBuf) {
-    let mut up =
-        Process::spawn("wasmvisor up", command(&["up", "--data-dir", path(dir), "--listen", "127.0.0.1:0"]));
-    let kubeconfig = PathBuf::from(up.wait_for_line("  kubeconfig  ").trim());
-    assert_eq!(kubeconfig, dir.canonicalize().unwrap().join("kubeconfig"), "{}", up.output());
-    (up, kubeconfig)
-}
 
 /// `wasmvisor plugin list --data-dir DIR` until `plugin` is listed as serving.
 fn wait_serving(dir: &Path, plugin: &str) -> String {
@@ -218,16 +33,6 @@ fn wait_serving(dir: &Path, plugin: &str) -> String {
             .any(|l| l.starts_with(&format!("{plugin} ")) && l.ends_with("serving  -"))
             .then_some(listed)
     })
-}
-
-/// Polls `kubectl get ARGS -o jsonpath=TEMPLATE` until it prints `want`.
-fn wait_jsonpath(kubeconfig: &Path, args: &[&str], template: &str, want: &str) {
-    let what = format!("`kubectl get {}` {template} to be {want:?}", args.join(" "));
-    eventually(&what, DEADLINE, |last| {
-        let got = jsonpath(kubeconfig, args, template);
-        *last = format!("{got:?}");
-        (got.as_deref() == Some(want)).then_some(())
-    });
 }
 
 /// Scaffolds and builds the Rust plugin `demo` under `home`; returns the component.

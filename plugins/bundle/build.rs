@@ -14,6 +14,11 @@ const GUESTS: &[(&str, &str)] = &[
     ("bench-plugin", "testing/bench"),
     ("probe-plugin", "testing/probe"),
     ("widget-plugin", "testing/widget"),
+    ("tkc-plugin", "tkc"),
+    ("capi-plugin", "capi"),
+    ("capw-plugin", "capw"),
+    ("vm-service-plugin", "vm-service"),
+    ("ncp-plugin", "ncp"),
 ];
 
 fn main() {
@@ -21,7 +26,19 @@ fn main() {
     let plugins = manifest_dir.parent().expect("plugins/bundle has a parent").to_owned();
     let root = plugins.parent().expect("plugins/ has a parent").to_owned();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
-    for watched in ["wit", "plugins/sdk", "plugins/example", "plugins/testing", "plugins/build/src"] {
+    for watched in [
+        "wit",
+        "plugins/sdk",
+        "plugins/example",
+        "plugins/testing",
+        "plugins/build/src",
+        "plugins/chain-api",
+        "plugins/tkc",
+        "plugins/capi",
+        "plugins/capw",
+        "plugins/vm-service",
+        "plugins/ncp",
+    ] {
         println!("cargo::rerun-if-changed={}", root.join(watched).display());
     }
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());

@@ -203,16 +203,20 @@ pub enum ComponentManifestError {
     Manifest(#[from] ManifestError),
 }
 
-/// A finalizer: `<DNS subdomain>/<name>`, as the API server requires of
-/// finalizers that are not Kubernetes' own.
+/// A finalizer: a qualified name, `[<DNS subdomain>/]<name>`, as the API
+/// server requires (`example.com/cleanup`, or Cluster API's
+/// `machine.cluster.x-k8s.io`).
 fn is_qualified_name(text: &str) -> bool {
-    let Some((prefix, name)) = text.split_once('/') else { return false };
+    let (prefix, name) = match text.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, text),
+    };
     let name_ok = !name.is_empty()
         && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    name_ok && prefix.len() <= 253 && prefix.contains('.') && prefix.split('.').all(is_dns_label)
+    name_ok && prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(is_dns_label))
 }
 
 /// A Kubernetes-style DNS label (RFC 1123).
@@ -284,9 +288,21 @@ mod tests {
         );
         let m = Manifest::parse(&named).unwrap();
         assert_eq!(m.watches[0].finalizer.as_deref(), Some("vmoperator.vmware.com/virtualmachineservice"));
-        let bad =
-            EXAMPLE.replace("label-selector = \"wasmvisor.dev/config=enabled\"", "finalizer = \"no-prefix\"");
-        assert!(Manifest::parse(&bad).unwrap_err().to_string().contains("must be a qualified name"));
+        let capi = EXAMPLE.replace(
+            "label-selector = \"wasmvisor.dev/config=enabled\"",
+            "finalizer = \"machine.cluster.x-k8s.io\"",
+        );
+        assert!(Manifest::parse(&capi).is_ok(), "a name without a prefix is qualified too");
+        for bad in ["a/b/c", "-x", "Example.com/x"] {
+            let text = EXAMPLE.replace(
+                "label-selector = \"wasmvisor.dev/config=enabled\"",
+                &format!("finalizer = {bad:?}"),
+            );
+            assert!(
+                Manifest::parse(&text).unwrap_err().to_string().contains("must be a qualified name"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

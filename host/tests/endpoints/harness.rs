@@ -149,25 +149,35 @@ impl Host {
     }
 
     pub(crate) fn with(nsx: Arc<dyn HttpEndpoint>, vcenter: Arc<dyn HttpEndpoint>) -> Self {
+        let grants = format!("{PROBE_GRANT}\n{}", PROBE_GRANT.replace("plugins.probe", "plugins.rival"));
+        let grants =
+            Grants::parse(&grants.replace("namespaces = [\"probe\"]", "namespaces = [\"probe\", \"rival\"]"))
+                .unwrap();
+        Self::build(nsx, vcenter, grants, &[(PROBE.bytes.to_vec(), PROBE.file), (rival(), "rival.wasm")])
+    }
+
+    /// A runtime under `grants` with `components` (bytes, file name) installed.
+    pub(crate) fn build(
+        nsx: Arc<dyn HttpEndpoint>,
+        vcenter: Arc<dyn HttpEndpoint>,
+        grants: Grants,
+        components: &[(Vec<u8>, &str)],
+    ) -> Self {
         let cache = tempfile::tempdir().unwrap();
         let kube = Arc::new(MemoryKube::new());
         let cache_dir =
             cap_std::fs::Dir::open_ambient_dir(cache.path(), cap_std::ambient_authority()).unwrap();
-        let grants = format!("{PROBE_GRANT}\n{}", PROBE_GRANT.replace("plugins.probe", "plugins.rival"));
         let config = RuntimeConfig {
             engine: EngineSettings::default(),
             output: OutputLimits::default(),
             cache_dir,
-            grants: Grants::parse(
-                &grants.replace("namespaces = [\"probe\"]", "namespaces = [\"probe\", \"rival\"]"),
-            )
-            .unwrap(),
+            grants,
         };
         let backends =
             Backends { kube: kube.clone(), nsx: Some(nsx.clone()), vcenter: Some(vcenter.clone()) };
         let runtime = Arc::new(Runtime::new(config, backends).unwrap());
-        for (bytes, file) in [(PROBE.bytes.to_vec(), PROBE.file), (rival(), "rival.wasm")] {
-            let loaded = runtime.load(&bytes).unwrap();
+        for (bytes, file) in components {
+            let loaded = runtime.load(bytes).unwrap();
             runtime.install(loaded, file).unwrap();
         }
         Self { runtime, kube, nsx, vcenter }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod chain_boundaries;
 mod conflict;
 mod credentials;
 mod denials;

@@ -18,8 +18,46 @@ pub const NAMESPACE_CONFIG: Bundled = Bundled {
     bytes: include_bytes!(concat!(env!("OUT_DIR"), "/namespace-config.wasm")),
 };
 
-/// Plugins `wasmvisor up` places in a fresh plugin directory.
-pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG];
+/// Declares a bundled chain plugin built from `plugins/<name>`.
+macro_rules! chain_plugin {
+    ($(#[$doc:meta])* $constant:ident, $name:literal) => {
+        $(#[$doc])*
+        pub const $constant: Bundled =
+            Bundled { file: concat!($name, ".wasm"), bytes: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".wasm")) };
+    };
+}
+
+chain_plugin!(
+    /// `plugins/tkc`: TanzuKubernetesCluster → Cluster API objects.
+    TKC,
+    "tkc"
+);
+chain_plugin!(
+    /// `plugins/capi`: Cluster API core and the kubeadm bootstrap provider.
+    CAPI,
+    "capi"
+);
+chain_plugin!(
+    /// `plugins/capw`: CAPV in supervisor mode.
+    CAPW,
+    "capw"
+);
+chain_plugin!(
+    /// `plugins/vm-service`: VirtualMachines in vCenter, VirtualMachineServices.
+    VM_SERVICE,
+    "vm-service"
+);
+chain_plugin!(
+    /// `plugins/ncp`: networks, interfaces and load balancers in NSX.
+    NCP,
+    "ncp"
+);
+
+/// The Supervisor chain, in chain order.
+pub const CHAIN: &[Bundled] = &[TKC, CAPI, CAPW, VM_SERVICE, NCP];
+
+/// Plugins `wasmvisor up` places in its plugin directory.
+pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG, TKC, CAPI, CAPW, VM_SERVICE, NCP];
 
 /// Test-only components; not shipped.
 pub mod testing {

@@ -6,7 +6,8 @@
 //! (`vmware.infrastructure.cluster.x-k8s.io`), [`vmop`] (`vmoperator.vmware.com`), [`ncp`]
 //! (`vmware.com`), plus [`core`] for the `v1` objects the chain writes and [`conditions`]
 //! for the two condition shapes. The well-known keys live in [`labels`], [`annotations`] and
-//! [`finalizers`]; the object names the chain derives from each other in [`names`].
+//! [`finalizers`]; the object names the chain derives from each other in [`names`]; the
+//! Supervisor's own settings in [`supervisor`]; how a plugin writes a status in [`status`].
 //!
 //! Every kind is a [`wasmvisor_sdk::Object`] of its spec and status, with [`Resource`]
 //! giving its apiVersion and kind. The field set is the one `crds/` at the repository root
@@ -26,6 +27,8 @@ pub mod finalizers;
 pub mod labels;
 pub mod names;
 pub mod ncp;
+pub mod status;
+pub mod supervisor;
 pub mod tkc;
 pub mod vmop;
 
@@ -53,7 +56,7 @@ pub trait Resource {
     const NAMESPACED: bool;
 
     /// The reference to object `name` (in `namespace` when the kind is namespaced) in `cluster`.
-    fn object_ref(cluster: &str, namespace: &str, name: &str) -> ObjectRef {
+    fn named(cluster: &str, namespace: &str, name: &str) -> ObjectRef {
         if Self::NAMESPACED {
             ObjectRef::namespaced(cluster, Self::API_VERSION, Self::KIND, namespace, name)
         } else {

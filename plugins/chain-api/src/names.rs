@@ -53,6 +53,13 @@ pub fn ccm_vm_service(cluster: &str, service: &str, namespace: &str) -> String {
     format!("{cluster}-{}", &hex[..CCM_CHECKSUM_LEN])
 }
 
+/// The display name of the NSX segment of VirtualNetwork `vnet` in `namespace`, which is
+/// also the name vCenter lists its port group under: `vnet-<namespace>-<vnet>` (NCP's own
+/// naming is not public; vm-service finds the NIC's network by this name).
+pub fn segment(namespace: &str, vnet: &str) -> String {
+    format!("vnet-{namespace}-{vnet}")
+}
+
 /// Prefix of CAPV provider IDs.
 pub const PROVIDER_ID_PREFIX: &str = "vsphere://";
 

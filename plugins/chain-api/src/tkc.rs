@@ -300,6 +300,13 @@ pub struct TanzuKubernetesClusterStatus {
     /// Sum of the node pools' replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_worker_replicas: Option<i32>,
+    /// Per Machine (node): `pending`, `ready`, `notready` or `unknown`. A v1alpha1 field,
+    /// kept in this shape so `kubectl get tkc -o yaml` shows every node's state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_status: BTreeMap<String, String>,
+    /// Per VM: `pending`, `created`, `poweredon` or `ready`. A v1alpha1 field, as `nodeStatus`.
+    #[serde(rename = "vmStatus", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vm_status: BTreeMap<String, String>,
 }
 
 /// An API server endpoint.

@@ -29,18 +29,27 @@ resource!(
     "virtualmachineservices",
     namespaced = true
 );
-/// A VirtualMachineClass: the hardware of a VM (CPU, memory, devices).
+/// A VirtualMachineClass: the hardware of a VM (CPU, memory, devices). Cluster-scoped, as
+/// in vSphere 7.0 (later vm-operator versions made classes namespaced with per-namespace
+/// bindings), so one set of classes serves a TKC in any namespace.
 pub type VirtualMachineClass = Object<VirtualMachineClassSpec, VirtualMachineClassStatus>;
 resource!(
     VirtualMachineClass,
     API_VERSION,
     "VirtualMachineClass",
     "virtualmachineclasses",
-    namespaced = true
+    namespaced = false
 );
-/// A VirtualMachineImage: an OVF template in a content library.
+/// A VirtualMachineImage: an OVF template in a content library. Cluster-scoped, as in
+/// vSphere 7.0, like [`VirtualMachineClass`].
 pub type VirtualMachineImage = Object<VirtualMachineImageSpec, VirtualMachineImageStatus>;
-resource!(VirtualMachineImage, API_VERSION, "VirtualMachineImage", "virtualmachineimages", namespaced = true);
+resource!(
+    VirtualMachineImage,
+    API_VERSION,
+    "VirtualMachineImage",
+    "virtualmachineimages",
+    namespaced = false
+);
 /// A VirtualMachineSetResourcePolicy: resource pool, folder and cluster modules of a cluster's VMs.
 pub type VirtualMachineSetResourcePolicy =
     Object<VirtualMachineSetResourcePolicySpec, VirtualMachineSetResourcePolicyStatus>;

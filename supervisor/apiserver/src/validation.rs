@@ -34,9 +34,16 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && s.ends_with(is_alnum)
 }
 
-/// Whether `s` is an RFC 1123 subdomain.
+/// Whether `s` is an RFC 1123 subdomain as Kubernetes checks it: at most 253
+/// characters of dot-separated parts, each lowercase alphanumerics and `-`
+/// starting and ending alphanumeric. Unlike a label, a part may be longer
+/// than 63 characters (`IsDNS1123Subdomain` checks the whole name's length
+/// and the pattern only).
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+    let part = |p: &str| {
+        !p.is_empty() && p.chars().all(is_label_char) && p.starts_with(is_alnum) && p.ends_with(is_alnum)
+    };
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(part)
 }
 
 /// Checks a name against `rule`; returns the message of the real server if it fails.
@@ -155,6 +162,12 @@ mod tests {
         assert!(is_dns1123_subdomain("widgets.example.com"));
         assert!(!is_dns1123_subdomain("Widgets"));
         assert!(!is_dns1123_subdomain("-a"));
+        assert!(!is_dns1123_subdomain("a..b"));
+        // A part longer than a label is fine; only the whole name is capped.
+        let long = format!("{}-lsp", "a".repeat(70));
+        assert!(is_dns1123_subdomain(&long));
+        assert!(!is_dns1123_subdomain(&"a".repeat(254)));
+        assert!(!is_dns1123_label(&long));
         assert!(is_dns1123_label("a-1"));
         assert!(!is_dns1123_label("a.b"));
         assert!(check_name("1abc", NameRule::Rfc1035Label).is_some());

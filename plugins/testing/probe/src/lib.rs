@@ -1,6 +1,8 @@
 //! Test plugin for the NSX and vCenter host functions. The ConfigMap it is
 //! handed lists requests in `data.calls` (JSON: `[{"endpoint": "nsx",
-//! "method": "GET", "path": "…", "body": "…"}]`); it sends each one
+//! "method": "GET", "path": "…", "body": "…"}]`; endpoint `kube` with
+//! method `GET` and path `<apiVersion>/<Kind>/<namespace>/<name>` reads an
+//! object, e.g. `v1/Secret/default/token`); it sends each one
 //! `data.repeat` times (default 1), logs every outcome (unless `data.log`
 //! is `"false"`), and, unless
 //! `data.report` is `"false"`, writes everything it saw (statuses, bodies,
@@ -11,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::json;
-use wasmvisor_sdk::{Action, Context, Endpoint, Error, Method, Reconciler, log};
+use wasmvisor_sdk::{Action, Context, Endpoint, Error, Method, ObjectRef, Reconciler, log};
 
 #[derive(Deserialize)]
 struct Input {
@@ -53,6 +55,33 @@ fn kind(e: &Error) -> &'static str {
 
 struct Probe;
 
+/// Sends one call; the outer error is a malformed call, the inner one what the host answered.
+fn send(ctx: &Context, call: &Call) -> Result<Result<serde_json::Value, Error>, Error> {
+    let endpoint = match call.endpoint.as_str() {
+        "nsx" => Endpoint::Nsx,
+        "vcenter" => Endpoint::Vcenter,
+        "kube" => {
+            let parts: Vec<&str> = call.path.rsplitn(4, '/').collect();
+            let [name, namespace, kind, api_version] = parts[..] else {
+                return Err(Error::Invalid(format!(
+                    "kube path {:?} is not <apiVersion>/<Kind>/<namespace>/<name>",
+                    call.path
+                )));
+            };
+            let target = ObjectRef::namespaced(ctx.cluster(), api_version, kind, namespace, name);
+            return Ok(ctx
+                .kube()
+                .get::<serde_json::Value>(&target)
+                .map(|o| json!({"status": 200, "body": o.to_string()})));
+        }
+        other => return Err(Error::Invalid(format!("unknown endpoint {other:?}"))),
+    };
+    let method = method(&call.method)?;
+    Ok(endpoint
+        .request(method, &call.path, call.body.clone())
+        .map(|r| json!({"status": r.status, "body": r.body})))
+}
+
 impl Reconciler for Probe {
     type Object = serde_json::Value;
 
@@ -64,15 +93,9 @@ impl Reconciler for Probe {
         let quiet = input.data.get("log").map(String::as_str) == Some("false");
         let mut outcomes = Vec::new();
         for call in &calls {
-            let endpoint = match call.endpoint.as_str() {
-                "nsx" => Endpoint::Nsx,
-                "vcenter" => Endpoint::Vcenter,
-                other => return Err(Error::Invalid(format!("unknown endpoint {other:?}"))),
-            };
-            let method = method(&call.method)?;
             for _ in 0..repeat {
-                let outcome = match endpoint.request(method, &call.path, call.body.clone()) {
-                    Ok(r) => json!({"status": r.status, "body": r.body}),
+                let outcome = match send(ctx, call)? {
+                    Ok(seen) => seen,
                     Err(e) => json!({"error": kind(&e), "message": e.to_string()}),
                 };
                 if !quiet {

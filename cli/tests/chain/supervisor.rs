@@ -1,0 +1,145 @@
+//! One `wasmvisor up` for the chain tests: the process, its data directory
+//! and kubeconfig, the simulators behind it, and the TKC verbs the tests
+//! use (apply, wait for a phase, scale, delete), all through kubectl.
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Process, apply, eventually, kubectl, text, up};
+use crate::world::World;
+
+/// Bound on a TKC coming up (or going) on a busy 2-core machine; the aim
+/// with the default timings is well under it (README quotes the measure).
+pub(crate) const CONVERGE: Duration = Duration::from_secs(120);
+
+/// `wasmvisor up` and what it runs.
+pub(crate) struct Supervisor {
+    pub(crate) process: Process,
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) world: World,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Supervisor {
+    /// Starts `wasmvisor up` on a new data directory.
+    pub(crate) fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (process, kubeconfig) = up(dir.path());
+        let world = World::connect(dir.path());
+        Self { process, kubeconfig, world, dir }
+    }
+
+    /// Kills `up` with SIGKILL and starts it again on the same directory.
+    pub(crate) fn kill_and_restart(&mut self) {
+        self.process.kill();
+        let (process, kubeconfig) = up(self.dir.path());
+        self.process = process;
+        self.kubeconfig = kubeconfig;
+        self.world = World::connect(self.dir.path());
+    }
+
+    /// `kubectl apply -f -` of `yaml`.
+    pub(crate) fn apply(&self, yaml: &str) {
+        apply(&self.kubeconfig, yaml);
+    }
+
+    /// `kubectl ARGS`, which must succeed; its stdout.
+    pub(crate) fn kubectl(&self, args: &[&str]) -> String {
+        let out = kubectl(&self.kubeconfig, args, "");
+        assert!(
+            out.status.success(),
+            "kubectl {}: {}{}",
+            args.join(" "),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// `kubectl get ARGS -o json`, parsed; `None` when it does not exist.
+    pub(crate) fn get(&self, args: &[&str]) -> Option<Value> {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        let out = kubectl(&self.kubeconfig, &all, "");
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    /// The names `kubectl get KINDS -n NAMESPACE -o name` prints.
+    pub(crate) fn names(&self, kinds: &str, namespace: &str) -> Vec<String> {
+        self.kubectl(&["get", kinds, "-n", namespace, "-o", "name"]).lines().map(str::to_owned).collect()
+    }
+
+    /// The TKC `namespace/name`.
+    pub(crate) fn tkc(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.get(&["tkc", name, "-n", namespace])
+    }
+
+    /// Waits until the TKC's phase is `phase` and `Ready` says `ready`.
+    pub(crate) fn wait_phase(&self, namespace: &str, name: &str, phase: &str) -> Value {
+        eventually(&format!("TKC {namespace}/{name} to be {phase}"), CONVERGE, |last| {
+            let tkc = self.tkc(namespace, name)?;
+            *last = serde_json::to_string_pretty(&tkc["status"]).unwrap();
+            (tkc["status"]["phase"] == phase && ready(&tkc) == (phase == "running")).then_some(tkc)
+        })
+    }
+
+    /// Sets the replicas of the TKC's first node pool.
+    pub(crate) fn scale(&self, namespace: &str, name: &str, replicas: u32) {
+        let patch = format!(
+            r#"[{{"op":"replace","path":"/spec/topology/nodePools/0/replicas","value":{replicas}}}]"#
+        );
+        self.kubectl(&["patch", "tkc", name, "-n", namespace, "--type=json", "-p", &patch]);
+    }
+
+    /// Reconciles per plugin so far, from the host's `/metrics`.
+    pub(crate) fn reconciles(&self) -> Vec<(String, u64)> {
+        let admin: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("admin.json")).unwrap())
+                .unwrap();
+        let url = admin["url"].as_str().expect("admin.json names the URL");
+        let metrics = http_get(url, "/metrics");
+        let mut counts: Vec<(String, u64)> = metrics
+            .lines()
+            .filter(|l| l.starts_with("wasmvisor_reconcile_time_seconds_count{"))
+            .filter_map(|l| {
+                let plugin = l.split("plugin=\"").nth(1)?.split('"').next()?.to_owned();
+                let count = l.rsplit(' ').next()?.parse::<f64>().ok()?;
+                Some((plugin, count as u64))
+            })
+            .collect();
+        counts.sort();
+        counts
+    }
+}
+
+/// Whether the TKC's `Ready` condition is `True`.
+pub(crate) fn ready(tkc: &Value) -> bool {
+    condition(tkc, "Ready").is_some_and(|c| c["status"] == "True")
+}
+
+/// The TKC's condition of `type_`.
+pub(crate) fn condition<'a>(tkc: &'a Value, type_: &str) -> Option<&'a Value> {
+    tkc["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+}
+
+/// A TKC like `examples/tkc.yaml`, in `namespace`, named `name`, with `workers`.
+pub(crate) fn tkc_yaml(namespace: &str, name: &str, workers: u32) -> String {
+    include_str!("../../../examples/tkc.yaml")
+        .replace("tkgs-ns", namespace)
+        .replace("tkgs-cluster-1", name)
+        .replace("replicas: 2", &format!("replicas: {workers}"))
+}
+
+/// `GET path` on a plain-HTTP loopback `url`; the body.
+fn http_get(url: &str, path: &str) -> String {
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
