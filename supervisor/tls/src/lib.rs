@@ -39,7 +39,7 @@ use rcgen::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-pub use serve::{SHUTDOWN_GRACE, serve};
+pub use serve::{ConnectionKill, SHUTDOWN_GRACE, serve};
 
 /// File name of the CA certificate inside the CA directory.
 pub const CA_CERT_FILE: &str = "ca.crt";
