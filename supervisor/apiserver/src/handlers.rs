@@ -828,8 +828,10 @@ impl Req {
     async fn delete(self, bytes: &[u8]) -> Result<Response, ApiError> {
         let options = if bytes.is_empty() { json!({}) } else { decode(bytes)? };
         let preconditions = Preconditions::from_delete_options(&options);
-        let propagation =
-            crate::gc::Propagation::from_options(&options, self.params.propagation_policy.as_deref())?;
+        let propagation = crate::propagation::Propagation::from_options(
+            &options,
+            self.params.propagation_policy.as_deref(),
+        )?;
         let dry_run = self.params.dry_run
             || options.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
         let key = self.key(self.name());
@@ -851,8 +853,10 @@ impl Req {
     /// it would be (same propagation policy); answers with the list of deleted objects.
     async fn delete_collection(self, bytes: &[u8]) -> Result<Response, ApiError> {
         let options = if bytes.is_empty() { json!({}) } else { decode(bytes)? };
-        let propagation =
-            crate::gc::Propagation::from_options(&options, self.params.propagation_policy.as_deref())?;
+        let propagation = crate::propagation::Propagation::from_options(
+            &options,
+            self.params.propagation_policy.as_deref(),
+        )?;
         let dry_run = self.params.dry_run
             || options.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
         let store = self.ctx.store.clone();

@@ -41,7 +41,7 @@
 //! - [`builtin`] and [`crd`]: per-kind strategies; CRDs become served resources through
 //!   [`registry`].
 //! - [`patch`], [`selectors`], [`table`], [`watch`], [`discovery`]: the rest of the API.
-//! - [`gc`]: garbage collection (ownerReferences, propagation policies) and namespace
+//! - [`gc`]: garbage collection (ownerReferences, [`propagation`] policies) and namespace
 //!   termination, as a task fed by the storage change stream.
 //! - [`storage`]: SQLite, one global resourceVersion, change log for watch resume.
 //! - [`status`]: every refusal as a Kubernetes `Status`.
@@ -58,6 +58,7 @@ pub mod kubeconfig;
 pub mod meta;
 pub mod patch;
 pub mod pipeline;
+pub mod propagation;
 pub mod protobuf;
 pub mod rbac;
 pub mod registry;

@@ -15,7 +15,7 @@
 use serde_json::{Value, json};
 
 use crate::builtin::BuiltinKind;
-use crate::gc::Propagation;
+use crate::propagation::Propagation;
 use crate::registry::{Resource, Strategy};
 use crate::request::{FieldValidation, ResourcePath};
 use crate::status::{ApiError, Cause, Subject};
