@@ -39,7 +39,7 @@
 //!   subresource, strategy, validation, finalizers).
 //! - [`apply`]: server-side apply and field ownership (`managedFields`) for every write.
 //! - [`builtin`] and [`crd`]: per-kind strategies; CRDs become served resources through
-//!   [`registry`].
+//!   [`registry`]. [`service_addresses`] gives Services their cluster IP and node ports.
 //! - [`patch`], [`selectors`], [`table`], [`watch`], [`discovery`]: the rest of the API.
 //! - [`gc`]: garbage collection (ownerReferences, [`propagation`] policies) and namespace
 //!   termination, as a task fed by the storage change stream.
@@ -65,6 +65,7 @@ pub mod registry;
 pub mod request;
 pub mod selectors;
 pub mod server;
+pub mod service_addresses;
 pub mod status;
 pub mod storage;
 pub mod table;

@@ -376,7 +376,7 @@ pub fn allocate(resource: &Resource, object: &mut Value, snapshot: &Snapshot<'_>
         return Ok(());
     }
     let others = snapshot.list(&resource.storage_resource())?;
-    let causes = crate::builtin::allocate_service(object, &others);
+    let causes = crate::service_addresses::allocate_service(object, &others);
     if causes.is_empty() {
         return Ok(());
     }
