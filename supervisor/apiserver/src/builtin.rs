@@ -6,55 +6,17 @@
 //! ([`BuiltinKind::validate`]). Generic metadata rules live in [`crate::validation`]; the
 //! CustomResourceDefinition kind delegates to [`crate::crd`], Service addresses are
 //! allocated by [`crate::service_addresses`].
+//!
+//! The [`BuiltinKind`] tag and the [`Resource`] description live in [`crate::resource`], so
+//! that [`crate::registry`] can serve what this table builds without depending back on it.
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::meta::object_field;
-use crate::registry::{Resource, Strategy};
+use crate::resource::{BuiltinKind, Resource, Strategy};
 use crate::status::Cause;
 use crate::validation::{NameRule, is_dns1123_label};
-
-/// A kind compiled into the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuiltinKind {
-    /// core/v1 Namespace.
-    Namespace,
-    /// core/v1 Service.
-    Service,
-    /// core/v1 Secret.
-    Secret,
-    /// core/v1 ConfigMap.
-    ConfigMap,
-    /// core/v1 Event.
-    CoreEvent,
-    /// events.k8s.io/v1 Event.
-    Event,
-    /// core/v1 Endpoints.
-    Endpoints,
-    /// discovery.k8s.io/v1 EndpointSlice.
-    EndpointSlice,
-    /// coordination.k8s.io/v1 Lease.
-    Lease,
-    /// apiextensions.k8s.io/v1 CustomResourceDefinition.
-    CustomResourceDefinition,
-    /// core/v1 ServiceAccount (tokens through its `token` subresource).
-    ServiceAccount,
-    /// rbac.authorization.k8s.io/v1 Role.
-    Role,
-    /// rbac.authorization.k8s.io/v1 ClusterRole.
-    ClusterRole,
-    /// rbac.authorization.k8s.io/v1 RoleBinding.
-    RoleBinding,
-    /// rbac.authorization.k8s.io/v1 ClusterRoleBinding.
-    ClusterRoleBinding,
-    /// authorization.k8s.io/v1 SelfSubjectAccessReview (create only, never stored).
-    SelfSubjectAccessReview,
-    /// authorization.k8s.io/v1 SelfSubjectRulesReview (create only, never stored).
-    SelfSubjectRulesReview,
-    /// authentication.k8s.io/v1 SelfSubjectReview (create only, never stored).
-    SelfSubjectReview,
-}
 
 struct Def {
     kind: BuiltinKind,
@@ -294,14 +256,6 @@ fn rename_fields(object: &mut Value, from_events_api: bool) {
 }
 
 impl BuiltinKind {
-    /// The storage key prefix when this kind shares storage with another API's kind.
-    pub fn shared_storage(self) -> Option<&'static str> {
-        match self {
-            BuiltinKind::Event => Some("/events"),
-            _ => None,
-        }
-    }
-
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`, each with the path
     /// it reads in the stored object.
     pub fn field_labels(self) -> &'static [(&'static str, &'static str)] {

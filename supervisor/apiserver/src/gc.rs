@@ -29,7 +29,8 @@ use tokio::task::JoinHandle;
 
 use crate::pipeline::{Preconditions, prepare_delete_with};
 use crate::propagation::{FOREGROUND, ORPHAN, Propagation};
-use crate::registry::{Registry, Resource};
+use crate::registry::Registry;
+use crate::resource::Resource;
 use crate::status::ApiError;
 use crate::storage::{Change, EventType, ObjectKey, Store, Write};
 

@@ -21,8 +21,9 @@ use tokio::sync::watch;
 use crate::apply::{Applied, Apply, Manager, Operation, Ownership};
 use crate::auth::{Authenticator, User};
 use crate::pipeline::{self, Preconditions, subject, to_served};
-use crate::registry::{Registry, Resource};
+use crate::registry::Registry;
 use crate::request::{Params, ResourcePath, Target, Verb, parse_path, verb};
+use crate::resource::Resource;
 use crate::status::ApiError;
 use crate::storage::{EventType, ObjectKey, Outcome, Store, Write};
 use crate::table::{Include, table, wants_table};
@@ -197,8 +198,8 @@ async fn serve(ctx: Arc<Context>, request: Request) -> Result<Response, ApiError
     let resource =
         ctx.registry.get(&path.group, &path.version, &path.plural).ok_or_else(ApiError::unknown_path)?;
     let field_labels = match &resource.strategy {
-        crate::registry::Strategy::Builtin(kind) => kind.field_labels(),
-        crate::registry::Strategy::Custom(_) => &[],
+        crate::resource::Strategy::Builtin(kind) => kind.field_labels(),
+        crate::resource::Strategy::Custom(_) => &[],
     };
     params.selector = params.selector.resolve_fields(field_labels).map_err(ApiError::bad_request)?;
     if path.subresource.as_deref() == Some("token")

@@ -38,8 +38,9 @@
 //! - [`pipeline`]: what a write does to an object (identity, server-owned metadata, status
 //!   subresource, strategy, validation, finalizers).
 //! - [`apply`]: server-side apply and field ownership (`managedFields`) for every write.
-//! - [`builtin`] and [`crd`]: per-kind strategies; CRDs become served resources through
-//!   [`registry`]. [`service_addresses`] gives Services their cluster IP and node ports.
+//! - [`builtin`] and [`crd`]: per-kind strategies, each describing what it serves as a
+//!   [`resource`] that [`registry`] serves. [`service_addresses`] gives Services their
+//!   cluster IP and node ports.
 //! - [`patch`], [`selectors`], [`table`], [`watch`], [`discovery`]: the rest of the API.
 //! - [`gc`]: garbage collection (ownerReferences, [`propagation`] policies) and namespace
 //!   termination, as a task fed by the storage change stream.
@@ -63,6 +64,7 @@ pub mod protobuf;
 pub mod rbac;
 pub mod registry;
 pub mod request;
+pub mod resource;
 pub mod selectors;
 pub mod server;
 pub mod service_addresses;

@@ -14,10 +14,9 @@
 
 use serde_json::{Value, json};
 
-use crate::builtin::BuiltinKind;
 use crate::propagation::Propagation;
-use crate::registry::{Resource, Strategy};
 use crate::request::{FieldValidation, ResourcePath};
+use crate::resource::{BuiltinKind, Resource, Strategy};
 use crate::status::{ApiError, Cause, Subject};
 use crate::storage::{Snapshot, Write};
 use crate::validation::{NameRule, check_metadata};
@@ -488,7 +487,8 @@ pub fn prepare_delete_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{CustomVersion, Registry};
+    use crate::registry::Registry;
+    use crate::resource::CustomVersion;
     use std::sync::Arc;
 
     fn configmaps() -> Arc<Resource> {

@@ -114,7 +114,7 @@ pub fn allocate_service(object: &mut Value, others: &[Value]) -> Vec<Cause> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builtin::BuiltinKind;
+    use crate::resource::BuiltinKind;
 
     #[test]
     fn allocation_never_collides() {

@@ -33,7 +33,7 @@ pub mod schema;
 
 use serde_json::{Value, json};
 
-use crate::registry::Resource;
+use crate::resource::Resource;
 use crate::status::{ApiError, Subject};
 use crate::storage::Write;
 use fieldset::{FieldSet, Path, PathElement, display};
