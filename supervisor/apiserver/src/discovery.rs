@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::handlers::Context;
+use crate::context::Context;
 use crate::registry::Registry;
 use crate::resource::Resource;
 use crate::status::ApiError;

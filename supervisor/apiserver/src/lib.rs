@@ -33,8 +33,10 @@
 //!   another, when RBAC allows the caller to `impersonate` it.
 //! - [`rbac`]: every resource request authorized by Roles and bindings (403 otherwise).
 //! - [`request`]: URL → target resource, verb and typed query parameters.
-//! - [`handlers`]: one function per verb; body limits and media types ([`protobuf`] bodies
-//!   for the kinds kubectl 1.32+ sends that way).
+//! - [`context`]: the handles every request handler shares (storage, registry, tokens).
+//! - [`handlers`]: authentication middleware, routing, body decoding and one module per
+//!   verb group; body limits and media types ([`protobuf`] bodies for the kinds kubectl
+//!   1.32+ sends that way).
 //! - [`pipeline`]: what a write does to an object (identity, server-owned metadata, status
 //!   subresource, strategy, validation, finalizers).
 //! - [`apply`]: server-side apply and field ownership (`managedFields`) for every write.
@@ -50,6 +52,7 @@
 pub mod apply;
 pub mod auth;
 pub mod builtin;
+pub mod context;
 pub mod crd;
 pub mod discovery;
 pub mod gc;

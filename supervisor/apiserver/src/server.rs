@@ -19,7 +19,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Authenticator;
-use crate::handlers::{self, Context};
+use crate::context::Context;
+use crate::handlers;
 use crate::registry::Registry;
 use crate::request::{FieldValidation, ResourcePath};
 use crate::storage::{ObjectKey, StorageError, Store, Write};
