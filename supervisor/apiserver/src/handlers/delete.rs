@@ -13,19 +13,30 @@ use serde_json::{Value, json};
 use super::body::decode;
 use super::{Req, blocking, json_response};
 use crate::pipeline::{self, Preconditions, subject, to_served};
+use crate::propagation::Propagation;
 use crate::status::ApiError;
 use crate::storage::{ObjectKey, Write};
 
+/// What a DELETE body (DeleteOptions) and the query ask for.
+struct DeleteOptions {
+    preconditions: Preconditions,
+    propagation: Propagation,
+    dry_run: bool,
+}
+
 impl Req {
-    pub(super) async fn delete(self, bytes: &[u8]) -> Result<Response, ApiError> {
+    /// Reads DeleteOptions from the body (optional) and the query parameters.
+    fn delete_options(&self, bytes: &[u8]) -> Result<DeleteOptions, ApiError> {
         let options = if bytes.is_empty() { json!({}) } else { decode(bytes)? };
         let preconditions = Preconditions::from_delete_options(&options);
-        let propagation = crate::propagation::Propagation::from_options(
-            &options,
-            self.params.propagation_policy.as_deref(),
-        )?;
+        let propagation = Propagation::from_options(&options, self.params.propagation_policy.as_deref())?;
         let dry_run = self.params.dry_run
             || options.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
+        Ok(DeleteOptions { preconditions, propagation, dry_run })
+    }
+
+    pub(super) async fn delete(self, bytes: &[u8]) -> Result<Response, ApiError> {
+        let DeleteOptions { preconditions, propagation, dry_run } = self.delete_options(bytes)?;
         let key = self.key(self.name());
         let store = self.ctx.store.clone();
         let resource = self.resource.clone();
@@ -44,13 +55,8 @@ impl Req {
     /// DELETE of a collection: every object the selectors match is deleted as a DELETE of
     /// it would be (same propagation policy); answers with the list of deleted objects.
     pub(super) async fn delete_collection(self, bytes: &[u8]) -> Result<Response, ApiError> {
-        let options = if bytes.is_empty() { json!({}) } else { decode(bytes)? };
-        let propagation = crate::propagation::Propagation::from_options(
-            &options,
-            self.params.propagation_policy.as_deref(),
-        )?;
-        let dry_run = self.params.dry_run
-            || options.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
+        // Preconditions name one object; a collection delete ignores them, as the real server.
+        let DeleteOptions { preconditions: _, propagation, dry_run } = self.delete_options(bytes)?;
         let store = self.ctx.store.clone();
         let resource = self.resource.clone();
         let namespace = self.path.namespace.clone();

@@ -153,30 +153,25 @@ async fn serve(ctx: Arc<Context>, request: Request) -> Result<Response, ApiError
         };
     }
     let request = Req { ctx, resource, path, params, headers: parts.headers, status_only };
+    let body_kind = match verb {
+        Verb::Get | Verb::List | Verb::Watch => None,
+        Verb::Create | Verb::Update => Some(BodyKind::Object),
+        Verb::Patch => Some(BodyKind::Patch),
+        Verb::Delete | Verb::DeleteCollection => Some(BodyKind::Optional),
+    };
+    let bytes = match body_kind {
+        Some(kind) => read_body(&request.ctx, &request.headers, body, kind).await?,
+        None => bytes::Bytes::new(),
+    };
     match verb {
         Verb::Get => request.get().await,
         Verb::List => request.list().await,
         Verb::Watch => request.watch(),
-        Verb::Create => {
-            let bytes = read_body(&request.ctx, &request.headers, body, BodyKind::Object).await?;
-            request.create(&bytes).await
-        }
-        Verb::Update => {
-            let bytes = read_body(&request.ctx, &request.headers, body, BodyKind::Object).await?;
-            request.update(&bytes).await
-        }
-        Verb::Patch => {
-            let bytes = read_body(&request.ctx, &request.headers, body, BodyKind::Patch).await?;
-            request.patch(&bytes).await
-        }
-        Verb::Delete => {
-            let bytes = read_body(&request.ctx, &request.headers, body, BodyKind::Optional).await?;
-            request.delete(&bytes).await
-        }
-        Verb::DeleteCollection => {
-            let bytes = read_body(&request.ctx, &request.headers, body, BodyKind::Optional).await?;
-            request.delete_collection(&bytes).await
-        }
+        Verb::Create => request.create(&bytes).await,
+        Verb::Update => request.update(&bytes).await,
+        Verb::Patch => request.patch(&bytes).await,
+        Verb::Delete => request.delete(&bytes).await,
+        Verb::DeleteCollection => request.delete_collection(&bytes).await,
     }
 }
 

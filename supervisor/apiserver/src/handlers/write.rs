@@ -60,9 +60,9 @@ impl Req {
         Ok(self.respond_object(StatusCode::CREATED, outcome.object, &warnings))
     }
 
-    pub(super) async fn update(self, bytes: &[u8]) -> Result<Response, ApiError> {
-        let mut body = decode_object(&self.headers, bytes)?;
-        pipeline::check_identity(&self.resource, &self.path, &mut body)?;
+    /// The field manager of an update or a non-apply patch; `force` is refused, as it
+    /// means something only to server-side apply.
+    fn update_manager(&self) -> Result<Manager, ApiError> {
         if self.params.force.is_some() {
             return Err(crate::apply::invalid_options(
                 "force",
@@ -70,7 +70,13 @@ impl Req {
                 "FieldValueForbidden",
             ));
         }
-        let manager = self.manager(Operation::Update)?;
+        self.manager(Operation::Update)
+    }
+
+    pub(super) async fn update(self, bytes: &[u8]) -> Result<Response, ApiError> {
+        let mut body = decode_object(&self.headers, bytes)?;
+        pipeline::check_identity(&self.resource, &self.path, &mut body)?;
+        let manager = self.update_manager()?;
         self.write_with(manager, move |_current| Ok(body)).await
     }
 
@@ -88,14 +94,7 @@ impl Req {
                 "application/apply-patch+yaml",
             ]));
         }
-        if self.params.force.is_some() {
-            return Err(crate::apply::invalid_options(
-                "force",
-                "Forbidden: may not be specified for non-apply patch",
-                "FieldValueForbidden",
-            ));
-        }
-        let manager = self.manager(Operation::Update)?;
+        let manager = self.update_manager()?;
         let patch = bytes.to_vec();
         let resource = self.resource.clone();
         let path = self.path.clone();
