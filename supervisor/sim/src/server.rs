@@ -4,10 +4,10 @@
 //! `wasmvisor_tls` end to end (CA, serving certificate, accept loop); the "dropped
 //! connection" fault uses the per-connection [`wasmvisor_tls::ConnectionKill`] that loop
 //! puts into every request. Invariant: two simulators starting on one data dir share one
-//! CA (made under a lock, see [`load_or_create_ca`]).
+//! CA (made under a lock, see [`wasmvisor_tls::LocalCa::load_or_create_locked`]).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -39,18 +39,10 @@ pub enum StartError {
     /// The world database could not be opened.
     #[error("world store")]
     Store(#[from] StoreError),
-    /// The CA or the serving certificate could not be loaded or made.
+    /// The CA or the serving certificate could not be loaded or made (or the lock that
+    /// serialises making the CA could not be taken).
     #[error("TLS setup")]
     Tls(#[from] wasmvisor_tls::TlsError),
-    /// The lock file that serialises making the CA could not be opened or locked.
-    #[error("locking {path}")]
-    CaLock {
-        /// The lock file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The fault settings are invalid.
     #[error("fault settings")]
     Faults(#[from] crate::faults::FaultSettingsError),
@@ -123,25 +115,6 @@ impl Running {
     }
 }
 
-/// Loads the CA in `dir`, or makes it, holding an exclusive lock on `dir.lock`.
-///
-/// Both simulators started at once on a fresh data dir (`wasmvisor sim nsx` and
-/// `wasmvisor sim vcenter` in two shells, or two tasks of one process) would otherwise
-/// both make a CA and write it under each other: one start fails, or the files end up
-/// mixing one CA's key with the other's certificate. Under the lock the second waits
-/// and loads what the first made. The lock is `flock`, released when the file closes.
-fn load_or_create_ca(dir: &Path) -> Result<wasmvisor_tls::LocalCa, StartError> {
-    let path = dir.with_extension("lock");
-    let lock_error = |source| StartError::CaLock { path: path.clone(), source };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(lock_error)?;
-    }
-    let lock =
-        std::fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(lock_error)?;
-    lock.lock().map_err(lock_error)?;
-    Ok(wasmvisor_tls::LocalCa::load_or_create(dir)?)
-}
-
 /// Does the work shared by both simulators' `start`, then serves the router `build` makes.
 pub(crate) async fn launch<Fut>(
     config: SimConfig,
@@ -159,7 +132,8 @@ where
     let store = Store::open(&data_dir)?;
     config.faults.validate()?;
     let faults = Faults::new(config.faults);
-    let ca = load_or_create_ca(&config.ca_dir.unwrap_or_else(|| data_dir.join("ca")))?;
+    let ca =
+        wasmvisor_tls::LocalCa::load_or_create_locked(&config.ca_dir.unwrap_or_else(|| data_dir.join("ca")))?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
