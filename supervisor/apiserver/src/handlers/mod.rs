@@ -6,9 +6,9 @@
 //! because SQLite commits fsync. Every error becomes a Status (see [`crate::status`]); no
 //! input makes a handler panic, so one bad request never takes the server down.
 //!
-//! One module per step: [`authn`] (middleware), then [`dispatch`] here (path, parameters,
-//! authorization, routing), body decoding in `body`, and the verbs in `read`, `watch`,
-//! `write`, `delete`, `reviews` and `service_accounts`.
+//! One module per step: `authn` ([`authenticate`], the middleware), then [`dispatch`]
+//! here (path, parameters, authorization, routing), body decoding in `body`, and the verbs
+//! in `read`, `watch`, `write`, `delete`, `reviews` and `service_accounts`.
 
 use std::sync::Arc;
 
