@@ -9,6 +9,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::Rng;
 use serde_json::{Map, Value};
 
+/// The `metadata` fields the server sets or that name the object: no field manager ever
+/// owns them (see [`crate::apply`]).
+pub const SERVER_METADATA: [&str; 11] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+];
+
+/// The `metadata` fields clients set and field managers own.
+pub const CLIENT_METADATA: [&str; 4] = ["labels", "annotations", "ownerReferences", "finalizers"];
+
+/// Whether `field` is a `metadata` field this server knows (anything else is pruned as
+/// unknown, see [`crate::pipeline`]).
+pub fn is_metadata_field(field: &str) -> bool {
+    SERVER_METADATA.contains(&field) || CLIENT_METADATA.contains(&field)
+}
+
 /// The object at `object.field`, created (or replacing a non-object) if needed; `None` only
 /// when `object` itself is not a JSON object.
 pub fn object_field<'a>(object: &'a mut Value, field: &str) -> Option<&'a mut Map<String, Value>> {

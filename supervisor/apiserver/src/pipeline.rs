@@ -124,27 +124,6 @@ pub fn to_served(resource: &Resource, object: &mut Value) {
     }
 }
 
-/// Applies the kind's strategy: built-in defaults, or CRD pruning and defaulting.
-/// Returns warnings for dropped fields, or 400 if `Strict` and fields were unknown.
-/// The fields `metadata` may carry.
-const METADATA_FIELDS: [&str; 15] = [
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-
 /// Drops unknown top-level fields of a built-in kind and unknown `metadata` fields of any
 /// kind; returns their paths. (Nested fields of built-in kinds are not checked.)
 fn prune_known_shape(resource: &Resource, object: &mut Value) -> Vec<String> {
@@ -164,7 +143,7 @@ fn prune_known_shape(resource: &Resource, object: &mut Value) -> Vec<String> {
     }
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.retain(|key, _| {
-            let known = METADATA_FIELDS.contains(&key.as_str());
+            let known = crate::meta::is_metadata_field(key);
             if !known {
                 unknown.push(format!("metadata.{key}"));
             }
