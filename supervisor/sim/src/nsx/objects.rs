@@ -18,12 +18,9 @@ use super::NsxState;
 use super::error::{NsxError, SEGMENT_HAS_PORTS, STALE_REVISION};
 use super::kinds::{self, Kind, ObjectPath, Target};
 use super::paging::{ListParams, page};
-use super::stamp::{Author, public_fields, server_owned, stamp};
+use super::stamp::{Author, INTERNAL_PREFIX, public_fields, server_owned, stamp};
 use super::{deletion, ipam, lb, realized, segments, tags};
 use crate::store::Tx;
-
-/// Prefix of simulator-internal fields kept in stored documents but never shown.
-pub(crate) const INTERNAL_PREFIX: &str = "_sim_";
 
 /// How a write treats an existing object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

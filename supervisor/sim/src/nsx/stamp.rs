@@ -1,5 +1,6 @@
 //! The server-owned fields of every NSX object: identity (`id`, `path`, `unique_id`, …),
-//! `_revision` and the `_create_*` / `_last_modified_*` stamps.
+//! `_revision` and the `_create_*` / `_last_modified_*` stamps, and the simulator's own
+//! `_sim_*` fields.
 //!
 //! Used by every writer of NSX objects: the Policy API handlers ([`super::objects`]) and
 //! the vCenter side when it creates segment ports for VM NICs ([`crate::world`]).
@@ -9,6 +10,9 @@
 use serde_json::{Map, Value, json};
 
 use super::kinds::ObjectPath;
+
+/// Prefix of simulator-internal fields kept in stored documents but never shown.
+pub(crate) const INTERNAL_PREFIX: &str = "_sim_";
 
 /// Who writes and when, for the `_create_*` / `_last_modified_*` fields.
 #[derive(Clone, Debug)]
