@@ -46,7 +46,7 @@ impl Authenticator {
         }
         let bytes: [u8; 32] = rand::rng().random();
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        crate::kubeconfig::write_private(path, token.as_bytes())?;
+        wasmvisor_tls::write_private(path, token.as_bytes())?;
         Ok(Authenticator { admin_token: token })
     }
 

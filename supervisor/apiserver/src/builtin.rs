@@ -4,56 +4,19 @@
 //! In: an object being created or updated (and the old one on update). Out: the object with
 //! defaults filled in ([`BuiltinKind::default_fields`]) and field [`Cause`]s
 //! ([`BuiltinKind::validate`]). Generic metadata rules live in [`crate::validation`]; the
-//! CustomResourceDefinition kind delegates to [`crate::crd`].
+//! CustomResourceDefinition kind delegates to [`crate::crd`], Service addresses are
+//! allocated by [`crate::service_addresses`].
+//!
+//! The [`BuiltinKind`] tag and the [`Resource`] description live in [`crate::resource`], so
+//! that [`crate::registry`] can serve what this table builds without depending back on it.
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::meta::object_field;
-use crate::registry::{Resource, Strategy};
+use crate::resource::{BuiltinKind, Resource, Strategy};
 use crate::status::Cause;
 use crate::validation::{NameRule, is_dns1123_label};
-
-/// A kind compiled into the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuiltinKind {
-    /// core/v1 Namespace.
-    Namespace,
-    /// core/v1 Service.
-    Service,
-    /// core/v1 Secret.
-    Secret,
-    /// core/v1 ConfigMap.
-    ConfigMap,
-    /// core/v1 Event.
-    CoreEvent,
-    /// events.k8s.io/v1 Event.
-    Event,
-    /// core/v1 Endpoints.
-    Endpoints,
-    /// discovery.k8s.io/v1 EndpointSlice.
-    EndpointSlice,
-    /// coordination.k8s.io/v1 Lease.
-    Lease,
-    /// apiextensions.k8s.io/v1 CustomResourceDefinition.
-    CustomResourceDefinition,
-    /// core/v1 ServiceAccount (tokens through its `token` subresource).
-    ServiceAccount,
-    /// rbac.authorization.k8s.io/v1 Role.
-    Role,
-    /// rbac.authorization.k8s.io/v1 ClusterRole.
-    ClusterRole,
-    /// rbac.authorization.k8s.io/v1 RoleBinding.
-    RoleBinding,
-    /// rbac.authorization.k8s.io/v1 ClusterRoleBinding.
-    ClusterRoleBinding,
-    /// authorization.k8s.io/v1 SelfSubjectAccessReview (create only, never stored).
-    SelfSubjectAccessReview,
-    /// authorization.k8s.io/v1 SelfSubjectRulesReview (create only, never stored).
-    SelfSubjectRulesReview,
-    /// authentication.k8s.io/v1 SelfSubjectReview (create only, never stored).
-    SelfSubjectReview,
-}
 
 struct Def {
     kind: BuiltinKind,
@@ -293,14 +256,6 @@ fn rename_fields(object: &mut Value, from_events_api: bool) {
 }
 
 impl BuiltinKind {
-    /// The storage key prefix when this kind shares storage with another API's kind.
-    pub fn shared_storage(self) -> Option<&'static str> {
-        match self {
-            BuiltinKind::Event => Some("/events"),
-            _ => None,
-        }
-    }
-
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`, each with the path
     /// it reads in the stored object.
     pub fn field_labels(self) -> &'static [(&'static str, &'static str)] {
@@ -527,106 +482,6 @@ fn default_service(object: &mut Value, old: Option<&Value>) {
     if let Some(status) = object_field(object, "status") {
         status.entry("loadBalancer").or_insert(json!({}));
     }
-}
-
-fn fnv(parts: &[&str]) -> u32 {
-    let mut hash: u32 = 2_166_136_261;
-    for byte in parts.join("/").bytes() {
-        hash = (hash ^ u32::from(byte)).wrapping_mul(16_777_619);
-    }
-    hash
-}
-
-/// The first free value in `range`, probing from a start derived from `seed`.
-fn first_free(range: std::ops::RangeInclusive<u32>, seed: u32, used: &[u32]) -> Option<u32> {
-    let size = range.end() - range.start() + 1;
-    (0..size).map(|i| range.start() + (seed.wrapping_add(i)) % size).find(|c| !used.contains(c))
-}
-
-const NODE_PORTS: std::ops::RangeInclusive<u32> = 30000..=32767;
-
-/// Allocates what a Service still lacks (cluster IP in 10.96.0.0/16, node ports for NodePort
-/// and LoadBalancer services) without colliding with `others`, and refuses an explicit
-/// nodePort another Service holds. Runs under the storage write lock, so two creates
-/// cannot pick the same value.
-pub fn allocate_service(object: &mut Value, others: &[Value]) -> Vec<Cause> {
-    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_owned();
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-    let others: Vec<&Value> = others
-        .iter()
-        .filter(|o| {
-            o.pointer("/metadata/namespace").and_then(Value::as_str) != Some(namespace.as_str())
-                || o.pointer("/metadata/name").and_then(Value::as_str) != Some(name.as_str())
-        })
-        .collect();
-    let kind = object.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_owned();
-    let mut causes = Vec::new();
-    let ip = object.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("");
-    if kind != "ExternalName" && ip.is_empty() {
-        let used: Vec<u32> = others
-            .iter()
-            .filter_map(|o| o.pointer("/spec/clusterIP").and_then(Value::as_str))
-            .filter_map(|ip| ip.parse::<std::net::Ipv4Addr>().ok())
-            .map(u32::from)
-            .collect();
-        let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
-        let used_hosts: Vec<u32> = used.iter().filter_map(|ip| ip.checked_sub(base)).collect();
-        match first_free(2..=65_534, fnv(&[&namespace, &name]), &used_hosts) {
-            Some(host) => {
-                let ip = json!(std::net::Ipv4Addr::from(base + host).to_string());
-                if let Some(spec) = object_field(object, "spec") {
-                    spec.insert("clusterIP".into(), ip.clone());
-                    spec.insert("clusterIPs".into(), json!([ip]));
-                }
-            }
-            None => causes.push(Cause::invalid(
-                "spec.clusterIP",
-                &json!(""),
-                "no cluster IPs left in 10.96.0.0/16",
-            )),
-        }
-    }
-    if kind == "NodePort" || kind == "LoadBalancer" {
-        let mut used: Vec<u32> = others
-            .iter()
-            .flat_map(|o| o.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default())
-            .filter_map(|p| p.get("nodePort").and_then(Value::as_u64))
-            .filter_map(|p| u32::try_from(p).ok())
-            .collect();
-        let Some(ports) = object.pointer_mut("/spec/ports").and_then(Value::as_array_mut) else {
-            return causes;
-        };
-        for (i, port) in ports.iter_mut().enumerate() {
-            if let Some(explicit) =
-                port.get("nodePort").and_then(Value::as_u64).and_then(|p| u32::try_from(p).ok())
-            {
-                if used.contains(&explicit) {
-                    causes.push(Cause::invalid(
-                        format!("spec.ports[{i}].nodePort"),
-                        &json!(explicit),
-                        "provided port is already allocated",
-                    ));
-                }
-                used.push(explicit);
-                continue;
-            }
-            let seed = fnv(&[&namespace, &name, &i.to_string()]);
-            match first_free(NODE_PORTS, seed, &used) {
-                Some(node_port) => {
-                    if let Some(port) = port.as_object_mut() {
-                        port.insert("nodePort".into(), json!(node_port));
-                    }
-                    used.push(node_port);
-                }
-                None => causes.push(Cause::invalid(
-                    format!("spec.ports[{i}].nodePort"),
-                    &json!(0),
-                    "no node ports left in 30000-32767",
-                )),
-            }
-        }
-    }
-    causes
 }
 
 fn validate_port(field: &str, value: Option<&Value>, causes: &mut Vec<Cause>) {
@@ -862,6 +717,7 @@ fn validate_endpoint_slice(object: &Value, causes: &mut Vec<Cause>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service_addresses::allocate_service;
 
     fn fields(causes: &[Cause]) -> Vec<&str> {
         causes.iter().map(|c| c.field.as_str()).collect()
@@ -903,35 +759,6 @@ mod tests {
                 "spec.ports[1].targetPort"
             ]
         );
-    }
-
-    #[test]
-    fn allocation_never_collides() {
-        let mut taken = Vec::new();
-        for i in 0..50 {
-            let mut svc = json!({"metadata": {"name": format!("s{i}"), "namespace": "default"},
-                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}, {"port": 443}]}});
-            BuiltinKind::Service.default_fields(&mut svc, None);
-            assert!(allocate_service(&mut svc, &taken).is_empty());
-            taken.push(svc);
-        }
-        let mut ips: Vec<&str> = taken.iter().map(|s| s["spec"]["clusterIP"].as_str().unwrap()).collect();
-        let mut node_ports: Vec<u64> = taken
-            .iter()
-            .flat_map(|s| {
-                s["spec"]["ports"].as_array().unwrap().iter().map(|p| p["nodePort"].as_u64().unwrap())
-            })
-            .collect();
-        ips.sort_unstable();
-        ips.dedup();
-        node_ports.sort_unstable();
-        node_ports.dedup();
-        assert_eq!((ips.len(), node_ports.len()), (50, 100));
-        let held = taken[0]["spec"]["ports"][0]["nodePort"].clone();
-        let mut clash = json!({"metadata": {"name": "clash", "namespace": "default"},
-            "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": held}]}});
-        let causes = allocate_service(&mut clash, &taken);
-        assert_eq!(causes[0].field, "spec.ports[0].nodePort");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::registry::{Column, CustomVersion, Resource, Strategy};
+use crate::resource::{Column, CustomVersion, Resource, Strategy};
 use crate::status::Cause;
 use crate::validation::{NameRule, check_name, is_dns1123_label};
 

@@ -21,8 +21,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::handlers::Context;
-use crate::registry::{Registry, Resource};
+use crate::context::Context;
+use crate::registry::Registry;
+use crate::resource::Resource;
 use crate::status::ApiError;
 
 /// The Kubernetes version this server claims to implement.
@@ -274,7 +275,7 @@ pub async fn openapi_group_version(State(ctx): State<Arc<Context>>, Path(rest): 
 fn schemas(resources: &[Arc<Resource>]) -> serde_json::Map<String, Value> {
     let mut schemas = serde_json::Map::new();
     for resource in resources {
-        let crate::registry::Strategy::Custom(version) = &resource.strategy else { continue };
+        let crate::resource::Strategy::Custom(version) = &resource.strategy else { continue };
         let Some(schema) = &version.schema else { continue };
         let mut schema = schema.clone();
         schema["x-kubernetes-group-version-kind"] =

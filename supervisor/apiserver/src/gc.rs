@@ -28,57 +28,14 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::pipeline::{Preconditions, prepare_delete_with};
-use crate::registry::{Registry, Resource};
+use crate::propagation::{FOREGROUND, ORPHAN, Propagation};
+use crate::registry::Registry;
+use crate::resource::Resource;
 use crate::status::ApiError;
 use crate::storage::{Change, EventType, ObjectKey, Store, Write};
 
-/// The finalizer that holds an owner until its blocking dependents are gone.
-pub const FOREGROUND: &str = "foregroundDeletion";
-/// The finalizer that holds an owner until its dependents no longer refer to it.
-pub const ORPHAN: &str = "orphan";
 /// The `spec.finalizers` entry that holds a Namespace until it is empty.
 pub const NAMESPACE_FINALIZER: &str = "kubernetes";
-
-/// What happens to the dependents of a deleted object (`propagationPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Propagation {
-    /// Delete the object now; the collector deletes dependents afterwards.
-    #[default]
-    Background,
-    /// Delete dependents first; the object waits for the blocking ones.
-    Foreground,
-    /// Keep dependents, removing their reference to the object.
-    Orphan,
-}
-
-impl Propagation {
-    /// Reads `propagationPolicy` (or the legacy `orphanDependents`) from DeleteOptions, or
-    /// the query parameter; 400 for an unknown policy.
-    pub fn from_options(options: &Value, query: Option<&str>) -> Result<Propagation, ApiError> {
-        let policy = options.get("propagationPolicy").and_then(Value::as_str).or(query);
-        match policy {
-            Some("Background") => Ok(Propagation::Background),
-            Some("Foreground") => Ok(Propagation::Foreground),
-            Some("Orphan") => Ok(Propagation::Orphan),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-            ))),
-            None if options.get("orphanDependents").and_then(Value::as_bool) == Some(true) => {
-                Ok(Propagation::Orphan)
-            }
-            None => Ok(Propagation::Background),
-        }
-    }
-
-    /// The finalizer the object is held with while the collector works.
-    pub fn finalizer(self) -> Option<&'static str> {
-        match self {
-            Propagation::Background => None,
-            Propagation::Foreground => Some(FOREGROUND),
-            Propagation::Orphan => Some(ORPHAN),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 struct OwnerRef {
@@ -516,24 +473,6 @@ mod tests {
         object["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
         object["metadata"]["finalizers"] = json!(finalizers);
         object
-    }
-
-    #[test]
-    fn propagation_policies_parse() {
-        assert_eq!(Propagation::from_options(&json!({}), None).unwrap(), Propagation::Background);
-        assert_eq!(
-            Propagation::from_options(&json!({"propagationPolicy": "Foreground"}), None).unwrap(),
-            Propagation::Foreground
-        );
-        assert_eq!(Propagation::from_options(&json!({}), Some("Orphan")).unwrap(), Propagation::Orphan);
-        assert_eq!(
-            Propagation::from_options(&json!({"orphanDependents": true}), None).unwrap(),
-            Propagation::Orphan
-        );
-        assert_eq!(
-            Propagation::from_options(&json!({"propagationPolicy": "Later"}), None).unwrap_err().code,
-            400
-        );
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! The kubeconfig the server writes for kubectl and kube-rs: the server URL, the CA and
-//! the admin token, in a file with mode 0600.
+//! the admin token, in a file with mode 0600 (written with [`wasmvisor_tls::write_private`]).
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use base64::Engine;
 use serde_json::json;
@@ -29,23 +27,6 @@ pub fn render(addr: SocketAddr, ca_pem: &str, token: &str) -> String {
     }
 }
 
-/// Writes `bytes` to `path` with mode 0600: to a temporary sibling first, fsynced, then renamed.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,15 +38,5 @@ mod tests {
         assert_eq!(doc["clusters"][0]["cluster"]["server"], "https://127.0.0.1:6443");
         assert_eq!(doc["clusters"][0]["cluster"]["certificate-authority-data"], "UEVN");
         assert_eq!(doc["users"][0]["user"]["token"], "tok");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn private_files_are_0600() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kubeconfig");
-        write_private(&path, b"x").unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

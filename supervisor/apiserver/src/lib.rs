@@ -33,15 +33,18 @@
 //!   another, when RBAC allows the caller to `impersonate` it.
 //! - [`rbac`]: every resource request authorized by Roles and bindings (403 otherwise).
 //! - [`request`]: URL → target resource, verb and typed query parameters.
-//! - [`handlers`]: one function per verb; body limits and media types ([`protobuf`] bodies
-//!   for the kinds kubectl 1.32+ sends that way).
+//! - [`context`]: the handles every request handler shares (storage, registry, tokens).
+//! - [`handlers`]: authentication middleware, routing, body decoding and one module per
+//!   verb group; body limits and media types ([`protobuf`] bodies for the kinds kubectl
+//!   1.32+ sends that way).
 //! - [`pipeline`]: what a write does to an object (identity, server-owned metadata, status
 //!   subresource, strategy, validation, finalizers).
 //! - [`apply`]: server-side apply and field ownership (`managedFields`) for every write.
-//! - [`builtin`] and [`crd`]: per-kind strategies; CRDs become served resources through
-//!   [`registry`].
+//! - [`builtin`] and [`crd`]: per-kind strategies, each describing what it serves as a
+//!   [`resource`] that [`registry`] serves. [`service_addresses`] gives Services their
+//!   cluster IP and node ports.
 //! - [`patch`], [`selectors`], [`table`], [`watch`], [`discovery`]: the rest of the API.
-//! - [`gc`]: garbage collection (ownerReferences, propagation policies) and namespace
+//! - [`gc`]: garbage collection (ownerReferences, [`propagation`] policies) and namespace
 //!   termination, as a task fed by the storage change stream.
 //! - [`storage`]: SQLite, one global resourceVersion, change log for watch resume.
 //! - [`status`]: every refusal as a Kubernetes `Status`.
@@ -49,6 +52,7 @@
 pub mod apply;
 pub mod auth;
 pub mod builtin;
+pub mod context;
 pub mod crd;
 pub mod discovery;
 pub mod gc;
@@ -58,12 +62,15 @@ pub mod kubeconfig;
 pub mod meta;
 pub mod patch;
 pub mod pipeline;
+pub mod propagation;
 pub mod protobuf;
 pub mod rbac;
 pub mod registry;
 pub mod request;
+pub mod resource;
 pub mod selectors;
 pub mod server;
+pub mod service_addresses;
 pub mod status;
 pub mod storage;
 pub mod table;

@@ -1,9 +1,38 @@
 //! Object metadata the server owns: uids, timestamps, generated names, ages.
+//!
+//! Used by the write pipeline, tables and tokens. Timestamps are RFC 3339 UTC through
+//! `jiff`, the one time formatter of the supervisor side (the simulators use it too), so
+//! every timestamp the server writes parses back to the same second.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use serde_json::{Map, Value};
+
+/// The `metadata` fields the server sets or that name the object: no field manager ever
+/// owns them (see [`crate::apply`]).
+pub const SERVER_METADATA: [&str; 11] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+];
+
+/// The `metadata` fields clients set and field managers own.
+pub const CLIENT_METADATA: [&str; 4] = ["labels", "annotations", "ownerReferences", "finalizers"];
+
+/// Whether `field` is a `metadata` field this server knows (anything else is pruned as
+/// unknown, see [`crate::pipeline`]).
+pub fn is_metadata_field(field: &str) -> bool {
+    SERVER_METADATA.contains(&field) || CLIENT_METADATA.contains(&field)
+}
 
 /// The object at `object.field`, created (or replacing a non-object) if needed; `None` only
 /// when `object` itself is not a JSON object.
@@ -25,41 +54,22 @@ pub fn now() -> String {
     format_time(unix_now())
 }
 
-/// Formats Unix seconds as RFC 3339 UTC.
+/// Formats Unix seconds as RFC 3339 UTC with second precision (`2026-01-02T03:04:05Z`).
+///
+/// Seconds beyond jiff's range (years -9999 to 9999) are clamped to its ends, so no input
+/// (a protobuf body carries any `int64`) makes this panic.
 pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let secs = secs.clamp(jiff::Timestamp::MIN.as_second(), jiff::Timestamp::MAX.as_second());
+    let time = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{time:.0}")
 }
 
 /// Parses an RFC 3339 UTC timestamp (`...Z`, optional fraction) into Unix seconds.
 pub fn parse_time(text: &str) -> Option<i64> {
-    let text = text.strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut d = date.split('-').map(str::parse::<i64>);
-    let (year, month, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time = time.split('.').next()?;
-    let mut t = time.split(':').map(str::parse::<i64>);
-    let (h, m, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
+    if !text.ends_with('Z') {
+        return None;
+    }
+    text.parse::<jiff::Timestamp>().ok().map(jiff::Timestamp::as_second)
 }
 
 /// A random RFC 4122 version 4 uid.
@@ -127,6 +137,8 @@ mod tests {
         let now = unix_now();
         assert_eq!(parse_time(&format_time(now)), Some(now));
         assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2024-02-29T23:59:59+01:00"), None, "UTC only");
+        assert_eq!(format_time(i64::MAX), "9999-12-30T22:00:00Z", "clamped to jiff's range, not a panic");
     }
 
     #[test]

@@ -14,10 +14,9 @@
 
 use serde_json::{Value, json};
 
-use crate::builtin::BuiltinKind;
-use crate::gc::Propagation;
-use crate::registry::{Resource, Strategy};
+use crate::propagation::Propagation;
 use crate::request::{FieldValidation, ResourcePath};
+use crate::resource::{BuiltinKind, Resource, Strategy};
 use crate::status::{ApiError, Cause, Subject};
 use crate::storage::{Snapshot, Write};
 use crate::validation::{NameRule, check_metadata};
@@ -125,27 +124,6 @@ pub fn to_served(resource: &Resource, object: &mut Value) {
     }
 }
 
-/// Applies the kind's strategy: built-in defaults, or CRD pruning and defaulting.
-/// Returns warnings for dropped fields, or 400 if `Strict` and fields were unknown.
-/// The fields `metadata` may carry.
-const METADATA_FIELDS: [&str; 15] = [
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-
 /// Drops unknown top-level fields of a built-in kind and unknown `metadata` fields of any
 /// kind; returns their paths. (Nested fields of built-in kinds are not checked.)
 fn prune_known_shape(resource: &Resource, object: &mut Value) -> Vec<String> {
@@ -165,7 +143,7 @@ fn prune_known_shape(resource: &Resource, object: &mut Value) -> Vec<String> {
     }
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.retain(|key, _| {
-            let known = METADATA_FIELDS.contains(&key.as_str());
+            let known = crate::meta::is_metadata_field(key);
             if !known {
                 unknown.push(format!("metadata.{key}"));
             }
@@ -376,7 +354,7 @@ pub fn allocate(resource: &Resource, object: &mut Value, snapshot: &Snapshot<'_>
         return Ok(());
     }
     let others = snapshot.list(&resource.storage_resource())?;
-    let causes = crate::builtin::allocate_service(object, &others);
+    let causes = crate::service_addresses::allocate_service(object, &others);
     if causes.is_empty() {
         return Ok(());
     }
@@ -488,7 +466,8 @@ pub fn prepare_delete_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{CustomVersion, Registry};
+    use crate::registry::Registry;
+    use crate::resource::CustomVersion;
     use std::sync::Arc;
 
     fn configmaps() -> Arc<Resource> {

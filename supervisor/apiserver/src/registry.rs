@@ -7,104 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use serde_json::Value;
-
-use crate::builtin::BuiltinKind;
-
-/// One printer column of a Table response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// Header text.
-    pub name: String,
-    /// OpenAPI type (`string`, `integer`, `date`, ...).
-    pub kind: String,
-    /// JSONPath into the object, e.g. `.spec.replicas`.
-    pub json_path: String,
-    /// Help text.
-    pub description: String,
-    /// 0 shows always, higher only with `-o wide`.
-    pub priority: i64,
-}
-
-/// How objects of a custom resource version are checked and shown.
-#[derive(Debug, Clone, Default)]
-pub struct CustomVersion {
-    /// The version's `openAPIV3Schema`, if any.
-    pub schema: Option<Value>,
-    /// `additionalPrinterColumns`.
-    pub columns: Vec<Column>,
-}
-
-/// Per-kind behaviour: which strategy validates and prepares objects.
-#[derive(Debug, Clone)]
-pub enum Strategy {
-    /// A kind compiled into the server.
-    Builtin(BuiltinKind),
-    /// A kind served from a CRD.
-    Custom(Arc<CustomVersion>),
-}
-
-/// A resource served at one group/version.
-#[derive(Debug, Clone)]
-pub struct Resource {
-    /// API group, empty for core.
-    pub group: String,
-    /// The served version this entry is for.
-    pub version: String,
-    /// The version objects are stored at (CRDs); objects are rewritten to `version` on read.
-    pub storage_version: String,
-    /// Kind, e.g. `ConfigMap`.
-    pub kind: String,
-    /// Plural resource name.
-    pub plural: String,
-    /// Singular resource name.
-    pub singular: String,
-    /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
-    /// Short names (`cm`).
-    pub short_names: Vec<String>,
-    /// Categories (`all`).
-    pub categories: Vec<String>,
-    /// Whether the kind has a `/status` subresource.
-    pub status_subresource: bool,
-    /// Validation and preparation rules.
-    pub strategy: Strategy,
-}
-
-impl Resource {
-    /// `group/version`, or `version` for the core group.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
-    }
-
-    /// The storage key prefix shared by all versions: `group/plural` (or the prefix of the
-    /// kind it shares storage with, for events.k8s.io Events).
-    pub fn storage_resource(&self) -> String {
-        if let Strategy::Builtin(kind) = &self.strategy
-            && let Some(shared) = kind.shared_storage()
-        {
-            return shared.to_owned();
-        }
-        format!("{}/{}", self.group, self.plural)
-    }
-
-    /// The verbs discovery announces.
-    pub fn verbs(&self) -> &'static [&'static str] {
-        match self.strategy {
-            Strategy::Builtin(
-                crate::builtin::BuiltinKind::SelfSubjectAccessReview
-                | crate::builtin::BuiltinKind::SelfSubjectRulesReview
-                | crate::builtin::BuiltinKind::SelfSubjectReview,
-            ) => &["create"],
-            _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-        }
-    }
-
-    /// Whether this is a custom resource.
-    pub fn is_custom(&self) -> bool {
-        matches!(self.strategy, Strategy::Custom(_))
-    }
-}
+use crate::resource::Resource;
 
 /// A group and the versions it serves, preferred first.
 #[derive(Debug, Clone)]
@@ -220,6 +123,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::Strategy;
 
     fn widget(version: &str, storage: &str) -> Resource {
         Resource {

@@ -19,7 +19,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Authenticator;
-use crate::handlers::{self, Context};
+use crate::context::Context;
+use crate::handlers;
 use crate::registry::Registry;
 use crate::request::{FieldValidation, ResourcePath};
 use crate::storage::{ObjectKey, StorageError, Store, Write};
@@ -199,7 +200,7 @@ impl ApiServer {
 
         let kubeconfig_path = dir.join("kubeconfig");
         let kubeconfig = crate::kubeconfig::render(addr, ca.ca_pem(), auth.admin_token());
-        crate::kubeconfig::write_private(&kubeconfig_path, kubeconfig.as_bytes()).map_err(|source| {
+        wasmvisor_tls::write_private(&kubeconfig_path, kubeconfig.as_bytes()).map_err(|source| {
             StartError::Io { op: "writing kubeconfig", path: kubeconfig_path.clone(), source }
         })?;
 

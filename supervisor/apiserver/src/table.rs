@@ -9,8 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::builtin::BuiltinKind;
-use crate::registry::{Column, Resource, Strategy};
+use crate::resource::{BuiltinKind, Column, Resource, Strategy};
 
 /// What each row carries in `object` (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::pipeline::to_served;
-use crate::registry::Resource;
+use crate::resource::Resource;
 use crate::selectors::Selector;
 use crate::status::ApiError;
 use crate::storage::{Change, EventType, StorageError, Store};

@@ -6,7 +6,6 @@
 //! restarts. Credentials given explicitly are used as they are and never written to disk.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
@@ -78,7 +77,11 @@ pub(crate) fn resolve(
             let creds = Credentials { username: default_user.to_owned(), password: random_password() };
             let json = serde_json::to_vec_pretty(&creds)
                 .map_err(|source| CredentialsError::Parse { path: path.clone(), source })?;
-            write_private(&path, &json)?;
+            wasmvisor_tls::write_private(&path, &json).map_err(|source| CredentialsError::Io {
+                op: "writing",
+                path: path.clone(),
+                source,
+            })?;
             Ok(creds)
         }
         Err(source) => Err(CredentialsError::Io { op: "reading", path, source }),
@@ -87,24 +90,6 @@ pub(crate) fn resolve(
 
 fn random_password() -> String {
     rand::rng().sample_iter(rand::distr::Alphanumeric).take(24).map(char::from).collect()
-}
-
-/// Writes `bytes` to a 0600 temporary sibling, syncs it and renames it over `path`.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CredentialsError> {
-    let io = |source| CredentialsError::Io { op: "writing", path: path.to_owned(), source };
-    let tmp = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io)
 }
 
 #[cfg(test)]

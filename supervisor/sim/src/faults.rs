@@ -17,8 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-
-use crate::server::ConnectionKill;
+use wasmvisor_tls::ConnectionKill;
 
 /// What faults to inject. All zero (the default) means none.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,32 +1,24 @@
-//! Starting a simulator: data dir, credentials, world, TLS, and the HTTPS accept loop.
+//! Starting a simulator: data dir, credentials, world, TLS, and serving the router.
 //!
-//! The accept loop is our own rather than `wasmvisor_tls::serve` for one reason: the
-//! "dropped connection" fault must close the TCP connection of one request without an
-//! answer, which needs a per-connection kill switch ([`ConnectionKill`]) that the shared
-//! loop does not offer. Everything else (CA, certificates) comes from `wasmvisor-tls`.
+//! In: a [`SimConfig`] and the simulator's router. Out: a [`Running`] simulator. HTTPS is
+//! `wasmvisor_tls` end to end (CA, serving certificate, accept loop); the "dropped
+//! connection" fault uses the per-connection [`wasmvisor_tls::ConnectionKill`] that loop
+//! puts into every request. Invariant: two simulators starting on one data dir share one
+//! CA (made under a lock, see [`wasmvisor_tls::LocalCa::load_or_create_locked`]).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt as _;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::SimConfig;
 use crate::credentials::{self, Credentials, CredentialsError};
 use crate::faults::Faults;
 use crate::store::{Store, StoreError};
-
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,18 +39,10 @@ pub enum StartError {
     /// The world database could not be opened.
     #[error("world store")]
     Store(#[from] StoreError),
-    /// The CA or the serving certificate could not be loaded or made.
+    /// The CA or the serving certificate could not be loaded or made (or the lock that
+    /// serialises making the CA could not be taken).
     #[error("TLS setup")]
     Tls(#[from] wasmvisor_tls::TlsError),
-    /// The lock file that serialises making the CA could not be opened or locked.
-    #[error("locking {path}")]
-    CaLock {
-        /// The lock file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The fault settings are invalid.
     #[error("fault settings")]
     Faults(#[from] crate::faults::FaultSettingsError),
@@ -116,11 +100,12 @@ pub struct Running {
     /// The live fault settings, also reachable at `/_sim/faults`.
     pub faults: Faults,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
-    /// Stops accepting, closes every open connection and waits for the loop to end.
+    /// Stops accepting, closes every open connection (in-flight requests get
+    /// [`wasmvisor_tls::SHUTDOWN_GRACE`] to finish) and waits for the loop to end.
     /// The world is already on disk: every request commits before it is answered.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -128,25 +113,6 @@ impl Running {
         }
         let _ = (&mut self.task).await;
     }
-}
-
-/// Loads the CA in `dir`, or makes it, holding an exclusive lock on `dir.lock`.
-///
-/// Both simulators started at once on a fresh data dir (`wasmvisor sim nsx` and
-/// `wasmvisor sim vcenter` in two shells, or two tasks of one process) would otherwise
-/// both make a CA and write it under each other: one start fails, or the files end up
-/// mixing one CA's key with the other's certificate. Under the lock the second waits
-/// and loads what the first made. The lock is `flock`, released when the file closes.
-fn load_or_create_ca(dir: &Path) -> Result<wasmvisor_tls::LocalCa, StartError> {
-    let path = dir.with_extension("lock");
-    let lock_error = |source| StartError::CaLock { path: path.clone(), source };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(lock_error)?;
-    }
-    let lock =
-        std::fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(lock_error)?;
-    lock.lock().map_err(lock_error)?;
-    Ok(wasmvisor_tls::LocalCa::load_or_create(dir)?)
 }
 
 /// Does the work shared by both simulators' `start`, then serves the router `build` makes.
@@ -166,7 +132,8 @@ where
     let store = Store::open(&data_dir)?;
     config.faults.validate()?;
     let faults = Faults::new(config.faults);
-    let ca = load_or_create_ca(&config.ca_dir.unwrap_or_else(|| data_dir.join("ca")))?;
+    let ca =
+        wasmvisor_tls::LocalCa::load_or_create_locked(&config.ca_dir.unwrap_or_else(|| data_dir.join("ca")))?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -176,7 +143,9 @@ where
     let ctx = Ctx { store, clock: config.clock, credentials: credentials.clone(), faults: faults.clone() };
     let router = build(ctx).await?.layer(axum::middleware::from_fn(log_request));
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), router, stop_rx));
+    let task = tokio::spawn(wasmvisor_tls::serve(listener, tls, router, async {
+        let _ = stop_rx.await;
+    }));
     let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { ip };
     Ok(Running {
         addr,
@@ -203,72 +172,4 @@ async fn log_request(
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(%method, %path, status = response.status().as_u16(), duration_ms, "simulator request");
     response
-}
-
-/// Closes one connection without an answer when fired; put in every request's
-/// extensions by the accept loop and used by the drop fault.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ConnectionKill(Arc<Notify>);
-
-impl ConnectionKill {
-    /// Asks the connection task to drop the connection.
-    pub(crate) fn fire(&self) {
-        self.0.notify_one();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    router: Router,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        connections.spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let kill = ConnectionKill::default();
-            let service = {
-                let kill = kill.clone();
-                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(kill.clone());
-                    router.clone().oneshot(request)
-                })
-            };
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                result = connection => if let Err(error) = result {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
-                },
-                () = kill.0.notified() => tracing::debug!(%peer, "connection dropped by fault injection"),
-            }
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    drop(listener);
-    connections.shutdown().await;
 }

@@ -21,9 +21,10 @@ use ipnet::Ipv4Net;
 use serde_json::{Map, Value, json};
 
 use crate::cidr::{Range, first_free, parse_net};
-use crate::nsx::objects::{Author, public_fields, stamp};
-use crate::nsx::parse_object;
+use crate::nsx::deletion::is_marked;
+use crate::nsx::kinds::parse_object;
 use crate::nsx::segments::{SEGMENTS, subnets_of};
+use crate::nsx::stamp::{Author, public_fields, stamp};
 use crate::store::{StoreError, Tx};
 use crate::vcenter::model::{NicRecord, PortLink, VM_COLLECTION, VmRecord};
 
@@ -213,7 +214,7 @@ fn bindings(port: &Value) -> impl Iterator<Item = &Value> {
 }
 
 fn port_mac_matches(port: &Value, mac: &str) -> bool {
-    !crate::nsx::is_marked(port)
+    !is_marked(port)
         && bindings(port).any(|b| {
             b.get("mac_address").and_then(Value::as_str).is_some_and(|m| m.eq_ignore_ascii_case(mac))
         })

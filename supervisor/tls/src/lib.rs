@@ -6,6 +6,8 @@
 //! restart keeps the CA clients already trust, issues a fresh serving certificate per
 //! start ([`LocalCa::server_config`]), builds a client config that trusts a CA
 //! ([`client_config_trusting`]) and serves an axum `Router` over TLS ([`serve()`]).
+//! [`LocalCa::load_or_create_locked`] is the same for a CA directory several servers may
+//! start on at once, and [`write_private`] is the one writer for secrets on disk.
 //!
 //! Everything runs on the `ring` crypto provider; aws-lc-rs stays out of the tree.
 //!
@@ -39,7 +41,7 @@ use rcgen::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-pub use serve::{SHUTDOWN_GRACE, serve};
+pub use serve::{ConnectionKill, SHUTDOWN_GRACE, serve};
 
 /// File name of the CA certificate inside the CA directory.
 pub const CA_CERT_FILE: &str = "ca.crt";
@@ -131,6 +133,33 @@ impl LocalCa {
         }
     }
 
+    /// [`LocalCa::load_or_create`] holding an exclusive lock on `DIR.lock` (a sibling of
+    /// `dir`), for a CA directory that several servers may start on at once.
+    ///
+    /// Two simulators started together on a fresh data dir (`wasmvisor sim nsx` and
+    /// `wasmvisor sim vcenter` in two shells, or two tasks of one process) would otherwise
+    /// both make a CA and write it under each other: one start fails, or the files end up
+    /// mixing one CA's key with the other's certificate. Under the lock the second waits
+    /// and loads what the first made. The lock is `flock`, released when the file closes.
+    pub fn load_or_create_locked(dir: &Path) -> Result<LocalCa, TlsError> {
+        let path = dir.with_extension("lock");
+        let io = |op| {
+            let path = path.clone();
+            move |source| TlsError::Io { op, path, source }
+        };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io("creating directory"))?;
+        }
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("opening"))?;
+        lock.lock().map_err(io("locking"))?;
+        Self::load_or_create(dir)
+    }
+
     fn load(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<LocalCa, TlsError> {
         let cert_pem = read(cert_path)?;
         let key_pem = read(key_path)?;
@@ -157,8 +186,12 @@ impl LocalCa {
         let cert = params
             .self_signed(&key)
             .map_err(|source| TlsError::Generate { what: "CA certificate", source })?;
-        write_atomic(key_path, key.serialize_pem().as_bytes(), 0o600)?;
-        write_atomic(cert_path, cert.pem().as_bytes(), 0o644)?;
+        let writing = |path: &Path| {
+            let path = path.to_owned();
+            move |source| TlsError::Io { op: "writing", path, source }
+        };
+        write_private(key_path, key.serialize_pem().as_bytes()).map_err(writing(key_path))?;
+        write_file(cert_path, cert.pem().as_bytes(), 0o644).map_err(writing(cert_path))?;
         Ok(LocalCa { cert_pem: cert.pem(), cert_der: cert.der().clone(), issuer: Issuer::new(params, key) })
     }
 
@@ -244,10 +277,20 @@ fn read(path: &Path) -> Result<String, TlsError> {
     fs::read_to_string(path).map_err(|source| TlsError::Io { op: "reading", path: path.to_owned(), source })
 }
 
+/// Writes `bytes` to `path` readable by its owner only (mode 0600 on Unix): to a temporary
+/// sibling first, fsynced, then renamed over `path`, so a crash never leaves a half-written
+/// file.
+///
+/// Every secret the embedded supervisor keeps on disk goes through here: this CA's key,
+/// the API server's admin token, signing key and kubeconfig, and the simulators'
+/// generated credentials.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file(path, bytes, 0o600)
+}
+
 /// Writes `bytes` to a temporary sibling with `mode`, fsyncs it and renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let io = |source| TlsError::Io { op: "writing", path: path.to_owned(), source };
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -257,11 +300,11 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
     }
     #[cfg(not(unix))]
     let _ = mode;
-    let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
     drop(file);
-    fs::rename(&tmp, path).map_err(io)
+    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -318,5 +361,15 @@ mod tests {
     #[test]
     fn client_config_rejects_garbage() {
         assert!(client_config_trusting("not a pem").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        write_private(&path, b"x").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

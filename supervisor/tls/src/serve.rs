@@ -3,16 +3,23 @@
 //! In: a bound listener, a rustls server config, an axum `Router` and a shutdown future.
 //! Out: when the shutdown future completes, the listener is closed, open connections get
 //! [`SHUTDOWN_GRACE`] to finish their in-flight requests, and the rest are dropped.
+//!
+//! Every request carries a [`ConnectionKill`] for its connection in its extensions, so a
+//! handler can drop the connection without an answer (the simulators' "dropped
+//! connection" fault); nothing else can close a connection early.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use hyper::service::Service as _;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -21,6 +28,22 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Closes one connection without an answer when fired.
+///
+/// [`serve()`] puts one into the extensions of every request, shared by all requests of the
+/// same connection; a handler takes it with `request.extensions().get::<ConnectionKill>()`.
+/// Firing it ends the connection at once (in-flight requests on it get no response), as
+/// a server crashing or a network cutting out would; other connections are untouched.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionKill(Arc<Notify>);
+
+impl ConnectionKill {
+    /// Asks the connection's task to drop the connection.
+    pub fn fire(&self) {
+        self.0.notify_one();
+    }
+}
 
 /// Serves `app` over TLS (HTTP/1.1 and HTTP/2, with upgrades) until `shutdown` completes.
 ///
@@ -67,11 +90,22 @@ where
                     return;
                 }
             };
+            let kill = ConnectionKill::default();
+            let service = {
+                let kill = kill.clone();
+                let app = TowerToHyperService::new(app);
+                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(kill.clone());
+                    app.call(request)
+                })
+            };
             let builder = auto::Builder::new(TokioExecutor::new());
-            let connection =
-                builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(app));
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::select! {
+                result = watcher.watch(connection) => if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                },
+                () = kill.0.notified() => tracing::debug!(%peer, "connection dropped by its handler"),
             }
         });
         while connections.try_join_next().is_some() {}
@@ -89,7 +123,34 @@ where
 mod tests {
     use super::*;
     use crate::{LocalCa, client_config_trusting};
+    use std::net::SocketAddr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+    use tokio_rustls::client::TlsStream;
+
+    /// `app` served with a certificate from `ca` on an ephemeral port, until the sender fires.
+    async fn start(
+        ca: &LocalCa,
+        app: axum::Router,
+    ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, ca.server_config(&["127.0.0.1"]).unwrap(), app, async {
+            let _ = stop_rx.await;
+        }));
+        (addr, stop_tx, server)
+    }
+
+    /// A TLS connection to `addr` from a client that trusts only `ca_pem`.
+    async fn connect(addr: SocketAddr, ca_pem: &str) -> std::io::Result<TlsStream<TcpStream>> {
+        let connector = tokio_rustls::TlsConnector::from(client_config_trusting(ca_pem).unwrap());
+        let tcp = TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        connector.connect(name, tcp).await
+    }
 
     #[tokio::test]
     async fn serves_a_router_over_tls_and_stops() {
@@ -97,18 +158,10 @@ mod tests {
         LocalCa::load_or_create(dir.path()).unwrap();
         // A reloaded CA (as after a restart) must issue certificates the old CA PEM verifies.
         let ca = LocalCa::load_or_create(dir.path()).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hi" }));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, ca.server_config(&["127.0.0.1"]).unwrap(), app, async {
-            let _ = stop_rx.await;
-        }));
+        let (addr, stop_tx, server) = start(&ca, app).await;
 
-        let connector = tokio_rustls::TlsConnector::from(client_config_trusting(ca.ca_pem()).unwrap());
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let mut tls = connect(addr, ca.ca_pem()).await.unwrap();
         tls.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
         let mut response = String::new();
         tls.read_to_string(&mut response).await.unwrap();
@@ -117,7 +170,28 @@ mod tests {
 
         stop_tx.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
-        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_handler_can_drop_its_connection_without_an_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = LocalCa::load_or_create(dir.path()).unwrap();
+        let drop_it = |request: axum::extract::Request| async move {
+            request.extensions().get::<ConnectionKill>().expect("serve puts a kill switch in").fire();
+            std::future::pending::<&'static str>().await
+        };
+        let app = axum::Router::new().route("/drop", axum::routing::get(drop_it));
+        let (addr, stop_tx, server) = start(&ca, app).await;
+
+        let mut tls = connect(addr, ca.ca_pem()).await.unwrap();
+        tls.write_all(b"GET /drop HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let mut response = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut response)).await;
+        assert!(read.is_ok(), "the connection was not closed");
+        assert!(response.is_empty(), "{}", String::from_utf8_lossy(&response));
+        stop_tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
     }
 
     #[tokio::test]
@@ -126,17 +200,8 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let ca = LocalCa::load_or_create(dir.path()).unwrap();
         let stranger = LocalCa::load_or_create(other.path()).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let tls = ca.server_config(&["127.0.0.1"]).unwrap();
-        let server = tokio::spawn(serve(listener, tls, axum::Router::new(), async {
-            let _ = stop_rx.await;
-        }));
-        let connector = tokio_rustls::TlsConnector::from(client_config_trusting(stranger.ca_pem()).unwrap());
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        assert!(connector.connect(name, tcp).await.is_err());
+        let (addr, stop_tx, server) = start(&ca, axum::Router::new()).await;
+        assert!(connect(addr, stranger.ca_pem()).await.is_err());
         stop_tx.send(()).unwrap();
         server.await.unwrap().unwrap();
     }

@@ -33,7 +33,7 @@ pub mod schema;
 
 use serde_json::{Value, json};
 
-use crate::registry::Resource;
+use crate::resource::Resource;
 use crate::status::{ApiError, Subject};
 use crate::storage::Write;
 use fieldset::{FieldSet, Path, PathElement, display};
@@ -43,21 +43,6 @@ pub use schema::Shape;
 /// The longest field manager name accepted.
 pub const MAX_MANAGER_LEN: usize = 128;
 
-/// metadata fields the server owns; they are never in a manager's set.
-const SERVER_METADATA: [&str; 11] = [
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-];
-
 /// Whether a path can be owned, for a write through the main endpoint or `/status`.
 fn tracked(resource: &Resource, status_only: bool, path: &Path) -> bool {
     let field = |i: usize| match path.get(i) {
@@ -66,7 +51,7 @@ fn tracked(resource: &Resource, status_only: bool, path: &Path) -> bool {
     };
     match (field(0), field(1)) {
         (Some("apiVersion" | "kind"), _) => false,
-        (Some("metadata"), Some(name)) if SERVER_METADATA.contains(&name) => false,
+        (Some("metadata"), Some(name)) if crate::meta::SERVER_METADATA.contains(&name) => false,
         (first, _) if status_only => first == Some("status"),
         (Some("status"), _) => !resource.status_subresource,
         _ => true,

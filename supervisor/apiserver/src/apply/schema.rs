@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::builtin::BuiltinKind;
-use crate::registry::{Resource, Strategy};
+use crate::resource::{BuiltinKind, Resource, Strategy};
 
 /// How a value merges.
 #[derive(Debug, Clone, PartialEq)]

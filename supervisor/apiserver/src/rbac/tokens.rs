@@ -56,7 +56,7 @@ impl TokenIssuer {
             Ok(bytes) if bytes.len() >= 32 => bytes,
             _ => {
                 let bytes: [u8; 32] = rand::rng().random();
-                crate::kubeconfig::write_private(path, &bytes)?;
+                wasmvisor_tls::write_private(path, &bytes)?;
                 bytes.to_vec()
             }
         };

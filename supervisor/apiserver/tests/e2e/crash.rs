@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, ensure};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
@@ -79,7 +79,9 @@ async fn kill_9_in_a_burst_of_writes_loses_nothing_acknowledged() -> anyhow::Res
         }));
     }
     eventually("200 acknowledged writes", Duration::from_secs(60), || async {
-        Ok((acked.lock().expect("lock").len() >= 200).then_some(()))
+        let acknowledged = acked.lock().expect("lock").len();
+        ensure!(acknowledged >= 200, "{acknowledged} writes acknowledged");
+        Ok(())
     })
     .await?;
     child.start_kill()?; // SIGKILL
@@ -105,8 +107,14 @@ async fn kill_9_in_a_burst_of_writes_loses_nothing_acknowledged() -> anyhow::Res
     // The reflector caught up: every acknowledged object and the one written after the restart.
     eventually("the reflector to catch up after the restart", Duration::from_secs(60), || async {
         let names: std::collections::HashSet<String> = cache.state().iter().map(|c| c.name_any()).collect();
-        Ok((acked.iter().all(|(name, _)| names.contains(name)) && names.contains("after-restart"))
-            .then_some(()))
+        let missing: Vec<&String> =
+            acked.iter().map(|(name, _)| name).filter(|n| !names.contains(*n)).collect();
+        ensure!(
+            missing.is_empty() && names.contains("after-restart"),
+            "{} objects cached, missing {missing:?}",
+            names.len()
+        );
+        Ok(())
     })
     .await?;
     reflector_task.abort();

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use anyhow::ensure;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::{Resource, ResourceExt};
@@ -33,7 +34,9 @@ async fn config_map(
 
 async fn gone(api: &Api<ConfigMap>, name: &str) -> anyhow::Result<()> {
     eventually(&format!("{name} to be gone"), WAIT, || async {
-        Ok(api.get_opt(name).await?.is_none().then_some(()))
+        let found = api.get_opt(name).await?;
+        ensure!(found.is_none(), "still there: {:?}", found.map(|cm| cm.metadata));
+        Ok(())
     })
     .await
 }
@@ -92,7 +95,9 @@ async fn block_owner_deletion_holds_a_foreground_owner_until_the_child_is_gone()
 
     // The child is being deleted but its finalizer holds it, so the owner waits.
     eventually("the child to be marked deleted", WAIT, || async {
-        Ok(api.get("held").await?.metadata.deletion_timestamp.map(|_| ()))
+        let held = api.get("held").await?;
+        ensure!(held.metadata.deletion_timestamp.is_some(), "not marked: {:?}", held.metadata);
+        Ok(())
     })
     .await?;
     let waiting = api.get("owner").await?;
@@ -144,7 +149,9 @@ async fn a_namespace_terminates_after_its_contents() -> anyhow::Result<()> {
     api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
         .await?;
     eventually("the namespace to be gone", WAIT, || async {
-        Ok(namespaces.get_opt("doomed").await?.is_none().then_some(()))
+        let found = namespaces.get_opt("doomed").await?;
+        ensure!(found.is_none(), "still there: {:?}", found.map(|ns| (ns.metadata, ns.status)));
+        Ok(())
     })
     .await?;
     Ok(())

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::ensure;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -218,12 +219,15 @@ async fn watcher_and_reflector_follow_changes() -> anyhow::Result<()> {
     eventually("the reflector to see both objects", WAIT, || async {
         let names: Vec<String> = reader.state().iter().map(|c| c.name_any()).collect();
         let updated = reader.state().iter().any(|c| c.data.as_ref().is_some_and(|d| d["k"] == "2"));
-        Ok((names.len() == 2 && updated).then_some(()))
+        ensure!(names.len() == 2 && updated, "cached {names:?}, updated: {updated}");
+        Ok(())
     })
     .await?;
     api.delete("after", &DeleteParams::default()).await?;
     eventually("the reflector to drop the deleted object", WAIT, || async {
-        Ok((reader.state().len() == 1).then_some(()))
+        let names: Vec<String> = reader.state().iter().map(|c| c.name_any()).collect();
+        ensure!(names.len() == 1, "cached {names:?}");
+        Ok(())
     })
     .await?;
     reflector_task.abort();
@@ -269,11 +273,10 @@ async fn install_gadget_crd(client: &kube::Client) -> anyhow::Result<()> {
     crds.create(&PostParams::default(), &Gadget::crd()).await?;
     eventually("the Gadget CRD to be established", WAIT, || async {
         let crd = crds.get("gadgets.example.com").await?;
-        let established = crd
-            .status
-            .and_then(|s| s.conditions)
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-        Ok(established.then_some(()))
+        let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+        let established = conditions.iter().any(|c| c.type_ == "Established" && c.status == "True");
+        ensure!(established, "conditions: {conditions:?}");
+        Ok(())
     })
     .await
 }
@@ -340,8 +343,9 @@ async fn a_controller_reconciles_custom_resources_and_owned_objects() -> anyhow:
     }
     for (name, size) in [("g1", 1), ("g2", 2)] {
         eventually("status.observed_size to follow spec.size", WAIT, || async {
-            let gadget = gadgets.get(name).await?;
-            Ok((gadget.status.and_then(|s| s.observed_size) == Some(size)).then_some(()))
+            let status = gadgets.get(name).await?.status;
+            ensure!(status.as_ref().and_then(|s| s.observed_size) == Some(size), "status: {status:?}");
+            Ok(())
         })
         .await?;
         let child = config_maps.get(&format!("{name}-child")).await?;
@@ -352,8 +356,9 @@ async fn a_controller_reconciles_custom_resources_and_owned_objects() -> anyhow:
         gadgets.patch("g1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 10}}))).await?;
     assert_eq!(patched.metadata.generation, Some(2));
     eventually("the child to follow the new size", WAIT, || async {
-        let child = config_maps.get("g1-child").await?;
-        Ok((child.data.unwrap_or_default().get("size").map(String::as_str) == Some("10")).then_some(()))
+        let data = config_maps.get("g1-child").await?.data.unwrap_or_default();
+        ensure!(data.get("size").map(String::as_str) == Some("10"), "child data: {data:?}");
+        Ok(())
     })
     .await?;
     controller.abort();
@@ -524,12 +529,16 @@ async fn kube_runtime_finalizer_cleans_up_before_deletion() -> anyhow::Result<()
 
     gadgets.create(&PostParams::default(), &Gadget::new("fin", GadgetSpec { size: 1 })).await?;
     eventually("the finalizer to be added", WAIT, || async {
-        Ok(gadgets.get("fin").await?.finalizers().contains(&FINALIZER.to_owned()).then_some(()))
+        let finalizers = gadgets.get("fin").await?.finalizers().to_vec();
+        ensure!(finalizers.contains(&FINALIZER.to_owned()), "finalizers: {finalizers:?}");
+        Ok(())
     })
     .await?;
     gadgets.delete("fin", &DeleteParams::default()).await?;
     eventually("cleanup to run and the object to go", WAIT, || async {
-        Ok(gadgets.get_opt("fin").await?.is_none().then_some(()))
+        let found = gadgets.get_opt("fin").await?;
+        ensure!(found.is_none(), "still there: {:?}", found.map(|g| g.metadata));
+        Ok(())
     })
     .await?;
     assert_eq!(*cleaned.lock().expect("lock"), ["fin"]);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::ensure;
 use base64::Engine;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
@@ -123,8 +124,9 @@ async fn token_secrets_are_filled_and_revoked_with_the_secret() -> anyhow::Resul
     secrets.create(&PostParams::default(), &secret).await?;
     let data: BTreeMap<String, k8s_openapi::ByteString> =
         eventually("the token controller to fill the Secret", WAIT, || async {
-            let secret = secrets.get("reader-token").await?;
-            Ok(secret.data.filter(|d| d.contains_key("token")))
+            let data = secrets.get("reader-token").await?.data.unwrap_or_default();
+            ensure!(data.contains_key("token"), "data keys: {:?}", data.keys().collect::<Vec<_>>());
+            Ok(data)
         })
         .await?;
     assert_eq!(String::from_utf8(data["namespace"].0.clone())?, "team-a");
@@ -258,7 +260,8 @@ async fn a_controller_runs_under_a_least_privilege_service_account() -> anyhow::
     let admin_cms = Api::<ConfigMap>::namespaced(admin.clone(), "team-a");
     let seen = eventually("the plugin to annotate the ConfigMap", WAIT, || async {
         let cm = admin_cms.get("settings").await?;
-        Ok(cm.annotations().contains_key("example.com/seen").then_some(cm))
+        ensure!(cm.annotations().contains_key("example.com/seen"), "annotations: {:?}", cm.annotations());
+        Ok(cm)
     })
     .await?;
     let managers: Vec<String> =

@@ -82,27 +82,28 @@ pub(crate) async fn raw(
     Ok(Raw { status, body })
 }
 
-/// Polls `check` every 50 ms until it returns `Some`, or fails after `deadline`.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> anyhow::Result<T>
+/// Polls `probe` every 50 ms until it returns `Ok`, or fails after `deadline` with the
+/// last `Err` it returned: the last state seen, so a timeout says what was there instead.
+///
+/// A probe reports "not yet" with an error naming what it saw (`ensure!(done, "saw {x:?}")`);
+/// an error from a call inside it (`?`) counts the same way, since the server may still
+/// be getting there.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<T>>>,
+    Fut: Future<Output = anyhow::Result<T>>,
 {
     let start = tokio::time::Instant::now();
-    let mut last_error = None;
     loop {
-        match check().await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            Err(error) => last_error = Some(error),
-        }
-        if start.elapsed() > deadline {
-            match last_error {
-                Some(error) => return Err(error.context(format!("timed out waiting for {what}"))),
-                None => bail!("timed out after {deadline:?} waiting for {what}"),
+        match probe().await {
+            Ok(value) => return Ok(value),
+            Err(last) if start.elapsed() > deadline => {
+                return Err(
+                    last.context(format!("timed out after {deadline:?} waiting for {what}; last state"))
+                );
             }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ALLOCATION_FAILED, NsxError, OVERLAP_ADDRESSES};
 use super::kinds::{Kind, ObjectPath};
-use super::objects::INTERNAL_PREFIX;
+use super::stamp::INTERNAL_PREFIX;
 use crate::cidr::{Range, first_free, parse_net};
 use crate::store::Tx;
 

@@ -9,10 +9,10 @@
 //! answers is already persisted. Kind-specific rules: `segments`, `ipam`, `lb`; the
 //! path grammar: `kinds`; paging: `paging`; the error body: `error`.
 
-mod deletion;
+pub(crate) mod deletion;
 mod error;
 mod ipam;
-mod kinds;
+pub(crate) mod kinds;
 mod lb;
 pub(crate) mod objects;
 mod paging;
@@ -21,10 +21,9 @@ mod search;
 mod seed;
 pub(crate) mod segments;
 mod session;
+pub(crate) mod stamp;
 mod tags;
 
-pub(crate) use deletion::is_marked;
-pub(crate) use kinds::parse_object;
 pub use seed::{CLUSTER_NETWORK_BLOCK, INGRESS_POOL, INGRESS_SUBNET};
 
 use axum::Router;

@@ -9,7 +9,8 @@
 use serde_json::json;
 
 use super::kinds::parse_object;
-use super::objects::{Author, WriteMode, write};
+use super::objects::{WriteMode, write};
+use super::stamp::Author;
 use crate::cidr::parse_net;
 use crate::config::NsxSettings;
 use crate::server::{Ctx, StartError};

@@ -121,27 +121,12 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
     crate::auth::cookie(headers, SESSION_HEADER)
 }
 
-/// Epoch milliseconds as an RFC 3339 UTC timestamp (`2026-11-25T05:14:06.000Z`).
+/// Epoch milliseconds as an RFC 3339 UTC timestamp with millisecond precision
+/// (`2026-11-25T05:14:06.000Z`), as vCenter writes them.
 pub(crate) fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days (Howard Hinnant's algorithm), valid for the Unix era.
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX).min(jiff::Timestamp::MAX.as_millisecond());
+    let time = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{time:.3}")
 }
 
 #[cfg(test)]

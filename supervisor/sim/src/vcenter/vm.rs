@@ -18,7 +18,7 @@ use super::error::{ErrorType, VcError};
 use super::filters::Filters;
 use super::inventory::{CLUSTER, DATACENTER, DATASTORE, HOST, RESOURCE_POOL, is_vm_folder};
 use super::model::{FIRST_NIC_KEY, NicRecord, PowerState, VM_COLLECTION, VmRecord};
-use crate::nsx::objects::Author;
+use crate::nsx::stamp::Author;
 use crate::store::Tx;
 use crate::world;
 
