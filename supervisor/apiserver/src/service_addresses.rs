@@ -68,7 +68,12 @@ pub fn allocate_service(object: &mut Value, others: &[Value]) -> Vec<Cause> {
             )),
         }
     }
-    if kind == "NodePort" || kind == "LoadBalancer" {
+    // A LoadBalancer Service may opt out of node ports (a load balancer that
+    // reaches the backends directly, as NSX does for vm-service's Services).
+    let node_ports_wanted = kind == "NodePort"
+        || (kind == "LoadBalancer"
+            && object.pointer("/spec/allocateLoadBalancerNodePorts").and_then(Value::as_bool) != Some(false));
+    if node_ports_wanted {
         let mut used: Vec<u32> = others
             .iter()
             .flat_map(|o| o.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default())
@@ -138,6 +143,15 @@ mod tests {
         node_ports.sort_unstable();
         node_ports.dedup();
         assert_eq!((ips.len(), node_ports.len()), (50, 100));
+        let mut direct = json!({"metadata": {"name": "direct", "namespace": "ns"},
+            "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 6443}]}});
+        BuiltinKind::Service.default_fields(&mut direct, None);
+        assert!(allocate_service(&mut direct, &taken).is_empty());
+        assert_eq!(
+            direct["spec"]["ports"][0].get("nodePort"),
+            None,
+            "allocateLoadBalancerNodePorts: false allocates none"
+        );
         let held = taken[0]["spec"]["ports"][0]["nodePort"].clone();
         let mut clash = json!({"metadata": {"name": "clash", "namespace": "default"},
             "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": held}]}});
