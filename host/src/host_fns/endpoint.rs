@@ -12,6 +12,8 @@
 //! ([`identity`](super::identity)). A refusal at any gate is `forbidden` for
 //! the plugin, one `warn!` here and one count in the denied metric.
 
+use tracing::Instrument as _;
+use tracing::field::Empty;
 use wasmtime::component::HasData;
 use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
 
@@ -120,6 +122,7 @@ impl EndpointHost<'_> {
                 return Err(HostCallError::Failed(wit_error(e)));
             }
         };
+        tracing::Span::current().record("allowed", true);
         let body = identity::stamp(&plan, req.body);
         let mut result = endpoint.send(HttpRequest { method, path: req.path, body }).await;
         if let Ok(response) = &result
@@ -136,6 +139,7 @@ impl EndpointHost<'_> {
     /// Counts and logs a refusal; `denied` is what the plugin is told.
     fn deny(&self, denied: String, reason: Option<&str>) -> HostCallError {
         let capability = self.kind.capability();
+        tracing::Span::current().record("allowed", false);
         self.scope.record(capability, "denied");
         let granted: Vec<String> = self.rules().iter().map(ToString::to_string).collect();
         tracing::warn!(
@@ -156,14 +160,30 @@ impl types::Host for EndpointHost<'_> {
     }
 }
 
+/// The span of one endpoint call, `host.<capability>.request`, a child of
+/// the attempt's `reconcile` span; `allowed` is recorded once the gates
+/// have decided.
+macro_rules! call_span {
+    ($capability:literal, $req:expr) => {
+        tracing::info_span!(
+            concat!("host.", $capability, ".request"),
+            method = %method($req.method),
+            target = $req.path.as_str(),
+            allowed = Empty,
+        )
+    };
+}
+
 impl nsx::Host for EndpointHost<'_> {
     async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
-        EndpointHost::request(self, req).await
+        let span = call_span!("nsx", req);
+        EndpointHost::request(self, req).instrument(span).await
     }
 }
 
 impl vcenter::Host for EndpointHost<'_> {
     async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
-        EndpointHost::request(self, req).await
+        let span = call_span!("vcenter", req);
+        EndpointHost::request(self, req).instrument(span).await
     }
 }

@@ -2,6 +2,8 @@
 //! plugin's kube capabilities (verb, cluster, kind, namespace).
 
 use serde_json::Value;
+use tracing::Instrument as _;
+use tracing::field::{Empty, display};
 use wasmtime::component::HasData;
 use wasmvisor_manifest::{KubeCall, KubeVerb};
 
@@ -25,11 +27,22 @@ impl HasData for KubeView {
     type Data<'a> = KubeHost<'a>;
 }
 
+/// The span of one kube host call, `host.kube.<op>`, a child of the
+/// attempt's `reconcile` span; `target` and `allowed` are recorded as the
+/// call learns them.
+macro_rules! call_span {
+    ($op:literal, $verb:expr) => {
+        tracing::info_span!(concat!("host.kube.", $op), verb = %$verb, target = Empty, allowed = Empty)
+    };
+}
+
 impl KubeHost<'_> {
     /// Budget, then capability check; a denial is logged and counted here.
     fn admit(&mut self, call: KubeCall<'_>) -> Result<(), HostCallError> {
         self.scope.charge()?;
-        if self.scope.manifest.capabilities.allow_kube(&call).is_some() {
+        let allowed = self.scope.manifest.capabilities.allow_kube(&call).is_some();
+        tracing::Span::current().record("allowed", allowed);
+        if allowed {
             return Ok(());
         }
         self.scope.record("kube", "denied");
@@ -64,6 +77,7 @@ impl KubeHost<'_> {
         object: String,
     ) -> Result<String, HostCallError> {
         let (value, target) = self.parse_object(&cluster, &object)?;
+        tracing::Span::current().record("target", display(&target));
         self.admit(call_on(verb, &target))?;
         let status = verb == KubeVerb::ApplyStatus;
         let field_manager = self.scope.manifest.name.clone();
@@ -124,9 +138,15 @@ impl kube::Host for KubeHost<'_> {
         from: kube::ReadSource,
     ) -> Result<String, HostCallError> {
         let target = object_ref(target);
-        self.admit(call_on(KubeVerb::Get, &target))?;
-        let result = self.backend.get(&target, source(from)).await;
-        Ok(self.finish(result)?.to_string())
+        let span = call_span!("get", KubeVerb::Get);
+        span.record("target", display(&target));
+        async {
+            self.admit(call_on(KubeVerb::Get, &target))?;
+            let result = self.backend.get(&target, source(from)).await;
+            Ok(self.finish(result)?.to_string())
+        }
+        .instrument(span)
+        .await
     }
 
     async fn list(
@@ -141,34 +161,49 @@ impl kube::Host for KubeHost<'_> {
             kind: kinds.kind,
             namespace: kinds.namespace,
         };
-        self.admit(KubeCall {
+        let call = KubeCall {
             verb: KubeVerb::List,
             cluster: &scope.cluster,
             api_version: &scope.api_version,
             kind: &scope.kind,
             namespace: scope.namespace.as_deref(),
-        })?;
-        let selector = label_selector
-            .as_deref()
-            .map(LabelSelector::parse)
-            .transpose()
-            .map_err(|e| HostCallError::Failed(types::Error::Invalid(e.to_string())))?;
-        let result = self.backend.list(&scope, selector.as_ref(), source(from)).await;
-        Ok(self.finish(result)?.iter().map(Value::to_string).collect())
+        };
+        let span = call_span!("list", KubeVerb::List);
+        span.record("target", display(&call));
+        async {
+            self.admit(call)?;
+            let selector = label_selector
+                .as_deref()
+                .map(LabelSelector::parse)
+                .transpose()
+                .map_err(|e| HostCallError::Failed(types::Error::Invalid(e.to_string())))?;
+            let result = self.backend.list(&scope, selector.as_ref(), source(from)).await;
+            Ok(self.finish(result)?.iter().map(Value::to_string).collect())
+        }
+        .instrument(span)
+        .await
     }
 
     async fn apply(&mut self, cluster: String, object: String) -> Result<String, HostCallError> {
-        self.apply_as(KubeVerb::Apply, cluster, object).await
+        let span = call_span!("apply", KubeVerb::Apply);
+        self.apply_as(KubeVerb::Apply, cluster, object).instrument(span).await
     }
 
     async fn apply_status(&mut self, cluster: String, object: String) -> Result<String, HostCallError> {
-        self.apply_as(KubeVerb::ApplyStatus, cluster, object).await
+        let span = call_span!("apply_status", KubeVerb::ApplyStatus);
+        self.apply_as(KubeVerb::ApplyStatus, cluster, object).instrument(span).await
     }
 
     async fn delete(&mut self, target: types::ObjectRef) -> Result<(), HostCallError> {
         let target = object_ref(target);
-        self.admit(call_on(KubeVerb::Delete, &target))?;
-        let result = self.backend.delete(&target).await;
-        self.finish(result)
+        let span = call_span!("delete", KubeVerb::Delete);
+        span.record("target", display(&target));
+        async {
+            self.admit(call_on(KubeVerb::Delete, &target))?;
+            let result = self.backend.delete(&target).await;
+            self.finish(result)
+        }
+        .instrument(span)
+        .await
     }
 }
