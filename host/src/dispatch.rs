@@ -60,13 +60,84 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+/// The variants of the WIT `error` (`wit/types.wit`), which the host
+/// branches on: the reason on the condition and the Event, and whether the
+/// queue retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Outside the plugin's grant; the operator has to change the grant.
+    Forbidden,
+    /// The addressed object or path does not exist.
+    NotFound,
+    /// Another writer got there first; re-read and try again.
+    Conflict,
+    /// The request itself is wrong; the same request fails the same way.
+    Invalid,
+    /// The backend is unreachable, throttling or failing.
+    Unavailable,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind and message of a WIT error.
+    pub(crate) fn of(error: &types::Error) -> (Self, &str) {
+        match error {
+            types::Error::Forbidden(m) => (ErrorKind::Forbidden, m),
+            types::Error::NotFound(m) => (ErrorKind::NotFound, m),
+            types::Error::Conflict(m) => (ErrorKind::Conflict, m),
+            types::Error::Invalid(m) => (ErrorKind::Invalid, m),
+            types::Error::Unavailable(m) => (ErrorKind::Unavailable, m),
+            types::Error::Internal(m) => (ErrorKind::Internal, m),
+        }
+    }
+
+    /// The WIT name: `forbidden`, `not-found`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The CamelCase reason for conditions and Events.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::Conflict => "Conflict",
+            ErrorKind::Invalid => "Invalid",
+            ErrorKind::Unavailable => "Unavailable",
+            ErrorKind::Internal => "InternalError",
+        }
+    }
+
+    /// Whether the same request fails the same way until the object (or
+    /// the grant) changes: `invalid` and `forbidden`. Such a failure is
+    /// terminal — not retried with backoff, run again on the next change —
+    /// as controller-runtime's `TerminalError`.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ErrorKind::Invalid | ErrorKind::Forbidden)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The plugin returned an error.
     Returned {
-        /// The WIT error variant: `forbidden`, `not-found`, `conflict`, ….
-        kind: &'static str,
+        /// The WIT error variant.
+        kind: ErrorKind,
         /// Its message (cut to the operator's cap).
         message: String,
     },
@@ -99,12 +170,19 @@ impl Failure {
     /// or its grant (the engine backs off either way).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Failure::Returned { kind, .. } => {
-                matches!(*kind, "conflict" | "unavailable" | "internal" | "not-found")
-            }
+            Failure::Returned { kind, .. } => !kind.is_terminal(),
             Failure::Deadline { .. } | Failure::Instantiate { .. } => true,
             Failure::Limit(_) | Failure::Panic { .. } | Failure::Trap { .. } => false,
         }
+    }
+
+    /// Whether the engine waits for a change of the object instead of
+    /// backing off: the plugin returned a terminal error
+    /// ([`ErrorKind::is_terminal`]). A trap or a blown limit is a bug or a
+    /// resource matter the plugin did not choose to report, so it keeps
+    /// backing off (up to the maximum delay) like a retryable error.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Failure::Returned { kind, .. } if kind.is_terminal())
     }
 
     fn metric_result(&self) -> &'static str {
@@ -203,7 +281,8 @@ impl Dispatcher {
             Err(_elapsed) => Err(fail(Failure::Deadline { limit: limits.timeout }, None)),
             Ok(Ok(Ok(outcome))) => Ok(outcome),
             Ok(Ok(Err(wit_error))) => {
-                let (kind, mut message) = split(&wit_error);
+                let (kind, message) = ErrorKind::of(&wit_error);
+                let mut message = message.to_owned();
                 truncate(&mut message, self.output.max_error_bytes);
                 Err(fail(Failure::Returned { kind, message }, None))
             }
@@ -258,18 +337,6 @@ fn ticks(timeout: Duration, tick: Duration) -> u64 {
     u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
 }
 
-fn split(e: &types::Error) -> (&'static str, String) {
-    let (kind, message) = match e {
-        types::Error::Forbidden(m) => ("forbidden", m),
-        types::Error::NotFound(m) => ("not-found", m),
-        types::Error::Conflict(m) => ("conflict", m),
-        types::Error::Invalid(m) => ("invalid", m),
-        types::Error::Unavailable(m) => ("unavailable", m),
-        types::Error::Internal(m) => ("internal", m),
-    };
-    (kind, message.clone())
-}
-
 /// Names the cause of a trap: one of our limits, the deadline, a panic, or
 /// another trap; with the guest backtrace when wasmtime has one.
 fn classify(trap: &wasmtime::Error, state: &InstanceState, timeout: Duration) -> (Failure, Option<String>) {
@@ -303,8 +370,21 @@ mod tests {
     #[test]
     fn retryable_failures() {
         assert!(Failure::Deadline { limit: Duration::from_secs(1) }.is_retryable());
-        assert!(Failure::Returned { kind: "unavailable", message: String::new() }.is_retryable());
-        assert!(!Failure::Returned { kind: "forbidden", message: String::new() }.is_retryable());
+        let returned = |kind| Failure::Returned { kind, message: String::new() };
+        assert!(returned(ErrorKind::Unavailable).is_retryable());
+        assert!(returned(ErrorKind::NotFound).is_retryable());
+        assert!(!returned(ErrorKind::Forbidden).is_retryable());
         assert!(!Failure::Panic { message: String::new() }.is_retryable());
+    }
+
+    #[test]
+    fn only_invalid_and_forbidden_are_terminal() {
+        let returned = |kind| Failure::Returned { kind, message: String::new() };
+        assert!(returned(ErrorKind::Invalid).is_terminal());
+        assert!(returned(ErrorKind::Forbidden).is_terminal());
+        for kind in [ErrorKind::NotFound, ErrorKind::Conflict, ErrorKind::Unavailable, ErrorKind::Internal] {
+            assert!(!returned(kind).is_terminal(), "{kind}");
+        }
+        assert!(!Failure::Panic { message: String::new() }.is_terminal());
     }
 }

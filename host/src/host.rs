@@ -75,6 +75,7 @@ pub enum StartError {
 /// A running host.
 pub struct Host {
     runtime: Arc<Runtime>,
+    metrics: ControllerMetrics,
     clusters: Arc<Clusters>,
     /// Followers of the dynamic cluster sources.
     _members: Vec<secrets::Members>,
@@ -186,13 +187,14 @@ impl Host {
             runtime: runtime.clone(),
             clusters,
             informers,
-            metrics,
+            metrics: metrics.clone(),
             settings: config.controller.clone(),
         });
         let (stop, stopped) = watch::channel(false);
         let engine = tokio::spawn(async move { controller.run(active, stopped).await });
         Ok(Self {
             runtime,
+            metrics,
             clusters: clusters_handle,
             admin,
             ready: ready_tx,
@@ -213,6 +215,11 @@ impl Host {
     /// The runtime (loaded plugins, metrics).
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// The controller engine's metrics (queue, cache, terminal errors).
+    pub fn controller_metrics(&self) -> &ControllerMetrics {
+        &self.metrics
     }
 
     /// Where the admin endpoint listens and its token.

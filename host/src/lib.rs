@@ -34,7 +34,7 @@ pub mod reload;
 pub mod runtime;
 pub mod scope;
 
-pub use dispatch::{Export, Failure, Outcome, ReconcileError, Report, Request};
+pub use dispatch::{ErrorKind, Export, Failure, Outcome, ReconcileError, Report, Request};
 pub use grant::{Grant, Grants};
 pub use instance::Backends;
 pub use object::ObjectRef;

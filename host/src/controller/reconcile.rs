@@ -139,6 +139,7 @@ impl Attempts {
                 tracing::warn!(
                     error = %error.failure,
                     retryable = error.failure.is_retryable(),
+                    terminal = error.failure.is_terminal(),
                     failures = work.failures + 1,
                     backtrace = error.backtrace.as_deref().unwrap_or(""),
                     "{} failed", if export == Export::Finalize { "finalize" } else { "reconcile" }
