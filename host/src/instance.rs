@@ -13,8 +13,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::backend::{HttpEndpoint, KubeBackend};
-use crate::host_fns::endpoint::{EndpointHost, EndpointKind};
+use crate::backend::{EndpointKind, HttpEndpoint, KubeBackend};
+use crate::host_fns::endpoint::EndpointHost;
 use crate::host_fns::error::LimitExceeded;
 use crate::host_fns::kube::KubeHost;
 use crate::host_fns::log::LogHost;

@@ -3,6 +3,27 @@
 use async_trait::async_trait;
 use wasmvisor_manifest::Method;
 
+/// Which endpoint: NSX or vCenter. Both speak HTTP through one trait and
+/// one host implementation; the kind picks the rules, the identity scheme
+/// and the capability name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// NSX Policy API.
+    Nsx,
+    /// vCenter REST API.
+    Vcenter,
+}
+
+impl EndpointKind {
+    /// The capability name, as in WIT, grants and metrics.
+    pub fn capability(self) -> &'static str {
+        match self {
+            EndpointKind::Nsx => "nsx",
+            EndpointKind::Vcenter => "vcenter",
+        }
+    }
+}
+
 /// One request, path relative to the endpoint's base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {

@@ -9,6 +9,6 @@ pub mod endpoint;
 pub mod kube;
 pub mod memory;
 
-pub use endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
+pub use endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
 pub use kube::{KubeBackend, KubeError, ReadSource};
 pub use memory::MemoryKube;

@@ -6,7 +6,7 @@
 //! attempt per key at a time, concurrency, backoff, requeue-after) →
 //! [`reconcile`] (one attempt: finalizer, fresh instance, call) →
 //! [`effects`] (Event, condition, the next queue operation). [`runner`] is
-//! one plugin's loop over those stages; [`Controller`] keeps one runner per
+//! one plugin's loop over those stages, reading from its [`sources`]; [`Controller`] keeps one runner per
 //! loaded plugin in step with hot reload. [`cache`] serves the plugins'
 //! cached reads from the same watches.
 //!
@@ -25,6 +25,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod runner;
 pub mod shard;
+pub mod sources;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use super::effects::Effects;
 use super::queue::{Completion, Next, Work, WorkQueue};
-use super::runner::Sources;
+use super::sources::Sources;
 use super::{Shared, finalizer};
 use crate::dispatch::{Export, Request};
 use crate::object::ObjectRef;

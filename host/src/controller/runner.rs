@@ -17,67 +17,14 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
-use wasmvisor_manifest::{KindRef, Manifest, Watch};
+use wasmvisor_manifest::{KindRef, Manifest};
 
 use super::queue::{QueueConfig, Reason, WorkQueue};
 use super::shard::Sharding;
-use super::watch::{Change, Informer};
+use super::sources::Sources;
+use super::watch::Change;
 use super::{Shared, finalizer, owners, reconcile};
-use crate::label_selector::LabelSelector;
 use crate::object::ObjectRef;
-
-/// A watched kind with its filter.
-pub(crate) struct Watched {
-    pub(crate) watch: Watch,
-    pub(crate) informer: Arc<Informer>,
-    selector: Option<LabelSelector>,
-}
-
-impl Watched {
-    /// Whether a change to `object` concerns the plugin: it matches the
-    /// selector, or it carries the plugin's finalizer (which must be
-    /// released even after the labels moved on).
-    fn wants(&self, object: &DynamicObject, finalizer: &str) -> bool {
-        let labels = object.metadata.labels.as_ref();
-        self.selector.as_ref().is_none_or(|s| s.matches_labels(labels)) || finalizer::has(object, finalizer)
-    }
-}
-
-/// What one plugin's controller reads from.
-pub(crate) struct Sources {
-    pub(crate) watched: Vec<Watched>,
-    owned: Vec<(KindRef, Arc<Informer>)>,
-}
-
-impl Sources {
-    async fn connect(shared: &Shared, manifest: &Manifest) -> Result<Self, String> {
-        let mut watched = Vec::new();
-        for watch in &manifest.watches {
-            let informer = shared.informers.informer(&watch.kind_ref()).await.map_err(|e| e.to_string())?;
-            let selector = watch
-                .label_selector
-                .as_deref()
-                .map(LabelSelector::parse)
-                .transpose()
-                .map_err(|e| e.to_string())?;
-            watched.push(Watched { watch: watch.clone(), informer, selector });
-        }
-        let mut owned = Vec::new();
-        for kind in &manifest.owns {
-            owned.push((kind.clone(), shared.informers.informer(kind).await.map_err(|e| e.to_string())?));
-        }
-        Ok(Self { watched, owned })
-    }
-
-    /// The watch an object key belongs to.
-    pub(crate) fn watched_for(&self, key: &ObjectRef) -> Option<&Watched> {
-        self.watched.iter().find(|w| {
-            w.watch.cluster == key.cluster
-                && w.watch.api_version == key.api_version
-                && w.watch.kind == key.kind
-        })
-    }
-}
 
 /// The key of a watched object.
 fn key_of(kind: &KindRef, object: &DynamicObject) -> ObjectRef {
@@ -231,7 +178,7 @@ async fn connect(
 ) -> Option<Arc<Sources>> {
     let mut delay = Duration::from_millis(500);
     loop {
-        match Sources::connect(shared, manifest).await {
+        match Sources::connect(&shared.informers, manifest).await {
             Ok(sources) => return Some(Arc::new(sources)),
             Err(error) => tracing::warn!(
                 plugin = manifest.id(),

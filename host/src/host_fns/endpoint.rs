@@ -19,28 +19,9 @@ use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
 
 use super::error::{HostCallError, convert};
 use super::identity::{self, Identity, Refusal};
-use crate::backend::{EndpointError, HttpEndpoint, HttpRequest};
+use crate::backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
 use crate::bindings::wasmvisor::plugin::{nsx, types, vcenter};
 use crate::scope::CallScope;
-
-/// Which endpoint a view serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointKind {
-    /// NSX Policy API.
-    Nsx,
-    /// vCenter REST API.
-    Vcenter,
-}
-
-impl EndpointKind {
-    /// The capability name, as in WIT, grants and metrics.
-    pub fn capability(self) -> &'static str {
-        match self {
-            EndpointKind::Nsx => "nsx",
-            EndpointKind::Vcenter => "vcenter",
-        }
-    }
-}
 
 /// One endpoint's view of the store.
 pub struct EndpointHost<'a> {

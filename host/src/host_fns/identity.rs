@@ -33,8 +33,7 @@
 use serde_json::{Value, json};
 use wasmvisor_manifest::{HttpAccess, Method};
 
-use super::endpoint::EndpointKind;
-use crate::backend::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
+use crate::backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
 use crate::clients::vcenter::is_session_path;
 
 /// NSX tag scope (and vCenter tag category name) carrying the plugin's name.
