@@ -23,12 +23,12 @@ use crate::controller::cache::CachedKube;
 use crate::controller::metrics::ControllerMetrics;
 use crate::controller::watch::Informers;
 use crate::controller::{Controller, Shared};
-use crate::engine::EngineSettings;
-use crate::instance::Backends;
 use crate::leader::{Leader, LeaderConfig, LeaderError};
-use crate::reload::{DirError, PluginDir, WatchHandle};
+use crate::runtime::engine::EngineSettings;
+use crate::runtime::instance::Backends;
+use crate::runtime::reload::{DirError, PluginDir, WatchHandle};
+use crate::runtime::scope::OutputLimits;
 use crate::runtime::{Runtime, RuntimeConfig, RuntimeError};
-use crate::scope::OutputLimits;
 
 /// The plugin directory is rescanned this often even without a file event.
 const PLUGIN_RESYNC: Duration = Duration::from_secs(30);

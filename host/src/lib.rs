@@ -11,32 +11,23 @@
 
 pub mod admin;
 pub mod backend;
-pub mod bindings;
 pub mod clients;
 pub mod cluster;
-pub mod compile_cache;
 pub mod config;
 pub mod controller;
-pub mod dispatch;
-pub mod engine;
 pub mod grant;
 pub mod host;
 pub mod host_fns;
-pub mod instance;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;
 pub mod object;
-pub mod plugin;
 pub mod rbac;
-pub mod registry;
-pub mod reload;
 pub mod runtime;
-pub mod scope;
 
-pub use dispatch::{ErrorKind, Export, Failure, Outcome, ReconcileError, Report, Request};
 pub use grant::{Grant, Grants};
-pub use instance::Backends;
 pub use object::ObjectRef;
+pub use runtime::dispatch::{ErrorKind, Export, Failure, Outcome, ReconcileError, Report, Request};
+pub use runtime::instance::Backends;
 pub use runtime::{CallError, PluginInfo, Runtime, RuntimeConfig};
 pub use wasmvisor_manifest as manifest;

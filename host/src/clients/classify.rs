@@ -96,7 +96,7 @@ pub fn classify(product: Product, status: StatusCode, body: &[u8]) -> EndpointEr
         Product::Vcenter => vcenter_detail(body),
     };
     let mut message = format!("{} {}{detail}", product.name(), status.as_u16());
-    crate::scope::truncate(&mut message, MAX_MESSAGE);
+    crate::runtime::scope::truncate(&mut message, MAX_MESSAGE);
     match status.as_u16() {
         404 => EndpointError::NotFound(message),
         409 | 412 => EndpointError::Conflict(message),

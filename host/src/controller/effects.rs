@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use crate::backend::KubeError;
 use crate::cluster::Clusters;
 use crate::cluster::client::classify;
-use crate::dispatch::{Export, Failure, Outcome, ReconcileError};
 use crate::object::ObjectRef;
+use crate::runtime::dispatch::{Export, Failure, Outcome, ReconcileError};
 
 use super::queue::Completion;
 

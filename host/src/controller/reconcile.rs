@@ -19,8 +19,8 @@ use super::effects::Effects;
 use super::queue::{Completion, Next, Work, WorkQueue};
 use super::sources::Sources;
 use super::{Shared, finalizer};
-use crate::dispatch::{Export, Request};
 use crate::object::ObjectRef;
+use crate::runtime::dispatch::{Export, Request};
 
 /// What every attempt of one plugin controller needs, built once per
 /// controller and shared by its attempts (metric handles included, so the
@@ -77,7 +77,11 @@ impl Attempts {
         }
     }
 
-    async fn attempt(&self, plugin: &Arc<crate::plugin::Plugin>, work: &Work<ObjectRef>) -> Completion {
+    async fn attempt(
+        &self,
+        plugin: &Arc<crate::runtime::plugin::Plugin>,
+        work: &Work<ObjectRef>,
+    ) -> Completion {
         let key = &work.key;
         let Some(watched) = self.sources.watched_for(key) else { return Completion::Success };
         let Some(mut object) = watched.informer.get(key.namespace.as_deref(), &key.name) else {

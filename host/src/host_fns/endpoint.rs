@@ -20,8 +20,8 @@ use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
 use super::error::{HostCallError, convert};
 use super::identity::{self, Identity, Refusal};
 use crate::backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
-use crate::bindings::wasmvisor::plugin::{nsx, types, vcenter};
-use crate::scope::CallScope;
+use crate::runtime::bindings::wasmvisor::plugin::{nsx, types, vcenter};
+use crate::runtime::scope::CallScope;
 
 /// One endpoint's view of the store.
 pub struct EndpointHost<'a> {

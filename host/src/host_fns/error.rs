@@ -9,7 +9,7 @@ use std::fmt;
 
 use wasmvisor_manifest::ByteSize;
 
-use crate::bindings::wasmvisor::plugin::types::Error as WitError;
+use crate::runtime::bindings::wasmvisor::plugin::types::Error as WitError;
 
 /// A limit that ends the call when hit (surfaced as a trap and then as a
 /// typed reconcile failure).

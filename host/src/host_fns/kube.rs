@@ -9,10 +9,10 @@ use wasmvisor_manifest::{KubeCall, KubeVerb};
 
 use super::error::{HostCallError, convert};
 use crate::backend::{KubeBackend, KubeError, ReadSource};
-use crate::bindings::wasmvisor::plugin::{kube, types};
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
-use crate::scope::CallScope;
+use crate::runtime::bindings::wasmvisor::plugin::{kube, types};
+use crate::runtime::scope::CallScope;
 
 /// The kube functions' view of the store.
 pub struct KubeHost<'a> {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use wasmtime::component::HasData;
 
 use super::error::{HostCallError, convert};
-use crate::bindings::wasmvisor::plugin::{log, types};
-use crate::scope::{CallScope, truncate};
+use crate::runtime::bindings::wasmvisor::plugin::{log, types};
+use crate::runtime::scope::{CallScope, truncate};
 
 /// The log function's view of the store.
 pub struct LogHost<'a> {

@@ -1,7 +1,7 @@
 //! The host side of the WIT imports, one module per capability.
 //!
 //! Each capability's functions see a view of the store holding only the
-//! shared [`CallScope`](crate::scope::CallScope) and that capability's own
+//! shared [`CallScope`](crate::runtime::scope::CallScope) and that capability's own
 //! backend, so the NSX functions cannot reach the vCenter client. Every
 //! function charges the call budget, checks the plugin's capabilities right
 //! before the backend call, and records the outcome.
@@ -14,8 +14,8 @@ pub mod log;
 
 use wasmtime::component::Linker;
 
-use crate::bindings::wasmvisor::plugin as wit;
-use crate::instance::InstanceState;
+use crate::runtime::bindings::wasmvisor::plugin as wit;
+use crate::runtime::instance::InstanceState;
 
 /// Adds every WIT import to `linker`, each with its own view of the state.
 pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {

@@ -89,8 +89,8 @@ async fn unknown_kinds_and_clusters_are_typed_errors() {
 /// the plugin as field manager, then finalize deleting what it made.
 #[tokio::test]
 async fn a_plugin_reconciles_against_the_api_server_with_server_side_apply() {
-    use wasmvisor_host::engine::EngineSettings;
-    use wasmvisor_host::scope::OutputLimits;
+    use wasmvisor_host::runtime::engine::EngineSettings;
+    use wasmvisor_host::runtime::scope::OutputLimits;
     use wasmvisor_host::{Backends, Export, Grants, Request, Runtime, RuntimeConfig};
     use wasmvisor_plugins::NAMESPACE_CONFIG;
 

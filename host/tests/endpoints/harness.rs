@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wasmvisor_host::backend::{HttpEndpoint, HttpRequest, HttpResponse, MemoryKube};
 use wasmvisor_host::clients::{EndpointConfig, connect_nsx, connect_vcenter};
-use wasmvisor_host::engine::EngineSettings;
 use wasmvisor_host::manifest::Method;
 use wasmvisor_host::manifest::section;
 use wasmvisor_host::metrics::CapabilityLabels;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{
     Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
 };

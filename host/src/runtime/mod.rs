@@ -3,6 +3,24 @@
 //! The controller engine (watch → queue → reconcile) drives it through
 //! [`Runtime::reconcile`]; hot reload drives it through [`Runtime::load`]
 //! and [`Runtime::install`].
+//!
+//! Read the parts in the order a plugin meets them: [`engine`] (wasmtime
+//! engine, pooling allocator, epoch ticker) → [`plugin`] (load a component:
+//! manifest, grant check, pre-instantiation, through the [`compile_cache`])
+//! → [`registry`] (loaded plugins by name, swapped atomically by
+//! [`reload`]) → [`dispatch`] (one call on a fresh [`instance`] under the
+//! plugin's limits, with a [`scope`] of per-call budgets) → [`bindings`]
+//! (the generated WIT types the capabilities implement).
+
+pub mod bindings;
+pub mod compile_cache;
+pub mod dispatch;
+pub mod engine;
+pub mod instance;
+pub mod plugin;
+pub mod registry;
+pub mod reload;
+pub mod scope;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,15 +29,15 @@ use arc_swap::ArcSwap;
 use cap_std::fs::Dir;
 use prometheus_client::registry::Registry as MetricsRegistry;
 
-use crate::compile_cache::CompileCache;
-use crate::dispatch::{Dispatcher, Export, ReconcileError, Report, Request};
-use crate::engine::{self, EngineError, EngineSettings, EpochTicker};
 use crate::grant::Grants;
-use crate::instance::Backends;
 use crate::metrics::{Metrics, PluginLabels};
-use crate::plugin::{LoadError, Loader, Plugin};
-use crate::registry::{Entry, NameTaken, Registry};
-use crate::scope::OutputLimits;
+use crate::runtime::compile_cache::CompileCache;
+use crate::runtime::dispatch::{Dispatcher, Export, ReconcileError, Report, Request};
+use crate::runtime::engine::{EngineError, EngineSettings, EpochTicker};
+use crate::runtime::instance::Backends;
+use crate::runtime::plugin::{LoadError, Loader, Plugin};
+use crate::runtime::registry::{Entry, NameTaken, Registry};
+use crate::runtime::scope::OutputLimits;
 
 /// Settings of a runtime.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use cap_std::fs::Dir;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::engine::fingerprint;
+use crate::runtime::engine::fingerprint;
 
 /// A content digest (SHA-256) of component bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

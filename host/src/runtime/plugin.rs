@@ -11,10 +11,10 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmvisor_manifest::{ComponentManifestError, Manifest};
 
-use crate::bindings::ReconcilerPre;
-use crate::compile_cache::{CompileCache, CompileError, Digest, Provenance};
 use crate::grant::{GrantError, Grants};
-use crate::instance::InstanceState;
+use crate::runtime::bindings::ReconcilerPre;
+use crate::runtime::compile_cache::{CompileCache, CompileError, Digest, Provenance};
+use crate::runtime::instance::InstanceState;
 
 /// A loaded, validated plugin, ready to instantiate.
 pub struct Plugin {

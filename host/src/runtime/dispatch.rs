@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
-use crate::bindings::wasmvisor::plugin::types;
 use crate::host_fns::error::LimitExceeded;
-use crate::instance::{Backends, InstanceState};
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::object::ObjectRef;
-use crate::plugin::Plugin;
-use crate::scope::{CallScope, Dropped, OutputLimits, truncate};
+use crate::runtime::bindings::wasmvisor::plugin::types;
+use crate::runtime::instance::{Backends, InstanceState};
+use crate::runtime::plugin::Plugin;
+use crate::runtime::scope::{CallScope, Dropped, OutputLimits, truncate};
 
 /// Which export to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

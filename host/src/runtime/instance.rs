@@ -18,7 +18,7 @@ use crate::host_fns::endpoint::EndpointHost;
 use crate::host_fns::error::LimitExceeded;
 use crate::host_fns::kube::KubeHost;
 use crate::host_fns::log::LogHost;
-use crate::scope::CallScope;
+use crate::runtime::scope::CallScope;
 
 /// The outside world as host functions reach it.
 #[derive(Clone)]

@@ -18,8 +18,8 @@ use cap_std::fs::Dir;
 use notify::Watcher as _;
 use tokio::sync::mpsc;
 
-use crate::compile_cache::Digest;
 use crate::runtime::Runtime;
+use crate::runtime::compile_cache::Digest;
 
 /// The plugin a file provides.
 #[derive(Debug, Clone, PartialEq, Eq)]

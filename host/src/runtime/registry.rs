@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use crate::plugin::Plugin;
+use crate::runtime::plugin::Plugin;
 
 /// A plugin and where it was loaded from.
 #[derive(Debug, Clone)]
