@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use wasmvisor_apiserver::ApiServer;
-use wasmvisor_host::clients::{CredentialsSource, EndpointConfig};
+use wasmvisor_host::capability::endpoint::{CredentialsSource, EndpointConfig};
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::host::Host;

@@ -9,9 +9,9 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use wasmvisor_host::capability::grant::Grant;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
-use wasmvisor_host::grant::Grant;
 use wasmvisor_host::manifest::Manifest;
 use wasmvisor_plugins::testing::WIDGET;
 

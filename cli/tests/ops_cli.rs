@@ -6,7 +6,7 @@ use std::process::Output;
 use std::sync::Arc;
 
 use wasmvisor_host::admin::{self, AdminConfig, AdminState};
-use wasmvisor_host::backend::MemoryKube;
+use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::reload::PluginDir;
 use wasmvisor_host::runtime::scope::OutputLimits;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
-use wasmvisor_host::backend::{KubeBackend, KubeError, MemoryKube, ReadSource};
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, MemoryKube, ReadSource};
 use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::object::KindScope;
 use wasmvisor_host::runtime::engine::EngineSettings;

@@ -16,10 +16,10 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminConfig, AdminEndpoint, AdminHandle, AdminState};
-use crate::clients::{self, ConnectError};
+use crate::capability::endpoint::{self, ConnectError};
+use crate::capability::kube::cache::CachedKube;
 use crate::cluster::{ClusterError, ClusterSource, Clusters, secrets};
 use crate::config::HostConfig;
-use crate::controller::cache::CachedKube;
 use crate::controller::metrics::ControllerMetrics;
 use crate::controller::watch::Informers;
 use crate::controller::{Controller, Shared};
@@ -110,11 +110,11 @@ impl Host {
         let home = clusters.client(wasmvisor_manifest::DEFAULT_CLUSTER);
         let fail = |endpoint: &'static str| move |error| StartError::Endpoint { endpoint, error };
         let nsx = match &config.nsx {
-            Some(nsx) => Some(clients::connect_nsx(nsx, home.as_ref()).await.map_err(fail("nsx"))?),
+            Some(nsx) => Some(endpoint::connect_nsx(nsx, home.as_ref()).await.map_err(fail("nsx"))?),
             None => None,
         };
         let vcenter = match &config.vcenter {
-            Some(vc) => Some(clients::connect_vcenter(vc, home.as_ref()).await.map_err(fail("vcenter"))?),
+            Some(vc) => Some(endpoint::connect_vcenter(vc, home.as_ref()).await.map_err(fail("vcenter"))?),
             None => None,
         };
         let backends =

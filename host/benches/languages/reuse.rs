@@ -13,7 +13,7 @@ use serde_json::Value;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmvisor_host::backend::{KubeBackend, KubeError, MemoryKube, ReadSource};
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, MemoryKube, ReadSource};
 use wasmvisor_host::object::KindScope;
 use wasmvisor_host::runtime::bindings::wasmvisor::plugin::{kube, log, nsx, types, vcenter};
 use wasmvisor_host::runtime::bindings::{HostCallError, Reconciler, ReconcilerPre};

@@ -22,9 +22,9 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
 
-use crate::backend::KubeError;
+use crate::capability::kube::KubeError;
+use crate::capability::kube::backend::classify;
 use crate::cluster::Clusters;
-use crate::cluster::client::classify;
 use crate::object::ObjectRef;
 use crate::runtime::dispatch::{Export, Failure, Outcome, ReconcileError};
 

@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, watch};
 use wasmvisor_manifest::KindRef;
 
 use super::metrics::{CacheLabels, ControllerMetrics};
-use crate::backend::KubeError;
+use crate::capability::kube::KubeError;
 use crate::cluster::Clusters;
 
 /// Changes a subscriber may fall behind by before it must resync.

@@ -1,12 +1,12 @@
 //! Host-side bindings generated from `wit/` (the `reconciler` world).
 //!
 //! Imports are async (they reach the network) and trappable: a host
-//! function returns [`HostCallError`], and [`crate::host_fns::error`] decides in one place
+//! function returns [`HostCallError`], and [`crate::capability::error`] decides in one place
 //! whether that becomes a WIT `error` for the plugin or a trap that ends the call.
 
 #![allow(missing_docs)] // generated; the WIT documents every item
 
-pub use crate::host_fns::error::HostCallError;
+pub use crate::capability::error::HostCallError;
 
 wasmtime::component::bindgen!({
     path: "../wit",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
-use crate::host_fns::error::LimitExceeded;
+use crate::capability::error::LimitExceeded;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::object::ObjectRef;
 use crate::runtime::bindings::wasmvisor::plugin::types;

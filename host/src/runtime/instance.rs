@@ -13,11 +13,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::backend::{EndpointKind, HttpEndpoint, KubeBackend};
-use crate::host_fns::endpoint::EndpointHost;
-use crate::host_fns::error::LimitExceeded;
-use crate::host_fns::kube::KubeHost;
-use crate::host_fns::log::LogHost;
+use crate::capability::kube::KubeBackend;
+
+use crate::capability::endpoint::host::EndpointHost;
+use crate::capability::endpoint::{EndpointKind, HttpEndpoint};
+use crate::capability::error::LimitExceeded;
+use crate::capability::kube::host::KubeHost;
+use crate::capability::log::LogHost;
 use crate::runtime::scope::CallScope;
 
 /// The outside world as host functions reach it.

@@ -29,7 +29,7 @@ use arc_swap::ArcSwap;
 use cap_std::fs::Dir;
 use prometheus_client::registry::Registry as MetricsRegistry;
 
-use crate::grant::Grants;
+use crate::capability::grant::Grants;
 use crate::metrics::{Metrics, PluginLabels};
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::dispatch::{Dispatcher, Export, ReconcileError, Report, Request};

@@ -11,7 +11,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmvisor_manifest::{ComponentManifestError, Manifest};
 
-use crate::grant::{GrantError, Grants};
+use crate::capability::grant::{GrantError, Grants};
 use crate::runtime::bindings::ReconcilerPre;
 use crate::runtime::compile_cache::{CompileCache, CompileError, Digest, Provenance};
 use crate::runtime::instance::InstanceState;
@@ -79,7 +79,7 @@ impl Loader {
     pub(crate) fn new(engine: Engine, cache: CompileCache) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        crate::host_fns::add_to_linker(&mut linker)?;
+        crate::capability::add_to_linker(&mut linker)?;
         Ok(Self { engine, linker, cache })
     }
 

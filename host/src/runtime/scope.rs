@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use wasmvisor_manifest::Manifest;
 
-use crate::host_fns::error::{HostCallError, LimitExceeded};
+use crate::capability::error::{HostCallError, LimitExceeded};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
 
 /// Caps on what one call may emit, set by the operator for all plugins.

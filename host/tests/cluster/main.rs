@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use wasmvisor_apiserver::{ApiServer, Config};
-use wasmvisor_host::backend::{KubeBackend, KubeError, ReadSource};
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
 use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::object::{KindScope, ObjectRef};

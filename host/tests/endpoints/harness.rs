@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasmvisor_host::backend::{HttpEndpoint, HttpRequest, HttpResponse, MemoryKube};
-use wasmvisor_host::clients::{EndpointConfig, connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::{EndpointConfig, connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::{HttpEndpoint, HttpRequest, HttpResponse};
+use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::manifest::Method;
 use wasmvisor_host::manifest::section;
 use wasmvisor_host::metrics::CapabilityLabels;
@@ -248,7 +249,7 @@ pub(crate) async fn direct(
     method: Method,
     path: &str,
     body: Option<Value>,
-) -> Result<HttpResponse, wasmvisor_host::backend::EndpointError> {
+) -> Result<HttpResponse, wasmvisor_host::capability::endpoint::EndpointError> {
     endpoint.send(HttpRequest { method, path: path.into(), body: body.map(|b| b.to_string()) }).await
 }
 

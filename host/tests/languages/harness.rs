@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmvisor_host::backend::{KubeBackend, MemoryKube};
+use wasmvisor_host::capability::kube::{KubeBackend, MemoryKube};
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{

@@ -8,7 +8,7 @@ use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wasmvisor_host::admin::client::ClientError;
 use wasmvisor_host::admin::{self, ADMIN_FILE, AdminConfig, AdminEndpoint, AdminState, PluginState};
-use wasmvisor_host::backend::MemoryKube;
+use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::reload::PluginDir;
 use wasmvisor_host::runtime::scope::OutputLimits;

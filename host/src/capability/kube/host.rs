@@ -7,8 +7,8 @@ use tracing::field::{Empty, display};
 use wasmtime::component::HasData;
 use wasmvisor_manifest::{KubeCall, KubeVerb};
 
-use super::error::{HostCallError, convert};
-use crate::backend::{KubeBackend, KubeError, ReadSource};
+use crate::capability::error::{HostCallError, convert};
+use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
 use crate::runtime::bindings::wasmvisor::plugin::{kube, types};

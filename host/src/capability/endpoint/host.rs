@@ -17,9 +17,9 @@ use tracing::field::Empty;
 use wasmtime::component::HasData;
 use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
 
-use super::error::{HostCallError, convert};
 use super::identity::{self, Identity, Refusal};
-use crate::backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
+use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
+use crate::capability::error::{HostCallError, convert};
 use crate::runtime::bindings::wasmvisor::plugin::{nsx, types, vcenter};
 use crate::runtime::scope::CallScope;
 

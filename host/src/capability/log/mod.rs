@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use wasmtime::component::HasData;
 
-use super::error::{HostCallError, convert};
+use crate::capability::error::{HostCallError, convert};
 use crate::runtime::bindings::wasmvisor::plugin::{log, types};
 use crate::runtime::scope::{CallScope, truncate};
 

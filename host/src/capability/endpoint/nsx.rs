@@ -15,7 +15,7 @@ use super::classify::{Product, answer};
 use super::credentials::Credentials;
 use super::http::Transport;
 use super::retry::{self, RetryPolicy};
-use crate::backend::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
+use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 
 /// An NSX Manager reached with basic auth.
 pub struct NsxClient {

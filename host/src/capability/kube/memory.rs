@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::kube::{KubeBackend, KubeError, ReadSource};
+use super::backend::{KubeBackend, KubeError, ReadSource};
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
 

@@ -33,8 +33,8 @@
 use serde_json::{Value, json};
 use wasmvisor_manifest::{HttpAccess, Method};
 
-use crate::backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
-use crate::clients::vcenter::is_session_path;
+use crate::capability::endpoint::vcenter::is_session_path;
+use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
 
 /// NSX tag scope (and vCenter tag category name) carrying the plugin's name.
 pub const IDENTITY_SCOPE: &str = "wasmvisor/plugin";

@@ -65,3 +65,22 @@ pub trait KubeBackend: Send + Sync {
     /// Deletes one object; an absent object is not an error.
     async fn delete(&self, target: &ObjectRef) -> Result<(), KubeError>;
 }
+
+/// Classifies a kube-rs error as the plugin will see it.
+pub fn classify(error: kube::Error) -> KubeError {
+    match error {
+        kube::Error::Api(status) => {
+            let message = status.message.clone();
+            match status.code {
+                404 => KubeError::NotFound(message),
+                409 => KubeError::Conflict(message),
+                400 | 422 => KubeError::Invalid(message),
+                401 | 403 => KubeError::Refused(message),
+                429 | 500..=599 => KubeError::Unavailable(message),
+                _ => KubeError::Internal(format!("{} {message}", status.code)),
+            }
+        }
+        kube::Error::SerdeError(e) => KubeError::Internal(format!("decoding the API server's answer: {e}")),
+        other => KubeError::Unavailable(other.to_string()),
+    }
+}

@@ -17,7 +17,7 @@ use super::credentials::Credentials;
 use super::http::Transport;
 use super::nsx::basic_auth;
 use super::retry::{self, RetryPolicy};
-use crate::backend::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
+use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 
 /// The header carrying the session id.
 pub const SESSION_HEADER: HeaderName = HeaderName::from_static("vmware-api-session-id");

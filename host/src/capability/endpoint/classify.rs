@@ -12,7 +12,7 @@ use hyper::StatusCode;
 use serde::Deserialize;
 
 use super::http::{RawResponse, SendError};
-use crate::backend::{EndpointError, HttpResponse};
+use crate::capability::endpoint::{EndpointError, HttpResponse};
 
 /// Longest product message kept in an error.
 pub const MAX_MESSAGE: usize = 1024;

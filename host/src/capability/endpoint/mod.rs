@@ -1,17 +1,27 @@
-//! The host's own clients for NSX Manager and vCenter: what the `nsx` and
-//! `vcenter` host functions send a plugin's request through once the
-//! capability check has passed.
+//! The `nsx` and `vcenter` capabilities: HTTP-shaped calls to the
+//! configured NSX Manager and vCenter, one implementation for both.
 //!
-//! Layers, bottom up: [`http`] (one pooled HTTPS client, timeouts), [`retry`]
+//! In the order a call meets them: the grant rules are the manifest
+//! crate's `HttpRule`s (method + path pattern, `foreign`), checked in
+//! [`host`] (the WIT `nsx`/`vcenter` host functions) together with the
+//! ownership gates of [`identity`]; then the call goes to an
+//! [`HttpEndpoint`] ([`backend`]), in production one of the host's own
+//! clients below, configured by [`EndpointConfig`] and connected by
+//! [`connect_nsx`] / [`connect_vcenter`].
+//!
+//! The clients' layers, bottom up: [`http`] (one pooled HTTPS client, timeouts), [`retry`]
 //! (backoff with jitter, `Retry-After`), [`classify`] (status → typed error),
 //! then the products: [`nsx`] (basic auth) and [`vcenter`] (session, renewed
 //! on 401). [`credentials`] reads the user name and password once. The
 //! invariant: credentials and session ids stay inside these structs — they
 //! are never logged, never in an error, never in what a plugin receives.
 
+pub mod backend;
 pub mod classify;
 pub mod credentials;
+pub mod host;
 pub mod http;
+pub mod identity;
 pub mod nsx;
 pub mod retry;
 pub mod vcenter;
@@ -22,12 +32,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
 pub use credentials::{Credentials, CredentialsError, CredentialsSource};
 pub use nsx::NsxClient;
 pub use retry::RetryPolicy;
 pub use vcenter::VcenterClient;
 
-use crate::backend::HttpEndpoint;
 use http::{Transport, TransportError};
 
 /// One endpoint in host config:

@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 use wasmvisor_manifest::KindRef;
 
-use super::watch::{Informer, Informers};
-use crate::backend::{KubeBackend, KubeError, ReadSource};
+use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
 use crate::cluster::Clusters;
+use crate::controller::watch::{Informer, Informers};
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
 
