@@ -227,11 +227,12 @@ pub fn generate(grants: &Grants, manifests: &[Manifest], options: &RbacOptions) 
             needs.add(&Reach::Cluster, group, &resource, &["get", "list", "watch", "patch"]);
             needs.add(&Reach::Cluster, group, &format!("{resource}/status"), &["patch"]);
         }
-        for owned in manifest.owns.iter().filter(|o| o.cluster == options.cluster) {
+        let read = manifest.owns.iter().cloned().chain(manifest.related.iter().map(|r| r.kind_ref()));
+        for kind in read.filter(|k| k.cluster == options.cluster) {
             needs.add(
                 &Reach::Cluster,
-                api_group(&owned.api_version),
-                &plural(&owned.kind),
+                api_group(&kind.api_version),
+                &plural(&kind.kind),
                 &["get", "list", "watch"],
             );
         }

@@ -69,6 +69,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     for owned in &manifest.owns {
         println!("owns      {owned}");
     }
+    for related in &manifest.related {
+        println!("related   {} re-queues {} by {}", related.kind_ref(), related.reconciles, related.by);
+    }
     for line in needs(&manifest.capabilities) {
         println!("needs     {line}");
     }

@@ -8,6 +8,7 @@
 pub mod capability;
 pub mod limits;
 pub mod path_pattern;
+pub mod related;
 pub mod section;
 
 use std::fmt;
@@ -20,6 +21,7 @@ pub use capability::{
 };
 pub use limits::{ByteSize, Limits};
 pub use path_pattern::PathPattern;
+pub use related::{FieldPath, KindName, Related, RelatedBy};
 
 /// File name of the manifest in a plugin project.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -40,7 +42,7 @@ pub struct KindRef {
     pub kind: String,
 }
 
-fn default_cluster() -> String {
+pub(crate) fn default_cluster() -> String {
     DEFAULT_CLUSTER.to_owned()
 }
 
@@ -68,6 +70,13 @@ pub struct Watch {
     /// and metadata-only writes), like controller-runtime's GenerationChangedPredicate.
     #[serde(default)]
     pub generation_changed_only: bool,
+    /// The finalizer the host keeps on these objects for the plugin
+    /// (default `wasmvisor.dev/<plugin>`): a plugin that stands in for a
+    /// known controller declares that controller's finalizer, e.g.
+    /// `vmoperator.vmware.com/virtualmachineservice`, so the objects look
+    /// as the original leaves them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalizer: Option<String>,
 }
 
 impl Watch {
@@ -95,6 +104,10 @@ pub struct Manifest {
     /// Kinds whose changes re-queue their controller owner.
     #[serde(default)]
     pub owns: Vec<KindRef>,
+    /// Kinds whose changes re-queue reconciled objects they are related to
+    /// by something other than a controller reference.
+    #[serde(default)]
+    pub related: Vec<Related>,
     /// What the plugin may do.
     #[serde(default)]
     pub capabilities: Capabilities,
@@ -148,6 +161,19 @@ impl Manifest {
                 return Err(ManifestError::Invalid(format!("kind {kind}: api-version and kind must be set")));
             }
         }
+        for watch in &self.watches {
+            if let Some(finalizer) = &watch.finalizer
+                && !is_qualified_name(finalizer)
+            {
+                return Err(ManifestError::Invalid(format!(
+                    "watches {}: finalizer {finalizer:?} must be a qualified name like `example.com/cleanup`",
+                    watch.kind_ref()
+                )));
+            }
+        }
+        for related in &self.related {
+            related.validate(&self.watches).map_err(ManifestError::Invalid)?;
+        }
         if self.limits.memory.0 < 1 << 20 {
             return Err(ManifestError::Invalid(format!(
                 "limits.memory {} is below 1MiB; no component starts in that",
@@ -175,6 +201,18 @@ pub enum ComponentManifestError {
     /// The section is there but invalid.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+}
+
+/// A finalizer: `<DNS subdomain>/<name>`, as the API server requires of
+/// finalizers that are not Kubernetes' own.
+fn is_qualified_name(text: &str) -> bool {
+    let Some((prefix, name)) = text.split_once('/') else { return false };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    name_ok && prefix.len() <= 253 && prefix.contains('.') && prefix.split('.').all(is_dns_label)
 }
 
 /// A Kubernetes-style DNS label (RFC 1123).
@@ -236,6 +274,19 @@ mod tests {
         assert!(Manifest::parse(&unknown).unwrap_err().to_string().contains("unknown field `extra`"));
         let tiny = EXAMPLE.replace("32MiB", "1KiB");
         assert!(Manifest::parse(&tiny).unwrap_err().to_string().contains("below 1MiB"));
+    }
+
+    #[test]
+    fn a_watch_may_name_the_finalizer_of_the_controller_it_stands_in_for() {
+        let named = EXAMPLE.replace(
+            "label-selector = \"wasmvisor.dev/config=enabled\"",
+            "finalizer = \"vmoperator.vmware.com/virtualmachineservice\"",
+        );
+        let m = Manifest::parse(&named).unwrap();
+        assert_eq!(m.watches[0].finalizer.as_deref(), Some("vmoperator.vmware.com/virtualmachineservice"));
+        let bad =
+            EXAMPLE.replace("label-selector = \"wasmvisor.dev/config=enabled\"", "finalizer = \"no-prefix\"");
+        assert!(Manifest::parse(&bad).unwrap_err().to_string().contains("must be a qualified name"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod owners;
 pub mod queue;
 pub mod reconcile;
+pub mod related;
 pub mod runner;
 pub mod shard;
 pub mod sources;
@@ -190,7 +191,8 @@ impl Controller {
                 Some(current) if *current.manifest == *manifest => {}
                 Some(current)
                     if current.manifest.watches == manifest.watches
-                        && current.manifest.owns == manifest.owns =>
+                        && current.manifest.owns == manifest.owns
+                        && current.manifest.related == manifest.related =>
                 {
                     tracing::info!(
                         controller = key,
@@ -236,6 +238,9 @@ fn instances(
             }
             for owned in bound.owns.iter_mut().filter(|o| &o.cluster == source) {
                 owned.cluster = member.clone();
+            }
+            for related in bound.related.iter_mut().filter(|r| &r.cluster == source) {
+                related.cluster = member.clone();
             }
             (format!("{} in {member}", manifest.name), Arc::new(bound))
         })

@@ -113,6 +113,11 @@ pub enum Reason {
         /// The owned object's reference, as displayed.
         owned: String,
     },
+    /// A related object changed (a `[[related]]` entry of the manifest).
+    RelatedChanged {
+        /// The related object's reference, as displayed.
+        related: String,
+    },
     /// The plugin asked to be called again after a delay.
     Requeue,
     /// A retry after an error.
@@ -134,6 +139,7 @@ impl fmt::Display for Reason {
         match self {
             Reason::ObjectChanged => f.write_str("object changed"),
             Reason::OwnedChanged { owned } => write!(f, "owned {owned} changed"),
+            Reason::RelatedChanged { related } => write!(f, "related {related} changed"),
             Reason::Requeue => f.write_str("requeue"),
             Reason::Backoff { failures: 1 } => f.write_str("retry after 1 failure"),
             Reason::Backoff { failures } => write!(f, "retry after {failures} failures"),

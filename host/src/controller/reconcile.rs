@@ -89,7 +89,7 @@ impl Attempts {
             tracing::Span::current().record("outcome", "gone");
             return Completion::Success;
         };
-        let finalizer = finalizer::name(&self.plugin);
+        let finalizer = watched.finalizer.clone();
         let export = if finalizer::deleting(&object) {
             if !finalizer::has(&object, &finalizer) {
                 tracing::Span::current().record("outcome", "deleting");

@@ -23,7 +23,7 @@ use super::queue::{QueueConfig, Reason, WorkQueue};
 use super::shard::Sharding;
 use super::sources::Sources;
 use super::watch::Change;
-use super::{Shared, finalizer, owners, reconcile};
+use super::{Shared, finalizer, owners, reconcile, related};
 use crate::object::ObjectRef;
 
 /// The key of a watched object.
@@ -67,7 +67,7 @@ impl PluginController {
     /// Queues every watched object again (a new version was loaded).
     pub(crate) fn requeue_all(&self, reason: &Reason) {
         if let Some(sources) = self.sources.borrow().as_ref() {
-            enqueue_all(&self.intake, sources, &self.manifest.name, reason);
+            enqueue_all(&self.intake, sources, reason);
         }
     }
 
@@ -100,11 +100,10 @@ impl Intake {
     }
 }
 
-fn enqueue_all(intake: &Intake, sources: &Sources, plugin: &str, reason: &Reason) {
-    let finalizer = finalizer::name(plugin);
+fn enqueue_all(intake: &Intake, sources: &Sources, reason: &Reason) {
     for watched in &sources.watched {
         for object in watched.informer.list() {
-            if watched.wants(&object, &finalizer) {
+            if watched.wants(&object) {
                 intake.add(key_of(&watched.watch.kind_ref(), &object), reason.clone());
             }
         }
@@ -131,7 +130,11 @@ async fn run(
         let rx = informer.subscribe();
         feeders.spawn(feed_owned(intake.clone(), sources.clone(), kind.clone(), rx));
     }
-    feeders.spawn(resync(intake.clone(), sources.clone(), plugin.clone(), shared.settings.resync));
+    for (index, (_, informer)) in sources.related.iter().enumerate() {
+        let rx = informer.subscribe();
+        feeders.spawn(feed_related(intake.clone(), sources.clone(), index, rx));
+    }
+    feeders.spawn(resync(intake.clone(), sources.clone(), shared.settings.resync));
 
     let label = super::metrics::PluginLabel { plugin: plugin.clone() };
     let depth = shared.metrics.queue_depth.get_or_create(&label).clone();
@@ -223,11 +226,10 @@ async fn feed_watched(
 ) {
     let watched = &sources.watched[index];
     let kind = watched.watch.kind_ref();
-    let finalizer = finalizer::name(&plugin);
     // Subscribed first, listed second: nothing falls between the two.
     watched.informer.synced().await;
     for object in watched.informer.list() {
-        if watched.wants(&object, &finalizer) {
+        if watched.wants(&object) {
             intake.add(key_of(&kind, &object), Reason::ObjectChanged);
         }
     }
@@ -235,7 +237,7 @@ async fn feed_watched(
     loop {
         match changes.recv().await {
             Ok(Change::Applied(object)) => {
-                if !watched.wants(&object, &finalizer) {
+                if !watched.wants(&object) {
                     continue;
                 }
                 let key = key_of(&kind, &object);
@@ -254,7 +256,7 @@ async fn feed_watched(
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(plugin, kind = %kind, missed, "fell behind the watch; re-queueing everything");
-                enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
+                enqueue_all(&intake, &sources, &Reason::Resync);
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
@@ -306,11 +308,47 @@ async fn feed_owned(
     }
 }
 
+/// Related-kind changes into the queue, as the reconciled objects they
+/// relate to (see [`related`]).
+async fn feed_related(
+    intake: Intake,
+    sources: Arc<Sources>,
+    index: usize,
+    mut changes: broadcast::Receiver<Change>,
+) {
+    let (entry, informer) = &sources.related[index];
+    let Some(reconciled) = sources.reconciled_by(entry) else { return };
+    let kind = entry.kind_ref();
+    // Watch the related kind's cache to its first sync before mapping: the
+    // reconciled kind's own feeder queues everything once it is synced.
+    informer.synced().await;
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => change,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(kind = %kind, missed, "fell behind a related kind's watch; re-queueing every object it relates to");
+                for object in reconciled.informer.list() {
+                    if reconciled.wants(&object) {
+                        intake.add(key_of(&reconciled.watch.kind_ref(), &object), Reason::Resync);
+                    }
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let object = change.object();
+        let related = key_of(&kind, object).to_string();
+        for target in related::targets(object, entry, &reconciled.informer) {
+            intake.add(target, Reason::RelatedChanged { related: related.clone() });
+        }
+    }
+}
+
 /// Every `period`, every watched object again (level-based safety net).
-async fn resync(intake: Intake, sources: Arc<Sources>, plugin: String, period: Duration) {
+async fn resync(intake: Intake, sources: Arc<Sources>, period: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         ticks.tick().await;
-        enqueue_all(&intake, &sources, &plugin, &Reason::Resync);
+        enqueue_all(&intake, &sources, &Reason::Resync);
     }
 }

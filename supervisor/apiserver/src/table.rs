@@ -377,7 +377,9 @@ fn parse(path: &str) -> Option<Vec<Step>> {
                 })?;
                 steps.push(Step::Filter { path: lhs.split('.').map(str::to_owned).collect(), equals });
             } else if let Some(name) = inner.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')) {
-                steps.push(Step::Field(name.to_owned()));
+                // `['cluster\.x-k8s\.io/cluster-name']`: label keys escape their dots, as in
+                // Cluster API's printer columns.
+                steps.push(Step::Field(name.replace("\\.", ".")));
             } else {
                 steps.push(Step::Index(inner.parse().ok()?));
             }
@@ -425,6 +427,11 @@ mod tests {
         assert_eq!(evaluate(".status.conditions[?(@.type==\"Ready\")].status", &obj), [&json!("True")]);
         assert_eq!(evaluate(".status.conditions[?(@.type=='Synced')].status", &obj), [&json!("False")]);
         assert!(evaluate(".spec.missing", &obj).is_empty());
+        let labelled = json!({"metadata": {"labels": {"cluster.x-k8s.io/cluster-name": "tkc1"}}});
+        assert_eq!(
+            evaluate(".metadata.labels['cluster\\.x-k8s\\.io/cluster-name']", &labelled),
+            [&json!("tkc1")]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod apply;
 mod bad_input;
+mod chain_crds;
 mod crash;
 mod discovery;
 mod gc;
