@@ -1,7 +1,8 @@
 //! One plugin's controller: its watched and owned kinds feed its work queue,
 //! and workers take keys off the queue and run one attempt each.
 //!
-//! In: a loaded plugin's manifest and the shared [`Informers`]. Out:
+//! In: a loaded plugin's manifest and the shared
+//! [`Informers`](super::watch::Informers). Out:
 //! attempts ([`super::reconcile`]) for every object the plugin watches, on
 //! every change to it or to an object it owns, on every resync and after
 //! each hot reload. Invariants: the queue holds at most one entry per

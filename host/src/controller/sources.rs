@@ -2,7 +2,7 @@
 //! kinds it watches (with their label filters and finalizers), of the kinds
 //! it owns and of the kinds it declares related.
 //!
-//! In: a plugin's manifest and the host's [`Informers`]. Out: [`Sources`],
+//! In: a plugin's manifest and the host's [`Informers`]. Out: `Sources`,
 //! connected once per controller and shared by its feeders
 //! ([`super::runner`]) and its attempts ([`super::reconcile`]), which both
 //! depend on it and not on each other.

@@ -1,7 +1,7 @@
 //! The runtime core as one value: engine, loader, registry, dispatcher.
 //!
 //! The controller engine (watch → queue → reconcile) drives it through
-//! [`Runtime::reconcile`]; hot reload drives it through [`Runtime::load`]
+//! [`Runtime::dispatcher`]; hot reload drives it through [`Runtime::load`]
 //! and [`Runtime::install`].
 //!
 //! Read the parts in the order a plugin meets them: [`engine`] (wasmtime

@@ -9,7 +9,7 @@
 //! a rule must allow the method on the path; the path must not be reserved
 //! to the host; and a mutating call on an existing object must find the
 //! plugin's own identity on it unless the rule has `foreign = true`
-//! ([`identity`](super::identity)). A refusal at any gate is `forbidden` for
+//! ([`super::identity`]). A refusal at any gate is `forbidden` for
 //! the plugin, one `warn!` here and one count in the denied metric.
 
 use tracing::Instrument as _;
