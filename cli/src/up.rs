@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use wasmvisor_apiserver::ApiServer;
 use wasmvisor_chain_api::supervisor::NetworkSettings;
-use wasmvisor_host::clients::{CredentialsSource, EndpointConfig};
+use wasmvisor_host::capability::endpoint::{CredentialsSource, EndpointConfig};
 use wasmvisor_host::cluster::Clusters;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;

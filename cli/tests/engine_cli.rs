@@ -7,9 +7,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use wasmvisor_host::capability::grant::Grant;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
-use wasmvisor_host::grant::Grant;
 use wasmvisor_host::manifest::Manifest;
 use wasmvisor_plugins::testing::WIDGET;
 

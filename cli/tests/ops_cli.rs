@@ -6,10 +6,10 @@ use std::process::Output;
 use std::sync::Arc;
 
 use wasmvisor_host::admin::{self, AdminConfig, AdminState};
-use wasmvisor_host::backend::MemoryKube;
-use wasmvisor_host::engine::EngineSettings;
-use wasmvisor_host::reload::PluginDir;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::reload::PluginDir;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Grants, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::CHAOS;
 

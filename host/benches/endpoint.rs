@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasmvisor_host::backend::{HttpEndpoint, HttpRequest, MemoryKube};
-use wasmvisor_host::clients::{EndpointConfig, connect_nsx};
-use wasmvisor_host::engine::EngineSettings;
+use wasmvisor_host::capability::endpoint::{EndpointConfig, connect_nsx};
+use wasmvisor_host::capability::endpoint::{HttpEndpoint, HttpRequest};
+use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::manifest::Method;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::PROBE;
 use wasmvisor_sim::{NsxSim, SimConfig};

@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
-use wasmvisor_host::backend::{KubeBackend, KubeError, MemoryKube, ReadSource};
-use wasmvisor_host::engine::EngineSettings;
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, MemoryKube, ReadSource};
 use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::object::KindScope;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::NAMESPACE_CONFIG;
 
@@ -273,7 +273,7 @@ async fn measure(case: &Case) -> Row {
     let memory_kib = during.saturating_sub(before) as f64 / IN_FLIGHT as f64;
 
     // The same reconcile, fresh instance against a reused one.
-    let engine = wasmvisor_host::engine::build(&EngineSettings::default()).unwrap();
+    let engine = wasmvisor_host::runtime::engine::build(&EngineSettings::default()).unwrap();
     let store = Arc::new(MemoryKube::new());
     let object = (case.seed)(&store);
     let request = Request { target: ObjectRef::of("default", &object).unwrap(), object: object.to_string() };

@@ -20,12 +20,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
-use wasmvisor_host::backend::{KubeBackend, KubeError, ReadSource};
-use wasmvisor_host::engine::EngineSettings;
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::manifest::section;
 use wasmvisor_host::object::KindScope;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::BENCH;
 

@@ -39,10 +39,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clients::EndpointConfig;
+use crate::capability::endpoint::EndpointConfig;
+use crate::capability::grant::{Grant, Grants};
 use crate::cluster::ClusterConfig;
 use crate::controller::ControllerSettings;
-use crate::grant::{Grant, Grants};
 
 /// The whole host config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,7 +224,7 @@ impl HostConfig {
             if let Some(ca) = &mut endpoint.ca_file {
                 fix(ca);
             }
-            if let crate::clients::CredentialsSource::File(file) = &mut endpoint.credentials {
+            if let crate::capability::endpoint::CredentialsSource::File(file) = &mut endpoint.credentials {
                 fix(file);
             }
         }

@@ -16,19 +16,19 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminConfig, AdminEndpoint, AdminHandle, AdminState};
-use crate::clients::{self, ConnectError};
+use crate::capability::endpoint::{self, ConnectError};
+use crate::capability::kube::cache::CachedKube;
 use crate::cluster::{ClusterError, ClusterSource, Clusters, secrets};
 use crate::config::HostConfig;
-use crate::controller::cache::CachedKube;
 use crate::controller::metrics::ControllerMetrics;
 use crate::controller::watch::Informers;
 use crate::controller::{Controller, Shared};
-use crate::engine::EngineSettings;
-use crate::instance::Backends;
 use crate::leader::{Leader, LeaderConfig, LeaderError};
-use crate::reload::{DirError, PluginDir, WatchHandle};
+use crate::runtime::engine::EngineSettings;
+use crate::runtime::instance::Backends;
+use crate::runtime::reload::{DirError, PluginDir, WatchHandle};
+use crate::runtime::scope::OutputLimits;
 use crate::runtime::{Runtime, RuntimeConfig, RuntimeError};
-use crate::scope::OutputLimits;
 
 /// The plugin directory is rescanned this often even without a file event.
 const PLUGIN_RESYNC: Duration = Duration::from_secs(30);
@@ -75,6 +75,7 @@ pub enum StartError {
 /// A running host.
 pub struct Host {
     runtime: Arc<Runtime>,
+    metrics: ControllerMetrics,
     clusters: Arc<Clusters>,
     /// Followers of the dynamic cluster sources.
     _members: Vec<secrets::Members>,
@@ -109,11 +110,11 @@ impl Host {
         let home = clusters.client(wasmvisor_manifest::DEFAULT_CLUSTER);
         let fail = |endpoint: &'static str| move |error| StartError::Endpoint { endpoint, error };
         let nsx = match &config.nsx {
-            Some(nsx) => Some(clients::connect_nsx(nsx, home.as_ref()).await.map_err(fail("nsx"))?),
+            Some(nsx) => Some(endpoint::connect_nsx(nsx, home.as_ref()).await.map_err(fail("nsx"))?),
             None => None,
         };
         let vcenter = match &config.vcenter {
-            Some(vc) => Some(clients::connect_vcenter(vc, home.as_ref()).await.map_err(fail("vcenter"))?),
+            Some(vc) => Some(endpoint::connect_vcenter(vc, home.as_ref()).await.map_err(fail("vcenter"))?),
             None => None,
         };
         let backends =
@@ -186,13 +187,14 @@ impl Host {
             runtime: runtime.clone(),
             clusters,
             informers,
-            metrics,
+            metrics: metrics.clone(),
             settings: config.controller.clone(),
         });
         let (stop, stopped) = watch::channel(false);
         let engine = tokio::spawn(async move { controller.run(active, stopped).await });
         Ok(Self {
             runtime,
+            metrics,
             clusters: clusters_handle,
             admin,
             ready: ready_tx,
@@ -213,6 +215,11 @@ impl Host {
     /// The runtime (loaded plugins, metrics).
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// The controller engine's metrics (queue, cache, terminal errors).
+    pub fn controller_metrics(&self) -> &ControllerMetrics {
+        &self.metrics
     }
 
     /// Where the admin endpoint listens and its token.

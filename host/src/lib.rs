@@ -1,42 +1,43 @@
-//! The wasmvisor runtime core: reconciler plugins as WebAssembly components.
+//! The wasmvisor host: reconciler plugins as WebAssembly components, driven
+//! by a Kubernetes controller engine, reaching the outside world only through
+//! capability-checked host functions.
 //!
-//! A plugin is a component of the `wasmvisor:plugin/reconciler` world with a
-//! manifest inside it. The [`Runtime`] loads it if the manifest fits the
-//! operator's [`Grants`], keeps it in a registry that hot reload swaps
-//! atomically ([`reload`]), and runs every call on a fresh instance under
-//! the plugin's limits ([`dispatch`]). Host functions ([`host_fns`]) check
-//! the plugin's capabilities on each call before they reach a
-//! [`backend`], for NSX and vCenter one of the [`clients`]. Read the
-//! modules in that order to follow a call.
+//! Read the crate in the order one change flows through it:
+//!
+//! 1. [`host`] — a whole host from its [`config`]: connects the [`cluster`]s
+//!    and the endpoints, builds the [`runtime`], starts the [`controller`],
+//!    [`leader`] election and the [`admin`] endpoint.
+//! 2. [`controller`] — watch → owners → queue → reconcile → effects: a change
+//!    seen by a shared watch becomes one attempt for one object key.
+//! 3. [`runtime`] — the attempt as one call of the plugin: engine, plugin
+//!    loading against the grant, registry and hot reload, a fresh instance
+//!    per call under the plugin's limits ([`runtime::dispatch`]).
+//! 4. [`capability`] — what the plugin may call, one folder per capability:
+//!    [`capability::kube`], [`capability::endpoint`] (`nsx`, `vcenter`),
+//!    [`capability::log`]; each checks the [`capability::grant`] on every
+//!    call, right before its client.
+//! 5. Around them: [`metrics`] (the runtime's counters; the engine's are in
+//!    [`controller::metrics`]), [`rbac`] (least-privilege RBAC from the
+//!    grants), and the shared value types [`object`] and [`label_selector`].
+//!
+//! `docs/architecture.md` draws the same map for the whole repository.
 
 pub mod admin;
-pub mod backend;
-pub mod bindings;
-pub mod clients;
+pub mod capability;
 pub mod cluster;
-pub mod compile_cache;
 pub mod config;
 pub mod controller;
-pub mod dispatch;
-pub mod engine;
-pub mod grant;
 pub mod host;
-pub mod host_fns;
-pub mod instance;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;
 pub mod object;
-pub mod plugin;
 pub mod rbac;
-pub mod registry;
-pub mod reload;
 pub mod runtime;
-pub mod scope;
 
-pub use dispatch::{Export, Failure, Outcome, ReconcileError, Report, Request};
-pub use grant::{Grant, Grants};
-pub use instance::Backends;
+pub use capability::grant::{Grant, Grants};
 pub use object::ObjectRef;
+pub use runtime::dispatch::{ErrorKind, Export, Failure, Outcome, ReconcileError, Report, Request};
+pub use runtime::instance::Backends;
 pub use runtime::{CallError, PluginInfo, Runtime, RuntimeConfig};
 pub use wasmvisor_manifest as manifest;

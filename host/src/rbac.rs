@@ -38,7 +38,7 @@ use k8s_openapi::api::rbac::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use wasmvisor_manifest::{KubeVerb, Manifest, Namespaces};
 
-use crate::grant::Grants;
+use crate::capability::grant::Grants;
 
 /// What to generate for.
 #[derive(Debug, Clone, PartialEq, Eq)]

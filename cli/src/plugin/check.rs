@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use wasmvisor_host::backend::MemoryKube;
-use wasmvisor_host::engine::EngineSettings;
+use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::manifest::{Capabilities, KubeRule, Manifest, Namespaces};
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Grant, Grants, Runtime, RuntimeConfig};
 
 /// Arguments of `plugin check`.

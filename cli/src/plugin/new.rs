@@ -73,7 +73,9 @@ const JS: &[Template] = &[
 const WIT: &[Template] = &[
     ("wit/types.wit", include_str!("../../../wit/types.wit")),
     ("wit/kube.wit", include_str!("../../../wit/kube.wit")),
-    ("wit/endpoints.wit", include_str!("../../../wit/endpoints.wit")),
+    ("wit/nsx.wit", include_str!("../../../wit/nsx.wit")),
+    ("wit/vcenter.wit", include_str!("../../../wit/vcenter.wit")),
+    ("wit/log.wit", include_str!("../../../wit/log.wit")),
     ("wit/world.wit", include_str!("../../../wit/world.wit")),
 ];
 

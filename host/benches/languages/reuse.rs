@@ -13,10 +13,10 @@ use serde_json::Value;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmvisor_host::backend::{KubeBackend, KubeError, MemoryKube, ReadSource};
-use wasmvisor_host::bindings::wasmvisor::plugin::{kube, log, nsx, types, vcenter};
-use wasmvisor_host::bindings::{HostCallError, Reconciler, ReconcilerPre};
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, MemoryKube, ReadSource};
 use wasmvisor_host::object::KindScope;
+use wasmvisor_host::runtime::bindings::wasmvisor::plugin::{kube, log, nsx, types, vcenter};
+use wasmvisor_host::runtime::bindings::{HostCallError, Reconciler, ReconcilerPre};
 use wasmvisor_host::{ObjectRef, Request};
 
 pub(crate) struct State {

@@ -37,8 +37,8 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
-use crate::reload::PluginDir;
 use crate::runtime::Runtime;
+use crate::runtime::reload::PluginDir;
 
 pub use client::AdminEndpoint;
 

@@ -1,26 +1,19 @@
-//! [`Clusters`]: the [`KubeBackend`] the host functions use in production,
-//! kube-rs clients per cluster with discovery cached per kind.
-//!
-//! Applies are server-side apply with the plugin as field manager (forced:
-//! a reconciler owns what it writes, as controller-runtime's convention for
-//! controllers); statuses go through the status subresource; deletes use
-//! background propagation.
+//! [`Clusters`]: kube-rs clients per cluster with discovery cached per
+//! kind. The `kube` capability's client
+//! ([`crate::capability::kube::client`]) and the controller engine both
+//! reach the API servers through it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
-use async_trait::async_trait;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use kube::{Client, Config};
-use serde_json::Value;
 
 use super::config::{ClusterConfig, ClusterSource};
-use crate::backend::{KubeBackend, KubeError, ReadSource};
-use crate::label_selector::LabelSelector;
-use crate::object::{KindScope, ObjectRef};
+use crate::capability::kube::backend::{KubeError, classify};
 
 /// Why a cluster could not be connected.
 #[derive(Debug, thiserror::Error)]
@@ -236,83 +229,4 @@ pub(crate) async fn client_from_text(name: &str, origin: &str, text: &str) -> Re
         .await
         .map_err(|e| fail(e.to_string()))?;
     Client::try_from(config).map_err(|e| fail(e.to_string()))
-}
-
-/// Classifies a kube-rs error as the plugin will see it.
-pub(crate) fn classify(error: kube::Error) -> KubeError {
-    match error {
-        kube::Error::Api(status) => {
-            let message = status.message.clone();
-            match status.code {
-                404 => KubeError::NotFound(message),
-                409 => KubeError::Conflict(message),
-                400 | 422 => KubeError::Invalid(message),
-                401 | 403 => KubeError::Refused(message),
-                429 | 500..=599 => KubeError::Unavailable(message),
-                _ => KubeError::Internal(format!("{} {message}", status.code)),
-            }
-        }
-        kube::Error::SerdeError(e) => KubeError::Internal(format!("decoding the API server's answer: {e}")),
-        other => KubeError::Unavailable(other.to_string()),
-    }
-}
-
-fn to_value(object: DynamicObject) -> Result<Value, KubeError> {
-    serde_json::to_value(object).map_err(|e| KubeError::Internal(e.to_string()))
-}
-
-#[async_trait]
-impl KubeBackend for Clusters {
-    async fn get(&self, target: &ObjectRef, _source: ReadSource) -> Result<Value, KubeError> {
-        let api =
-            self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
-        to_value(api.get(&target.name).await.map_err(classify)?)
-    }
-
-    async fn list(
-        &self,
-        kinds: &KindScope,
-        selector: Option<&LabelSelector>,
-        _source: ReadSource,
-    ) -> Result<Vec<Value>, KubeError> {
-        let api =
-            self.api(&kinds.cluster, &kinds.api_version, &kinds.kind, kinds.namespace.as_deref()).await?;
-        let mut params = ListParams::default();
-        if let Some(selector) = selector {
-            params = params.labels(&selector.to_string());
-        }
-        let list = api.list(&params).await.map_err(classify)?;
-        list.items.into_iter().map(to_value).collect()
-    }
-
-    async fn apply(
-        &self,
-        target: &ObjectRef,
-        object: Value,
-        field_manager: &str,
-        status: bool,
-    ) -> Result<Value, KubeError> {
-        let api =
-            self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
-        let params = PatchParams::apply(field_manager).force();
-        let patch = Patch::Apply(&object);
-        let stored = if status {
-            api.patch_status(&target.name, &params, &patch).await
-        } else {
-            api.patch(&target.name, &params, &patch).await
-        };
-        to_value(stored.map_err(classify)?)
-    }
-
-    async fn delete(&self, target: &ObjectRef) -> Result<(), KubeError> {
-        let api =
-            self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
-        match api.delete(&target.name, &DeleteParams::background()).await {
-            Ok(_) => Ok(()),
-            Err(e) => match classify(e) {
-                KubeError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
-    }
 }

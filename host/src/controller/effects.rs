@@ -19,13 +19,14 @@ use std::collections::HashMap;
 
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
 
-use crate::backend::KubeError;
+use crate::capability::kube::KubeError;
+use crate::capability::kube::backend::classify;
 use crate::cluster::Clusters;
-use crate::cluster::client::classify;
-use crate::dispatch::{Export, Failure, Outcome, ReconcileError};
 use crate::object::ObjectRef;
+use crate::runtime::dispatch::{Export, Failure, Outcome, ReconcileError};
 
 use super::queue::Completion;
 
@@ -44,14 +45,7 @@ pub fn condition_type(plugin: &str) -> String {
 /// The CamelCase reason of a failure, for the condition and the Event.
 pub fn reason(failure: &Failure) -> &'static str {
     match failure {
-        Failure::Returned { kind, .. } => match *kind {
-            "forbidden" => "Forbidden",
-            "not-found" => "NotFound",
-            "conflict" => "Conflict",
-            "invalid" => "Invalid",
-            "unavailable" => "Unavailable",
-            _ => "InternalError",
-        },
+        Failure::Returned { kind, .. } => kind.reason(),
         Failure::Deadline { .. } => "DeadlineExceeded",
         Failure::Limit(_) => "LimitExceeded",
         Failure::Panic { .. } => "Panic",
@@ -84,14 +78,21 @@ fn cut(text: &str, max: usize) -> String {
 /// Writes the effects of attempts of one plugin.
 pub struct Effects {
     plugin: String,
+    /// `wasmvisor_terminal_reconcile_errors_total{plugin}`.
+    terminal_errors: Counter,
     /// Event recorders by cluster name.
     recorders: HashMap<String, Recorder>,
 }
 
 impl Effects {
     /// Effects of `plugin`, publishing Events through the client of each
-    /// cluster it watches.
-    pub fn new<'a>(plugin: &str, clusters: &Clusters, watched: impl IntoIterator<Item = &'a str>) -> Self {
+    /// cluster it watches and counting terminal failures on `terminal_errors`.
+    pub fn new<'a>(
+        plugin: &str,
+        clusters: &Clusters,
+        watched: impl IntoIterator<Item = &'a str>,
+        terminal_errors: Counter,
+    ) -> Self {
         let mut recorders = HashMap::new();
         for cluster in watched {
             if let Some(client) = clusters.client(cluster) {
@@ -99,10 +100,13 @@ impl Effects {
                 recorders.insert(cluster.to_owned(), Recorder::new(client, reporter));
             }
         }
-        Self { plugin: plugin.to_owned(), recorders }
+        Self { plugin: plugin.to_owned(), terminal_errors, recorders }
     }
 
-    /// Records `result` for `object` and says what the queue does next.
+    /// Records `result` for `object` and says what the queue does next: a
+    /// success or requeue-after as the plugin asked, a terminal failure
+    /// ([`Failure::is_terminal`]) waits for the next change, any other
+    /// failure backs off.
     pub async fn complete(
         &self,
         clusters: &Clusters,
@@ -133,7 +137,12 @@ impl Effects {
                     "observedGeneration": object.metadata.generation,
                 });
                 self.write_condition(clusters, target, Some(condition)).await;
-                Completion::Failed
+                if error.failure.is_terminal() {
+                    self.terminal_errors.inc();
+                    Completion::Terminal
+                } else {
+                    Completion::Failed
+                }
             }
         }
     }

@@ -18,9 +18,9 @@
 use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::backend::KubeError;
+use crate::capability::kube::KubeError;
+use crate::capability::kube::backend::classify;
 use crate::cluster::Clusters;
-use crate::cluster::client::classify;
 use crate::object::ObjectRef;
 
 /// The finalizer of `plugin`.

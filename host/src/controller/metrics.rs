@@ -7,6 +7,7 @@
 //! their JSON bytes.
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -48,6 +49,9 @@ pub struct ControllerMetrics {
     pub active_workers: Family<PluginLabel, Gauge>,
     /// `wasmvisor_reconcile_time_seconds{plugin}`: one attempt, finalizer and effects included.
     pub reconcile_time: Family<PluginLabel, Histogram, fn() -> Histogram>,
+    /// `wasmvisor_terminal_reconcile_errors_total{plugin}`: failures not
+    /// retried with backoff (the plugin returned `invalid` or `forbidden`).
+    pub terminal_errors: Family<PluginLabel, Counter>,
 }
 
 impl Default for ControllerMetrics {
@@ -58,6 +62,7 @@ impl Default for ControllerMetrics {
             queue_depth: Family::default(),
             active_workers: Family::default(),
             reconcile_time: Family::new_with_constructor(latency_histogram),
+            terminal_errors: Family::default(),
         }
     }
 }
@@ -79,6 +84,11 @@ impl ControllerMetrics {
             "Time of one reconcile attempt, finalizer and effects included",
             self.reconcile_time.clone(),
         );
+        r.register(
+            "terminal_reconcile_errors",
+            "Reconcile failures not retried until the object changes",
+            self.terminal_errors.clone(),
+        );
     }
 
     /// Creates a plugin's series at zero.
@@ -87,5 +97,6 @@ impl ControllerMetrics {
         drop(self.queue_depth.get_or_create(&label));
         drop(self.active_workers.get_or_create(&label));
         drop(self.reconcile_time.get_or_create(&label));
+        drop(self.terminal_errors.get_or_create(&label));
     }
 }

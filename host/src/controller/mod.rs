@@ -6,9 +6,9 @@
 //! attempt per key at a time, concurrency, backoff, requeue-after) →
 //! [`reconcile`] (one attempt: finalizer, fresh instance, call) →
 //! [`effects`] (Event, condition, the next queue operation). [`runner`] is
-//! one plugin's loop over those stages; [`Controller`] keeps one runner per
-//! loaded plugin in step with hot reload. [`cache`] serves the plugins'
-//! cached reads from the same watches.
+//! one plugin's loop over those stages, reading from its [`sources`]; [`Controller`] keeps one runner per
+//! loaded plugin in step with hot reload. The plugins' cached reads come
+//! from the same watches ([`crate::capability::kube::cache`]).
 //!
 //! What is ours and why: kube-runtime's `Controller` is typed per kind and
 //! fixed at build time, while here kinds come from plugin manifests that
@@ -16,7 +16,6 @@
 //! key was queued are merged while it waits. So the watcher and the store
 //! are kube-runtime's, the queue, fan-out and loop are ours.
 
-pub mod cache;
 pub mod effects;
 pub mod finalizer;
 pub mod metrics;
@@ -26,6 +25,7 @@ pub mod reconcile;
 pub mod related;
 pub mod runner;
 pub mod shard;
+pub mod sources;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};

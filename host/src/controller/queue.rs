@@ -229,6 +229,10 @@ pub enum Completion {
     RequeueAfter(Duration),
     /// Failed; retry with backoff.
     Failed,
+    /// Failed in a way retrying cannot fix (the plugin said the request is
+    /// invalid or forbidden): no backoff, failures reset, the key runs again
+    /// when something changes — controller-runtime's `TerminalError`.
+    Terminal,
 }
 
 /// What [`WorkQueue::done`] scheduled, for the reconcile's log line.
@@ -477,8 +481,9 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
 
     /// Hands back a key from [`WorkQueue::next`] and schedules its next run:
     /// changed while in flight → ready now (a failure still counts);
-    /// `Success` → idle, failures reset; `RequeueAfter(d)` → after `d`,
-    /// failures reset; `Failed` → after the backoff for one more failure. A
+    /// `Success` and `Terminal` → idle, failures reset; `RequeueAfter(d)` →
+    /// after `d`, failures reset; `Failed` → after the backoff for one more
+    /// failure. A
     /// deadline from an `add_after` while in flight wins when it is earlier.
     /// A key that is not in flight schedules nothing.
     pub fn done(&self, key: &K, completion: Completion) -> Next {
@@ -498,7 +503,9 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
         } else {
             let earliest = |at: Instant| Some(pending.map_or(at, |p| p.min(at)));
             match completion {
-                Completion::Success | Completion::RequeueAfter(_) => entry.failures = 0,
+                Completion::Success | Completion::Terminal | Completion::RequeueAfter(_) => {
+                    entry.failures = 0;
+                }
                 Completion::Failed => {
                     entry.failures = entry.failures.saturating_add(1);
                     entry.reasons.push(Reason::Backoff { failures: entry.failures });
@@ -506,7 +513,7 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
             }
             match completion {
                 _ if dirty => Some(now),
-                Completion::Success => pending,
+                Completion::Success | Completion::Terminal => pending,
                 Completion::RequeueAfter(d) => {
                     entry.reasons.push(Reason::Requeue);
                     earliest(deadline(now, d))
@@ -922,6 +929,26 @@ mod tests {
         assert_eq!(take_at(&q, d).await.failures, 1);
         q.done(&"a", Completion::RequeueAfter(Duration::from_secs(1)));
         assert_eq!(take_at(&q, Duration::from_secs(1)).await.failures, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_terminal_failure_waits_for_the_next_change_with_failures_reset() {
+        let q = queue(1);
+        q.add("a", Reason::ObjectChanged);
+        take(&q).await;
+        let Next::After(d) = q.done(&"a", Completion::Failed) else { panic!("scheduled") };
+        assert_eq!(take_at(&q, d).await.failures, 1);
+        assert_eq!(q.done(&"a", Completion::Terminal), Next::Idle);
+        assert_eq!(q.depth(), 0);
+        advance(Duration::from_secs(3600)).await;
+        assert_nothing_ready(&q).await;
+
+        q.add("a", Reason::ObjectChanged);
+        let work = take(&q).await;
+        assert_eq!((work.failures, work.reasons.to_string()), (0, "object changed".to_owned()));
+        // Changed while in flight: again now, as after a success.
+        q.add("a", Reason::ObjectChanged);
+        assert_eq!(q.done(&"a", Completion::Terminal), Next::Immediately);
     }
 
     #[tokio::test(start_paused = true)]

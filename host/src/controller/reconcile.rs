@@ -17,10 +17,10 @@ use tracing::Instrument as _;
 
 use super::effects::Effects;
 use super::queue::{Completion, Next, Work, WorkQueue};
-use super::runner::Sources;
+use super::sources::Sources;
 use super::{Shared, finalizer};
-use crate::dispatch::{Export, Request};
 use crate::object::ObjectRef;
+use crate::runtime::dispatch::{Export, Request};
 
 /// What every attempt of one plugin controller needs, built once per
 /// controller and shared by its attempts (metric handles included, so the
@@ -77,7 +77,11 @@ impl Attempts {
         }
     }
 
-    async fn attempt(&self, plugin: &Arc<crate::plugin::Plugin>, work: &Work<ObjectRef>) -> Completion {
+    async fn attempt(
+        &self,
+        plugin: &Arc<crate::runtime::plugin::Plugin>,
+        work: &Work<ObjectRef>,
+    ) -> Completion {
         let key = &work.key;
         let Some(watched) = self.sources.watched_for(key) else { return Completion::Success };
         let Some(mut object) = watched.informer.get(key.namespace.as_deref(), &key.name) else {
@@ -139,6 +143,7 @@ impl Attempts {
                 tracing::warn!(
                     error = %error.failure,
                     retryable = error.failure.is_retryable(),
+                    terminal = error.failure.is_terminal(),
                     failures = work.failures + 1,
                     backtrace = error.backtrace.as_deref().unwrap_or(""),
                     "{} failed", if export == Export::Finalize { "finalize" } else { "reconcile" }

@@ -1,7 +1,8 @@
 //! One plugin's controller: its watched and owned kinds feed its work queue,
 //! and workers take keys off the queue and run one attempt each.
 //!
-//! In: a loaded plugin's manifest and the shared [`Informers`]. Out:
+//! In: a loaded plugin's manifest and the shared
+//! [`Informers`](super::watch::Informers). Out:
 //! attempts ([`super::reconcile`]) for every object the plugin watches, on
 //! every change to it or to an object it owns, on every resync and after
 //! each hot reload. Invariants: the queue holds at most one entry per
@@ -17,84 +18,14 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
-use wasmvisor_manifest::{KindRef, Manifest, Related, Watch};
+use wasmvisor_manifest::{KindRef, Manifest};
 
 use super::queue::{QueueConfig, Reason, WorkQueue};
 use super::shard::Sharding;
-use super::watch::{Change, Informer};
+use super::sources::Sources;
+use super::watch::Change;
 use super::{Shared, finalizer, owners, reconcile, related};
-use crate::label_selector::LabelSelector;
 use crate::object::ObjectRef;
-
-/// A watched kind with its filter and the finalizer the host keeps on it.
-pub(crate) struct Watched {
-    pub(crate) watch: Watch,
-    pub(crate) informer: Arc<Informer>,
-    selector: Option<LabelSelector>,
-    /// The watch's declared finalizer, else the plugin's default.
-    pub(crate) finalizer: String,
-}
-
-impl Watched {
-    /// Whether a change to `object` concerns the plugin: it matches the
-    /// selector, or it carries the plugin's finalizer (which must be
-    /// released even after the labels moved on).
-    fn wants(&self, object: &DynamicObject) -> bool {
-        let labels = object.metadata.labels.as_ref();
-        self.selector.as_ref().is_none_or(|s| s.matches_labels(labels))
-            || finalizer::has(object, &self.finalizer)
-    }
-
-    fn is(&self, cluster: &str, api_version: &str, kind: &str) -> bool {
-        self.watch.cluster == cluster && self.watch.api_version == api_version && self.watch.kind == kind
-    }
-}
-
-/// What one plugin's controller reads from.
-pub(crate) struct Sources {
-    pub(crate) watched: Vec<Watched>,
-    owned: Vec<(KindRef, Arc<Informer>)>,
-    related: Vec<(Related, Arc<Informer>)>,
-}
-
-impl Sources {
-    async fn connect(shared: &Shared, manifest: &Manifest) -> Result<Self, String> {
-        let mut watched = Vec::new();
-        for watch in &manifest.watches {
-            let informer = shared.informers.informer(&watch.kind_ref()).await.map_err(|e| e.to_string())?;
-            let selector = watch
-                .label_selector
-                .as_deref()
-                .map(LabelSelector::parse)
-                .transpose()
-                .map_err(|e| e.to_string())?;
-            let finalizer = watch.finalizer.clone().unwrap_or_else(|| finalizer::name(&manifest.name));
-            watched.push(Watched { watch: watch.clone(), informer, selector, finalizer });
-        }
-        let mut owned = Vec::new();
-        for kind in &manifest.owns {
-            owned.push((kind.clone(), shared.informers.informer(kind).await.map_err(|e| e.to_string())?));
-        }
-        let mut related = Vec::new();
-        for entry in &manifest.related {
-            let informer = shared.informers.informer(&entry.kind_ref()).await.map_err(|e| e.to_string())?;
-            related.push((entry.clone(), informer));
-        }
-        Ok(Self { watched, owned, related })
-    }
-
-    /// The watch of the kind `entry` re-queues.
-    fn reconciled_by(&self, entry: &Related) -> Option<&Watched> {
-        self.watched
-            .iter()
-            .find(|w| w.is(&entry.cluster, &entry.reconciles.api_version, &entry.reconciles.kind))
-    }
-
-    /// The watch an object key belongs to.
-    pub(crate) fn watched_for(&self, key: &ObjectRef) -> Option<&Watched> {
-        self.watched.iter().find(|w| w.is(&key.cluster, &key.api_version, &key.kind))
-    }
-}
 
 /// The key of a watched object.
 fn key_of(kind: &KindRef, object: &DynamicObject) -> ObjectRef {
@@ -213,6 +144,7 @@ async fn run(
             &plugin,
             &shared.clusters,
             sources.watched.iter().map(|w| w.watch.cluster.as_str()),
+            shared.metrics.terminal_errors.get_or_create(&label).clone(),
         ),
         workers: shared.metrics.active_workers.get_or_create(&label).clone(),
         latency: shared.metrics.reconcile_time.get_or_create(&label).clone(),
@@ -250,7 +182,7 @@ async fn connect(
 ) -> Option<Arc<Sources>> {
     let mut delay = Duration::from_millis(500);
     loop {
-        match Sources::connect(shared, manifest).await {
+        match Sources::connect(&shared.informers, manifest).await {
             Ok(sources) => return Some(Arc::new(sources)),
             Err(error) => tracing::warn!(
                 plugin = manifest.id(),

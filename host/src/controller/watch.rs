@@ -5,7 +5,9 @@
 //! plugin reads and the reconcile path use, and whose [`Change`] broadcast
 //! feeds every plugin's queue. Invariant: a subscriber sees every change the
 //! API server reports, or is told it lagged ([`broadcast::error::RecvError::Lagged`])
-//! and resyncs from the store — nothing is lost silently. After a relist
+//! and resyncs from the store — nothing is lost silently. A change is
+//! published only once the store holds it, so a reconcile that starts on a
+//! change reads that object (or, after a deletion, its absence). After a relist
 //! (410 Gone, a reconnect) the objects missing from the new list are
 //! reported as deleted, so owners of vanished objects still hear of it.
 //!
@@ -28,7 +30,7 @@ use tokio::sync::{broadcast, watch};
 use wasmvisor_manifest::KindRef;
 
 use super::metrics::{CacheLabels, ControllerMetrics};
-use crate::backend::KubeError;
+use crate::capability::kube::KubeError;
 use crate::cluster::Clusters;
 
 /// Changes a subscriber may fall behind by before it must resync.
@@ -175,7 +177,7 @@ fn start(
     let feed = Feed {
         kind: kind.clone(),
         writer,
-        changes: changes.clone(),
+        publish: publish_to(changes.clone()),
         synced: synced_tx,
         sizes: HashMap::new(),
         total_bytes: 0,
@@ -185,6 +187,15 @@ fn start(
     };
     let task = tokio::spawn(feed.run(api));
     Informer { kind, namespaced: matches!(scope, Scope::Namespaced), store, resource, changes, synced, task }
+}
+
+/// Where a feed's changes go: the informer's broadcast (tests look at the
+/// store at the moment of each publish instead).
+type Publish = Box<dyn Fn(Change) + Send>;
+
+fn publish_to(changes: broadcast::Sender<Change>) -> Publish {
+    // No subscriber is fine: the store still has the object.
+    Box::new(move |change| drop(changes.send(change)))
 }
 
 /// (namespace, name) of a cached object.
@@ -199,7 +210,8 @@ fn key_of(object: &DynamicObject) -> Key {
 struct Feed {
     kind: KindRef,
     writer: reflector::store::Writer<DynamicObject>,
-    changes: broadcast::Sender<Change>,
+    /// Called after the store holds the change, never before.
+    publish: Publish,
     synced: watch::Sender<bool>,
     /// JSON size of each cached object, for the byte gauge.
     sizes: HashMap<Key, i64>,
@@ -225,49 +237,66 @@ impl Feed {
         }
     }
 
+    /// Writes `event` to the store, then publishes what changed. Store
+    /// first: a subscriber that reacts at once must find the object (or its
+    /// absence) in the cache, or it takes the key for gone and drops it.
+    /// Objects of a (re)list reach the store only when the list is done
+    /// (kube-runtime buffers them), so they are published then.
     fn apply(&mut self, event: watcher::Event<DynamicObject>) {
         match &event {
-            watcher::Event::Init => self.listed = Some(HashSet::new()),
+            watcher::Event::Init => {
+                self.listed = Some(HashSet::new());
+                self.writer.apply_watcher_event(&event);
+            }
             watcher::Event::InitApply(object) => {
                 if let Some(listed) = &mut self.listed {
                     listed.insert(key_of(object));
                 }
                 self.record(object, false);
-                self.send(Change::Applied(Arc::new(object.clone())));
+                self.writer.apply_watcher_event(&event);
             }
-            watcher::Event::InitDone => self.finish_list(),
+            watcher::Event::InitDone => {
+                let vanished = self.vanished();
+                self.writer.apply_watcher_event(&event);
+                for object in self.writer.as_reader().state() {
+                    self.send(Change::Applied(object));
+                }
+                for object in vanished {
+                    self.send(Change::Deleted(object));
+                }
+                self.synced.send_replace(true);
+            }
             watcher::Event::Apply(object) => {
                 self.record(object, false);
+                self.writer.apply_watcher_event(&event);
                 self.send(Change::Applied(Arc::new(object.clone())));
             }
             watcher::Event::Delete(object) => {
                 self.record(object, true);
+                self.writer.apply_watcher_event(&event);
                 self.send(Change::Deleted(Arc::new(object.clone())));
             }
-        }
-        self.writer.apply_watcher_event(&event);
-        if matches!(event, watcher::Event::InitDone) {
-            self.synced.send_replace(true);
         }
     }
 
     /// Objects cached before the relist but absent from it were deleted
-    /// while the watch was down: report them before the store forgets them.
-    fn finish_list(&mut self) {
-        let Some(listed) = self.listed.take() else { return };
+    /// while the watch was down: taken from the store before it forgets
+    /// them, published as deleted once the new list is in.
+    fn vanished(&mut self) -> Vec<Arc<DynamicObject>> {
+        let Some(listed) = self.listed.take() else { return Vec::new() };
         let vanished: Vec<Key> = self.sizes.keys().filter(|k| !listed.contains(*k)).cloned().collect();
         if vanished.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut cached: HashMap<Key, Arc<DynamicObject>> =
             self.writer.as_reader().state().into_iter().map(|o| (key_of(&o), o)).collect();
+        let mut gone = Vec::with_capacity(vanished.len());
         for key in vanished {
             self.forget_size(&key);
-            if let Some(object) = cached.remove(&key) {
-                self.send(Change::Deleted(object));
-            }
+            gone.extend(cached.remove(&key));
         }
         self.update_gauges();
+        gone
     }
 
     fn record(&mut self, object: &DynamicObject, deleted: bool) {
@@ -292,7 +321,94 @@ impl Feed {
     }
 
     fn send(&self, change: Change) {
-        // No subscriber is fine: the store still has the object.
-        let _ = self.changes.send(change);
+        (self.publish)(change);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use kube::api::ObjectMeta;
+    use kube::discovery::ApiResource;
+
+    use super::*;
+
+    fn config_map(name: &str, version: &str) -> DynamicObject {
+        let resource = ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("", "v1", "ConfigMap"));
+        let mut object = DynamicObject::new(name, &resource).within("default");
+        object.metadata = ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            resource_version: Some(version.into()),
+            ..ObjectMeta::default()
+        };
+        object
+    }
+
+    /// What the store held for the object of each change at the moment it
+    /// was published: (applied?, name, resourceVersion in the store).
+    type Seen = Arc<Mutex<Vec<(bool, String, Option<String>)>>>;
+
+    fn feed() -> (Feed, Seen) {
+        let resource = ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("", "v1", "ConfigMap"));
+        let writer = reflector::store::Writer::<DynamicObject>::new(resource.clone());
+        let store = writer.as_reader();
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let publish: Publish = Box::new(move |change| {
+            let object = change.object();
+            let name = object.metadata.name.clone().unwrap_or_default();
+            let key = StoreRef::new_with(&name, resource.clone()).within("default");
+            let stored = store.get(&key).map(|o| o.metadata.resource_version.clone().unwrap_or_default());
+            let applied = matches!(change, Change::Applied(_));
+            log.lock().unwrap().push((applied, name, stored));
+        });
+        let feed = Feed {
+            kind: KindRef { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() },
+            writer,
+            publish,
+            synced: watch::channel(false).0,
+            sizes: HashMap::new(),
+            total_bytes: 0,
+            listed: None,
+            objects: prometheus_client::metrics::gauge::Gauge::default(),
+            bytes: prometheus_client::metrics::gauge::Gauge::default(),
+        };
+        (feed, seen)
+    }
+
+    #[test]
+    fn a_change_is_published_only_once_the_store_holds_it() {
+        let (mut feed, seen) = feed();
+        feed.apply(watcher::Event::Init);
+        feed.apply(watcher::Event::InitApply(config_map("listed", "1")));
+        feed.apply(watcher::Event::InitApply(config_map("vanishes", "1")));
+        feed.apply(watcher::Event::InitDone);
+        feed.apply(watcher::Event::Apply(config_map("created", "2")));
+        feed.apply(watcher::Event::Apply(config_map("listed", "3")));
+        feed.apply(watcher::Event::Delete(config_map("created", "4")));
+        // A relist that no longer holds `vanishes`.
+        feed.apply(watcher::Event::Init);
+        feed.apply(watcher::Event::InitApply(config_map("listed", "5")));
+        feed.apply(watcher::Event::InitDone);
+
+        let mut seen = seen.lock().unwrap().clone();
+        // A list is published as one batch, in the store's order.
+        seen[..2].sort();
+        let some = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            seen,
+            vec![
+                (true, "listed".into(), some("1")),
+                (true, "vanishes".into(), some("1")),
+                (true, "created".into(), some("2")),
+                (true, "listed".into(), some("3")),
+                (false, "created".into(), None),
+                (true, "listed".into(), some("5")),
+                (false, "vanishes".into(), None),
+            ],
+            "each applied change finds its own version in the store, each deletion finds it gone"
+        );
     }
 }

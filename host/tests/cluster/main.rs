@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use wasmvisor_apiserver::{ApiServer, Config};
-use wasmvisor_host::backend::{KubeBackend, KubeError, ReadSource};
+use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
 use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::object::{KindScope, ObjectRef};
@@ -89,8 +89,8 @@ async fn unknown_kinds_and_clusters_are_typed_errors() {
 /// the plugin as field manager, then finalize deleting what it made.
 #[tokio::test]
 async fn a_plugin_reconciles_against_the_api_server_with_server_side_apply() {
-    use wasmvisor_host::engine::EngineSettings;
-    use wasmvisor_host::scope::OutputLimits;
+    use wasmvisor_host::runtime::engine::EngineSettings;
+    use wasmvisor_host::runtime::scope::OutputLimits;
     use wasmvisor_host::{Backends, Export, Grants, Request, Runtime, RuntimeConfig};
     use wasmvisor_plugins::NAMESPACE_CONFIG;
 

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Api;
 use serde_json::json;
 use wasmvisor_apiserver::{ApiServer, Config};
-use wasmvisor_host::clients::{
+use wasmvisor_host::capability::endpoint::{
     ConnectError, CredentialsSource, EndpointConfig, connect_nsx, connect_vcenter,
 };
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};

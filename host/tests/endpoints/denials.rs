@@ -5,7 +5,7 @@
 //! one count; none reaches the simulator.
 
 use serde_json::{Value, json};
-use wasmvisor_host::host_fns::identity::vcenter_tag_id;
+use wasmvisor_host::capability::endpoint::identity::vcenter_tag_id;
 use wasmvisor_host::manifest::Method;
 
 use crate::faults::vm_spec;
@@ -112,7 +112,9 @@ async fn vcenter_denials_name_what_was_missing() {
     let sims = Sims::start().await;
     let host = Host::new(&sims).await;
     // An unowned VM, and a VM the rival plugin made (so it carries the rival's tag).
-    let vm = |r: wasmvisor_host::backend::HttpResponse| serde_json::from_str::<String>(&r.body).unwrap();
+    let vm = |r: wasmvisor_host::capability::endpoint::HttpResponse| {
+        serde_json::from_str::<String>(&r.body).unwrap()
+    };
     let ops =
         vm(direct(&*host.vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("ops"))).await.unwrap());
     let made =

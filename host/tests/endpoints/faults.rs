@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasmvisor_host::backend::EndpointError;
-use wasmvisor_host::clients::{EndpointConfig, connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::EndpointError;
+use wasmvisor_host::capability::endpoint::{EndpointConfig, connect_nsx, connect_vcenter};
 use wasmvisor_host::manifest::Method;
 
 use crate::harness::{Host, Sims, call, direct, logs};
@@ -107,7 +107,7 @@ async fn wrong_credentials_are_internal_not_retried_forever() {
     let creds = sims.dir.path().join("wrong.json");
     std::fs::write(&creds, r#"{"username": "admin", "password": "wrong"}"#).unwrap();
     let config = EndpointConfig {
-        credentials: wasmvisor_host::clients::CredentialsSource::File(creds),
+        credentials: wasmvisor_host::capability::endpoint::CredentialsSource::File(creds),
         ..sims.vcenter_config.clone()
     };
     let err = direct(&*connect_vcenter(&config, None).await.unwrap(), Method::Get, "/api/vcenter/vm", None)

@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasmvisor_host::backend::{HttpEndpoint, HttpRequest, HttpResponse, MemoryKube};
-use wasmvisor_host::clients::{EndpointConfig, connect_nsx, connect_vcenter};
-use wasmvisor_host::engine::EngineSettings;
+use wasmvisor_host::capability::endpoint::{EndpointConfig, connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::{HttpEndpoint, HttpRequest, HttpResponse};
+use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::manifest::Method;
 use wasmvisor_host::manifest::section;
 use wasmvisor_host::metrics::CapabilityLabels;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{
     Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
 };
@@ -258,7 +259,7 @@ pub(crate) async fn direct(
     method: Method,
     path: &str,
     body: Option<Value>,
-) -> Result<HttpResponse, wasmvisor_host::backend::EndpointError> {
+) -> Result<HttpResponse, wasmvisor_host::capability::endpoint::EndpointError> {
     endpoint.send(HttpRequest { method, path: path.into(), body: body.map(|b| b.to_string()) }).await
 }
 

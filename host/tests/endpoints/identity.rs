@@ -2,7 +2,7 @@
 //! nor drop: NSX tags stamped by the host, a vCenter tag attached on create.
 
 use serde_json::{Value, json};
-use wasmvisor_host::host_fns::identity::vcenter_tag_id;
+use wasmvisor_host::capability::endpoint::identity::vcenter_tag_id;
 use wasmvisor_host::manifest::Method;
 
 use crate::faults::vm_spec;

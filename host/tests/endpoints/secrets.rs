@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
-use wasmvisor_host::clients::http::Transport;
-use wasmvisor_host::clients::{EndpointConfig, connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::http::Transport;
+use wasmvisor_host::capability::endpoint::{EndpointConfig, connect_nsx, connect_vcenter};
 use wasmvisor_host::manifest::Method;
 
 use crate::faults::vm_spec;

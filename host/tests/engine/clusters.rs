@@ -5,8 +5,8 @@
 use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::json;
 use wasmvisor_apiserver::{ApiServer, Config};
+use wasmvisor_host::capability::grant::Grant;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
-use wasmvisor_host::grant::Grant;
 use wasmvisor_host::host::Host;
 use wasmvisor_host::manifest::{Manifest, section};
 use wasmvisor_plugins::testing::WIDGET;

@@ -1,5 +1,7 @@
 //! A failing reconcile backs off, leaves an Event and a condition naming
-//! the plugin and its version; the next success clears the condition.
+//! the plugin and its version; the next success clears the condition. A
+//! terminal failure (`invalid`, `forbidden`) is not retried until the
+//! object changes.
 
 use std::time::Duration;
 
@@ -90,4 +92,55 @@ async fn a_trap_names_the_guest_functions_in_its_condition() {
         async move { widgets.get("calm").await.ok().filter(|w| at(w, "/status/phase") == "Ready") }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_error_waits_for_a_change_and_a_retryable_one_backs_off() {
+    let env = Env::start(&[WIDGET]).await;
+    assert_eq!(env.terminal_errors("widget"), 0, "the series exists from the start");
+    create_widget(&env, "apps", "wrong", json!({"mode": "invalid"})).await;
+    let widgets = env.widgets("apps");
+    let condition = eventually("the invalid condition", || {
+        let widgets = widgets.clone();
+        async move { widgets.get("wrong").await.ok().as_ref().and_then(our_condition) }
+    })
+    .await;
+    assert_eq!(condition["reason"], "Invalid");
+
+    // The host's own writes (finalizer, condition) change the object once
+    // or twice; after those echoes nothing runs it again. With a 50 ms base
+    // a backoff loop would make several attempts in the window.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = env.reconciles("widget", "error");
+    assert!(settled >= 1);
+    assert_eq!(env.terminal_errors("widget"), settled, "every failure so far was terminal");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(env.reconciles("widget", "error"), settled, "a terminal failure is not retried");
+
+    // A change of the object runs it again.
+    patch_spec(&env, "apps", "wrong", json!({"revision": 2})).await;
+    eventually("a new attempt after the change", || {
+        let env = &env;
+        async move { (env.terminal_errors("widget") > settled).then_some(()) }
+    })
+    .await;
+
+    // A retryable failure is retried with backoff, without a change.
+    patch_spec(&env, "apps", "wrong", json!({"mode": "fail"})).await;
+    let terminal = eventually("the unavailable condition", || {
+        let env = &env;
+        let widgets = widgets.clone();
+        async move {
+            let widget = widgets.get("wrong").await.ok()?;
+            (our_condition(&widget)?["reason"] == "Unavailable").then(|| env.terminal_errors("widget"))
+        }
+    })
+    .await;
+    let before = env.reconciles("widget", "error");
+    eventually("retries without a change", || {
+        let env = &env;
+        async move { (env.reconciles("widget", "error") >= before + 3).then_some(()) }
+    })
+    .await;
+    assert_eq!(env.terminal_errors("widget"), terminal, "retryable failures are not terminal");
 }

@@ -8,9 +8,10 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 use wasmvisor_apiserver::{ApiServer, Config, Running};
+use wasmvisor_host::capability::grant::Grant;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
-use wasmvisor_host::grant::Grant;
+use wasmvisor_host::controller::metrics::PluginLabel;
 use wasmvisor_host::host::Host;
 use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::metrics::ReconcileLabels;
@@ -72,6 +73,12 @@ impl Env {
     pub(crate) fn reconciles(&self, plugin: &str, result: &'static str) -> u64 {
         let labels = ReconcileLabels { plugin: plugin.to_owned(), result };
         self.host().runtime().metrics().reconciles.get_or_create(&labels).get()
+    }
+
+    /// Failures of `plugin` the engine did not retry (terminal errors).
+    pub(crate) fn terminal_errors(&self, plugin: &str) -> u64 {
+        let label = PluginLabel { plugin: plugin.to_owned() };
+        self.host().controller_metrics().terminal_errors.get_or_create(&label).get()
     }
 
     pub(crate) fn widgets(&self, namespace: &str) -> Api<DynamicObject> {

@@ -29,7 +29,10 @@ async fn python_call_beyond_its_grant_is_forbidden() {
         .unwrap();
     let err = failure(host.call("label-propagator", Export::Reconcile, deployment).await);
     let expected = r#"kube list v1/Pod in cluster "default", namespace "team-a""#;
-    assert_eq!(err.failure, Failure::Returned { kind: "forbidden", message: expected.into() });
+    assert_eq!(
+        err.failure,
+        Failure::Returned { kind: wasmvisor_host::ErrorKind::Forbidden, message: expected.into() }
+    );
     assert!(!err.failure.is_retryable());
     assert_eq!(denied(&host, "label-propagator"), 1);
 
@@ -53,7 +56,7 @@ async fn js_call_beyond_its_grant_is_forbidden() {
     assert_eq!(
         err.failure,
         Failure::Returned {
-            kind: "forbidden",
+            kind: wasmvisor_host::ErrorKind::Forbidden,
             message: r#"kube get v1/ConfigMap in cluster "default", namespace "kube-system""#.into()
         }
     );

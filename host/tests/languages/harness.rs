@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmvisor_host::backend::{KubeBackend, MemoryKube};
-use wasmvisor_host::engine::EngineSettings;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::capability::kube::{KubeBackend, MemoryKube};
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{
     Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
 };
@@ -117,7 +117,7 @@ pub(crate) fn install(runtime: &Runtime, bytes: &[u8], file: &str) {
 pub(crate) fn load_once(
     runtime: &Runtime,
     bytes: &[u8],
-) -> Result<Arc<wasmvisor_host::plugin::Plugin>, wasmvisor_host::plugin::LoadError> {
+) -> Result<Arc<wasmvisor_host::runtime::plugin::Plugin>, wasmvisor_host::runtime::plugin::LoadError> {
     static LOADING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = LOADING.lock().unwrap_or_else(|p| p.into_inner());
     runtime.load(bytes)

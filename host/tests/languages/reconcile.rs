@@ -71,7 +71,7 @@ async fn python_plugin_errors_come_back_typed() {
     assert_eq!(
         err.failure,
         Failure::Returned {
-            kind: "invalid",
+            kind: wasmvisor_host::ErrorKind::Invalid,
             message: "propagate.wasmvisor.dev/kinds: 'ReplicaSet' is not apiVersion/Kind".into()
         }
     );

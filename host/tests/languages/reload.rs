@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmvisor_host::manifest::section;
-use wasmvisor_host::reload::PluginDir;
+use wasmvisor_host::runtime::reload::PluginDir;
 use wasmvisor_host::{CallError, Export, Report};
 
 use crate::guests::{self, Guest};

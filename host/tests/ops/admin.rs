@@ -8,10 +8,10 @@ use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wasmvisor_host::admin::client::ClientError;
 use wasmvisor_host::admin::{self, ADMIN_FILE, AdminConfig, AdminEndpoint, AdminState, PluginState};
-use wasmvisor_host::backend::MemoryKube;
-use wasmvisor_host::engine::EngineSettings;
-use wasmvisor_host::reload::PluginDir;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::reload::PluginDir;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Grants, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::CHAOS;
 

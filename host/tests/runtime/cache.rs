@@ -1,8 +1,8 @@
 //! Compiled components are cached by digest and engine settings.
 
-use wasmvisor_host::compile_cache::Provenance;
-use wasmvisor_host::engine::EngineSettings;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::runtime::compile_cache::Provenance;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_plugins::testing::CHAOS;
 
 use crate::harness::Host;

@@ -15,7 +15,9 @@ fn denied(host: &Host, capability: &'static str) -> u64 {
 async fn assert_forbidden(host: &Host, mode: &str, names: &str) {
     let err = failure(host.chaos(mode, json!({"mode": mode})).await);
     match &err.failure {
-        Failure::Returned { kind: "forbidden", message } => assert_eq!(message, names),
+        Failure::Returned { kind: wasmvisor_host::ErrorKind::Forbidden, message } => {
+            assert_eq!(message, names)
+        }
         other => panic!("{mode}: expected forbidden, got {other:?}"),
     }
 }

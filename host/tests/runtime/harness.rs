@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use wasmvisor_host::backend::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse, MemoryKube};
-use wasmvisor_host::engine::EngineSettings;
-use wasmvisor_host::scope::OutputLimits;
+use wasmvisor_host::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
+use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::runtime::engine::EngineSettings;
+use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{
     Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
 };

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmvisor_host::Failure;
-use wasmvisor_host::host_fns::error::LimitExceeded;
+use wasmvisor_host::capability::error::LimitExceeded;
 
 use crate::harness::{Host, failure};
 

@@ -2,7 +2,7 @@
 
 use wasmvisor_host::Grants;
 use wasmvisor_host::manifest::section;
-use wasmvisor_host::plugin::LoadError;
+use wasmvisor_host::runtime::plugin::LoadError;
 use wasmvisor_plugins::testing::CHAOS;
 
 use crate::harness::Host;

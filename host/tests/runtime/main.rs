@@ -10,3 +10,4 @@ mod load;
 mod reconcile;
 mod reload;
 mod sandbox;
+mod spans;

@@ -53,7 +53,10 @@ async fn requeue_after_and_returned_errors_come_back_typed() {
     let failed = crate::harness::failure(host.chaos("broken", json!({"mode": "error"})).await);
     assert_eq!(
         failed.failure,
-        wasmvisor_host::Failure::Returned { kind: "unavailable", message: "chaos asked to fail".into() }
+        wasmvisor_host::Failure::Returned {
+            kind: wasmvisor_host::ErrorKind::Unavailable,
+            message: "chaos asked to fail".into()
+        }
     );
     assert!(failed.failure.is_retryable());
     assert_eq!(failed.plugin, "chaos@1.0.0");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmvisor_host::manifest::section;
-use wasmvisor_host::reload::{FileState, PluginDir};
+use wasmvisor_host::runtime::reload::{FileState, PluginDir};
 use wasmvisor_host::{CallError, Runtime};
 use wasmvisor_plugins::testing::CHAOS;
 

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `mode: ok` (default) | status `{observedGeneration, phase: Ready}` through the status subresource |
 //! | `mode: fail` | returns `unavailable` |
+//! | `mode: invalid` | returns `invalid` (a terminal error) |
 //! | `mode: panic` | panics (a trap with a guest backtrace) |
 //! | `mode: requeue` | status as for `ok`, then asks to be called again after `requeueMs` |
 //! | `spinMs: N` | busy-waits N ms first, so overlapping calls would show |
@@ -79,6 +80,7 @@ impl Reconciler for WidgetPlugin {
         }
         let action = match widget.spec.mode.as_deref().unwrap_or("ok") {
             "fail" => return Err(Error::Unavailable("widget asked to fail".into())),
+            "invalid" => return Err(Error::Invalid("widget asked to be invalid".into())),
             "panic" => panic!("widget asked to panic"),
             "requeue" => {
                 ready(ctx, &widget)?;

@@ -1,0 +1,170 @@
+//! `wasmvisor:plugin/nsx` and `wasmvisor:plugin/vcenter`: HTTP-shaped calls to
+//! the configured NSX Manager and vCenter, checked per call against the
+//! plugin's method/path rules for that endpoint.
+//!
+//! Both interfaces share one implementation; each view holds only its own
+//! endpoint, so an NSX call can never reach vCenter's client or credentials.
+//!
+//! A call passes three gates, in order, before the plugin's request is sent:
+//! a rule must allow the method on the path; the path must not be reserved
+//! to the host; and a mutating call on an existing object must find the
+//! plugin's own identity on it unless the rule has `foreign = true`
+//! ([`super::identity`]). A refusal at any gate is `forbidden` for
+//! the plugin, one `warn!` here and one count in the denied metric.
+
+use tracing::Instrument as _;
+use tracing::field::Empty;
+use wasmtime::component::HasData;
+use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
+
+use super::identity::{self, Identity, Refusal};
+use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
+use crate::capability::error::{HostCallError, convert};
+use crate::runtime::bindings::wasmvisor::plugin::{nsx, types, vcenter};
+use crate::runtime::scope::CallScope;
+
+/// One endpoint's view of the store.
+pub struct EndpointHost<'a> {
+    pub(crate) scope: &'a mut CallScope,
+    pub(crate) endpoint: Option<&'a dyn HttpEndpoint>,
+    pub(crate) kind: EndpointKind,
+}
+
+/// [`HasData`] marker for the NSX view.
+pub struct NsxView;
+impl HasData for NsxView {
+    type Data<'a> = EndpointHost<'a>;
+}
+
+/// [`HasData`] marker for the vCenter view.
+pub struct VcenterView;
+impl HasData for VcenterView {
+    type Data<'a> = EndpointHost<'a>;
+}
+
+fn method(m: types::Method) -> Method {
+    match m {
+        types::Method::Get => Method::Get,
+        types::Method::Post => Method::Post,
+        types::Method::Put => Method::Put,
+        types::Method::Patch => Method::Patch,
+        types::Method::Delete => Method::Delete,
+    }
+}
+
+fn wit_error(e: EndpointError) -> types::Error {
+    match e {
+        EndpointError::NotFound(m) => types::Error::NotFound(m),
+        EndpointError::Conflict(m) => types::Error::Conflict(m),
+        EndpointError::Invalid(m) => types::Error::Invalid(m),
+        EndpointError::Unavailable(m) => types::Error::Unavailable(m),
+        EndpointError::Internal(m) => types::Error::Internal(m),
+    }
+}
+
+impl EndpointHost<'_> {
+    fn rules(&self) -> &[HttpRule] {
+        let caps = &self.scope.manifest.capabilities;
+        match self.kind {
+            EndpointKind::Nsx => &caps.nsx,
+            EndpointKind::Vcenter => &caps.vcenter,
+        }
+    }
+
+    async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
+        let capability = self.kind.capability();
+        self.scope.charge()?;
+        if let Some(body) = &req.body {
+            self.scope.check_request_size(capability, body.len())?;
+        }
+        let method = method(req.method);
+        let access = http_access(self.rules(), method, &req.path);
+        if access == HttpAccess::Denied {
+            return Err(self.deny(format!("{capability} {method} {}", req.path), None));
+        }
+        if let Some(reason) = identity::reserved(self.kind, method, &req.path, access) {
+            return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
+        }
+        let Some(endpoint) = self.endpoint else {
+            self.scope.record(capability, "error");
+            return Err(HostCallError::Failed(types::Error::Unavailable(format!(
+                "this host has no {capability} endpoint configured"
+            ))));
+        };
+        let plugin = self.scope.manifest.name.clone();
+        let identity = Identity { kind: self.kind, plugin: &plugin, endpoint };
+        let plan = match identity.check(method, &req.path, access).await {
+            Ok(plan) => plan,
+            Err(Refusal::Denied(reason)) => {
+                return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
+            }
+            Err(Refusal::Failed(e)) => {
+                self.scope.record(capability, "error");
+                return Err(HostCallError::Failed(wit_error(e)));
+            }
+        };
+        tracing::Span::current().record("allowed", true);
+        let body = identity::stamp(&plan, req.body);
+        let mut result = endpoint.send(HttpRequest { method, path: req.path, body }).await;
+        if let Ok(response) = &result
+            && let Err(e) = identity.finish(&plan, response).await
+        {
+            result = Err(e);
+        }
+        self.scope.record(capability, if result.is_ok() { "ok" } else { "error" });
+        result
+            .map(|r| types::HttpResponse { status: r.status, body: r.body })
+            .map_err(|e| HostCallError::Failed(wit_error(e)))
+    }
+
+    /// Counts and logs a refusal; `denied` is what the plugin is told.
+    fn deny(&self, denied: String, reason: Option<&str>) -> HostCallError {
+        let capability = self.kind.capability();
+        tracing::Span::current().record("allowed", false);
+        self.scope.record(capability, "denied");
+        let granted: Vec<String> = self.rules().iter().map(ToString::to_string).collect();
+        tracing::warn!(
+            plugin = %self.scope.manifest.id(),
+            object = %self.scope.object,
+            %denied,
+            reason = reason.unwrap_or("no rule allows the method on the path"),
+            granted = %granted.join("; "),
+            "host call denied: outside the plugin's {capability} capabilities"
+        );
+        HostCallError::Denied(denied)
+    }
+}
+
+impl types::Host for EndpointHost<'_> {
+    fn convert_error(&mut self, err: HostCallError) -> wasmtime::Result<types::Error> {
+        convert(err)
+    }
+}
+
+/// The span of one endpoint call, `host.<capability>.request`, a child of
+/// the attempt's `reconcile` span; `allowed` is recorded once the gates
+/// have decided.
+macro_rules! call_span {
+    ($capability:literal, $req:expr) => {
+        tracing::info_span!(
+            concat!("host.", $capability, ".request"),
+            method = %method($req.method),
+            target = $req.path.as_str(),
+            allowed = Empty,
+        )
+    };
+}
+
+impl nsx::Host for EndpointHost<'_> {
+    async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
+        let span = call_span!("nsx", req);
+        EndpointHost::request(self, req).instrument(span).await
+    }
+}
+
+impl vcenter::Host for EndpointHost<'_> {
+    async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
+        let span = call_span!("vcenter", req);
+        EndpointHost::request(self, req).instrument(span).await
+    }
+}

@@ -1,0 +1,364 @@
+//! Plugin identity on NSX and vCenter objects: who made an object, and
+//! whether the calling plugin may change it.
+//!
+//! Runs in the `nsx`/`vcenter` host function after the method/path rule has
+//! matched and before the plugin's request is sent. Every lookup goes
+//! through the same client as the request itself, with the host's
+//! credentials; nothing of it is charged to or shown to the plugin.
+//!
+//! - **NSX**: every PATCH/PUT body of a Policy object carries the tag
+//!   `{scope: "wasmvisor/plugin", tag: <plugin>}`. Tags are NSX's own
+//!   ownership mechanism (NCP uses `ncp/cluster` the same way), they travel
+//!   with the object and are searchable. A plugin cannot forge or drop it:
+//!   the host rewrites any `wasmvisor/plugin` tag in a body.
+//! - **vCenter**: a VM created through the host gets the tag named after the
+//!   plugin in the category `wasmvisor/plugin`, attached right after the
+//!   create. A tag rather than a folder, because placement stays the
+//!   plugin's choice (vm-operator puts VMs in the namespace's folder) and the
+//!   simulator, like vCenter's `/api`, cannot create folders; rather than a
+//!   custom attribute, because those are not in the `/api` REST surface. The
+//!   category and tag ids are chosen by the host
+//!   (`urn:vmomi:InventoryServiceTag:wasmvisor-plugin-<name>:GLOBAL`), so the
+//!   owner is read from one `list-attached-tags` call without looking ids up.
+//!   Mutating tagging calls could forge or strip that identity, so they need
+//!   a rule with `foreign = true`; `/api/session` belongs to the host alone.
+//!
+//! The invariant: a mutating call (PATCH, PUT, DELETE, POST) on an existing
+//! object goes through only when the object carries the caller's identity or
+//! the matching rule has `foreign = true`. The check and the call are two
+//! requests, so a concurrent change in between is not caught (no NSX or
+//! vCenter precondition covers tags); plugins never race on one object in
+//! practice because one reconcile per object runs at a time.
+
+use serde_json::{Value, json};
+use wasmvisor_manifest::{HttpAccess, Method};
+
+use crate::capability::endpoint::vcenter::is_session_path;
+use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
+
+/// NSX tag scope (and vCenter tag category name) carrying the plugin's name.
+pub const IDENTITY_SCOPE: &str = "wasmvisor/plugin";
+
+/// The vCenter category holding one tag per plugin.
+pub const VCENTER_CATEGORY_ID: &str = "urn:vmomi:InventoryServiceCategory:wasmvisor-plugin:GLOBAL";
+
+const VCENTER_TAG_PREFIX: &str = "urn:vmomi:InventoryServiceTag:wasmvisor-plugin-";
+const VCENTER_TAG_SUFFIX: &str = ":GLOBAL";
+const VM_COLLECTION: &str = "/api/vcenter/vm";
+const TAGGING: &str = "/api/cis/tagging/";
+
+/// The vCenter tag id of `plugin`'s identity.
+pub fn vcenter_tag_id(plugin: &str) -> String {
+    format!("{VCENTER_TAG_PREFIX}{plugin}{VCENTER_TAG_SUFFIX}")
+}
+
+/// Whose an existing object is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// There is no object at the path (a create, or a delete of nothing).
+    Absent,
+    /// It carries this plugin's identity.
+    Plugin(String),
+    /// It exists but carries no plugin identity (made outside wasmvisor).
+    Unowned,
+}
+
+/// Why an identity check stopped a call.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Outside the plugin's reach; the reason completes `"<cap> <METHOD> <path>: "`.
+    Denied(String),
+    /// Looking the owner up failed.
+    Failed(EndpointError),
+}
+
+/// What to do with the plugin's request once it may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Send it as it is.
+    Pass,
+    /// NSX PATCH/PUT: make the body's identity tag `identity` (`None`: strip
+    /// any), adding a `tags` list if the body has none when `always`.
+    StampNsx { identity: Option<String>, always: bool },
+    /// vCenter VM create: tag the new VM with the plugin's identity.
+    TagNewVm,
+}
+
+/// The identity checks of one call.
+pub(crate) struct Identity<'a> {
+    pub(crate) kind: EndpointKind,
+    pub(crate) plugin: &'a str,
+    pub(crate) endpoint: &'a dyn HttpEndpoint,
+}
+
+fn mutating(method: Method) -> bool {
+    !matches!(method, Method::Get)
+}
+
+fn without_query(path: &str) -> &str {
+    path.split_once('?').map_or(path, |(p, _)| p)
+}
+
+fn query_action(path: &str) -> Option<&str> {
+    let (_, query) = path.split_once('?')?;
+    query.split('&').find_map(|kv| kv.strip_prefix("action="))
+}
+
+/// Calls no grant can open: vCenter's session, and tagging changes without
+/// `foreign` (they could forge or strip an identity). Returns the reason.
+pub(crate) fn reserved(kind: EndpointKind, method: Method, path: &str, access: HttpAccess) -> Option<String> {
+    if kind != EndpointKind::Vcenter {
+        return None;
+    }
+    if is_session_path(path) {
+        return Some("the vCenter session belongs to the host".into());
+    }
+    let reads = query_action(path).is_some_and(|a| a.starts_with("list"));
+    if without_query(path).starts_with(TAGGING) && mutating(method) && !reads && access != HttpAccess::Foreign
+    {
+        return Some("tagging changes can alter plugin identity; needs a rule with foreign = true".into());
+    }
+    None
+}
+
+impl Identity<'_> {
+    /// Decides whether the call may go and how to send it.
+    pub(crate) async fn check(
+        &self,
+        method: Method,
+        path: &str,
+        access: HttpAccess,
+    ) -> Result<Plan, Refusal> {
+        if !mutating(method) {
+            return Ok(Plan::Pass);
+        }
+        match self.kind {
+            EndpointKind::Nsx => self.check_nsx(method, path, access).await,
+            EndpointKind::Vcenter => self.check_vcenter(method, path, access).await,
+        }
+    }
+
+    async fn check_nsx(&self, method: Method, path: &str, access: HttpAccess) -> Result<Plan, Refusal> {
+        let owner = self.nsx_owner(path).await.map_err(Refusal::Failed)?;
+        self.admit(&owner, access)?;
+        let writes_body = matches!(method, Method::Patch | Method::Put);
+        Ok(match owner {
+            _ if !writes_body => Plan::Pass,
+            Owner::Absent => Plan::StampNsx { identity: Some(self.plugin.to_owned()), always: true },
+            // PUT replaces the whole object: the identity must be in the body.
+            Owner::Plugin(owner) => Plan::StampNsx { identity: Some(owner), always: method == Method::Put },
+            Owner::Unowned => Plan::StampNsx { identity: None, always: false },
+        })
+    }
+
+    async fn check_vcenter(&self, method: Method, path: &str, access: HttpAccess) -> Result<Plan, Refusal> {
+        let bare = without_query(path).trim_end_matches('/');
+        if bare == VM_COLLECTION {
+            return Ok(if method == Method::Post { Plan::TagNewVm } else { Plan::Pass });
+        }
+        let Some(vm) = bare.strip_prefix("/api/vcenter/vm/").and_then(|rest| rest.split('/').next()) else {
+            // No identity model for other resources; the rule alone decides.
+            return Ok(Plan::Pass);
+        };
+        let owner = self.vcenter_owner(vm).await.map_err(Refusal::Failed)?;
+        self.admit(&owner, access)?;
+        Ok(Plan::Pass)
+    }
+
+    fn admit(&self, owner: &Owner, access: HttpAccess) -> Result<(), Refusal> {
+        match owner {
+            Owner::Absent => Ok(()),
+            Owner::Plugin(name) if name == self.plugin => Ok(()),
+            _ if access == HttpAccess::Foreign => Ok(()),
+            Owner::Plugin(name) => Err(Refusal::Denied(format!("object belongs to plugin {name:?}"))),
+            Owner::Unowned => Err(Refusal::Denied(
+                "object carries no plugin identity (not created through wasmvisor)".into(),
+            )),
+        }
+    }
+
+    async fn get(&self, path: String) -> Result<Option<HttpResponse>, EndpointError> {
+        match self.endpoint.send(HttpRequest { method: Method::Get, path, body: None }).await {
+            Ok(r) => Ok(Some(r)),
+            Err(EndpointError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn nsx_owner(&self, path: &str) -> Result<Owner, EndpointError> {
+        let Some(found) = self.get(without_query(path).to_owned()).await? else {
+            return Ok(Owner::Absent);
+        };
+        let object: Value = serde_json::from_str(&found.body).unwrap_or(Value::Null);
+        let tag = object
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|t| t.get("scope").and_then(Value::as_str) == Some(IDENTITY_SCOPE))
+            .and_then(|t| t.get("tag").and_then(Value::as_str));
+        Ok(tag.map_or(Owner::Unowned, |t| Owner::Plugin(t.to_owned())))
+    }
+
+    async fn vcenter_owner(&self, vm: &str) -> Result<Owner, EndpointError> {
+        let list = HttpRequest {
+            method: Method::Post,
+            path: "/api/cis/tagging/tag-association?action=list-attached-tags".into(),
+            body: Some(json!({"object_id": {"type": "VirtualMachine", "id": vm}}).to_string()),
+        };
+        let attached = self.endpoint.send(list).await?;
+        let ids: Vec<String> = serde_json::from_str(&attached.body).unwrap_or_default();
+        let owner = ids.iter().find_map(|id| {
+            id.strip_prefix(VCENTER_TAG_PREFIX).and_then(|rest| rest.strip_suffix(VCENTER_TAG_SUFFIX))
+        });
+        if let Some(name) = owner {
+            return Ok(Owner::Plugin(name.to_owned()));
+        }
+        Ok(match self.get(format!("{VM_COLLECTION}/{vm}")).await? {
+            Some(_) => Owner::Unowned,
+            None => Owner::Absent,
+        })
+    }
+
+    /// After a successful call: tags a VM the plugin just created. Failing
+    /// here leaves an untagged VM, so the error names it.
+    pub(crate) async fn finish(&self, plan: &Plan, response: &HttpResponse) -> Result<(), EndpointError> {
+        if *plan != Plan::TagNewVm {
+            return Ok(());
+        }
+        let Ok(vm) = serde_json::from_str::<String>(&response.body) else {
+            return Err(EndpointError::Internal(format!(
+                "vCenter answered a VM create without a VM id; cannot tag it for plugin {:?}",
+                self.plugin
+            )));
+        };
+        self.tag_vm(&vm).await.map_err(|e| {
+            EndpointError::Internal(format!(
+                "VM {vm} was created but tagging it for plugin {:?} failed: {e}",
+                self.plugin
+            ))
+        })
+    }
+
+    async fn tag_vm(&self, vm: &str) -> Result<(), EndpointError> {
+        let tag_id = vcenter_tag_id(self.plugin);
+        let attach = || HttpRequest {
+            method: Method::Post,
+            path: format!("/api/cis/tagging/tag-association/{tag_id}?action=attach"),
+            body: Some(json!({"object_id": {"type": "VirtualMachine", "id": vm}}).to_string()),
+        };
+        match self.endpoint.send(attach()).await {
+            Err(EndpointError::NotFound(_)) => {}
+            other => return other.map(drop),
+        }
+        // First VM of this plugin: make the category and the tag, then attach.
+        let category = json!({
+            "name": IDENTITY_SCOPE, "category_id": VCENTER_CATEGORY_ID, "cardinality": "SINGLE",
+            "description": "The wasmvisor plugin that created the object", "associable_types": ["VirtualMachine"],
+        });
+        self.create_once("/api/cis/tagging/category", category).await?;
+        let tag = json!({
+            "name": self.plugin, "category_id": VCENTER_CATEGORY_ID, "tag_id": tag_id,
+            "description": format!("Created by wasmvisor plugin {}", self.plugin),
+        });
+        self.create_once("/api/cis/tagging/tag", tag).await?;
+        self.endpoint.send(attach()).await.map(drop)
+    }
+
+    /// Creates something that another call may have created already.
+    async fn create_once(&self, path: &str, body: Value) -> Result<(), EndpointError> {
+        let request = HttpRequest { method: Method::Post, path: path.into(), body: Some(body.to_string()) };
+        match self.endpoint.send(request).await {
+            Ok(_) | Err(EndpointError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Applies an NSX stamp to a request body; a body that is not a JSON object
+/// is left alone (NSX refuses it anyway).
+pub(crate) fn stamp(plan: &Plan, body: Option<String>) -> Option<String> {
+    let Plan::StampNsx { identity, always } = plan else { return body };
+    let mut object = match body.as_deref().map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(map))) => map,
+        None if *always => serde_json::Map::new(),
+        _ => return body,
+    };
+    let tags = match object.get_mut("tags") {
+        Some(Value::Array(tags)) => tags,
+        Some(_) => return body,
+        None if *always => object.entry("tags").or_insert_with(|| json!([])).as_array_mut()?,
+        None => return body,
+    };
+    tags.retain(|t| t.get("scope").and_then(Value::as_str) != Some(IDENTITY_SCOPE));
+    if let Some(identity) = identity {
+        tags.push(json!({"scope": IDENTITY_SCOPE, "tag": identity}));
+    }
+    Some(Value::Object(object).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own(name: &str, always: bool) -> Plan {
+        Plan::StampNsx { identity: Some(name.into()), always }
+    }
+
+    fn tags(body: &Option<String>) -> Value {
+        serde_json::from_str::<Value>(body.as_deref().unwrap()).unwrap()["tags"].clone()
+    }
+
+    #[test]
+    fn stamp_adds_replaces_and_strips() {
+        let created = stamp(&own("a", true), Some(r#"{"display_name":"s"}"#.into()));
+        assert_eq!(tags(&created), json!([{"scope": "wasmvisor/plugin", "tag": "a"}]));
+
+        let forged = r#"{"tags":[{"scope":"wasmvisor/plugin","tag":"b"},{"scope":"team","tag":"x"}]}"#;
+        assert_eq!(
+            tags(&stamp(&own("a", false), Some(forged.into()))),
+            json!([{"scope": "team", "tag": "x"}, {"scope": "wasmvisor/plugin", "tag": "a"}])
+        );
+        let stripped = stamp(&Plan::StampNsx { identity: None, always: false }, Some(forged.into()));
+        assert_eq!(tags(&stripped), json!([{"scope": "team", "tag": "x"}]));
+    }
+
+    #[test]
+    fn patch_without_tags_keeps_the_stored_tags() {
+        let body = Some(r#"{"display_name":"s"}"#.to_owned());
+        assert_eq!(stamp(&own("a", false), body.clone()), body);
+        assert_eq!(stamp(&Plan::Pass, body.clone()), body);
+    }
+
+    #[test]
+    fn non_object_bodies_are_left_alone() {
+        assert_eq!(stamp(&own("a", true), Some("[1]".into())), Some("[1]".into()));
+        assert_eq!(stamp(&own("a", true), Some(r#"{"tags":"x"}"#.into())), Some(r#"{"tags":"x"}"#.into()));
+        assert_eq!(tags(&stamp(&own("a", true), None)), json!([{"scope": "wasmvisor/plugin", "tag": "a"}]));
+    }
+
+    #[test]
+    fn reserved_vcenter_calls() {
+        let v = EndpointKind::Vcenter;
+        assert!(reserved(v, Method::Post, "/api/session", HttpAccess::Foreign).is_some());
+        assert!(reserved(v, Method::Get, "/api/session", HttpAccess::OwnOnly).is_some());
+        let attach = "/api/cis/tagging/tag-association/t?action=attach";
+        assert!(reserved(v, Method::Post, attach, HttpAccess::OwnOnly).is_some());
+        assert!(reserved(v, Method::Post, attach, HttpAccess::Foreign).is_none());
+        let list = "/api/cis/tagging/tag-association?action=list-attached-tags";
+        assert!(reserved(v, Method::Post, list, HttpAccess::OwnOnly).is_none());
+        assert!(reserved(v, Method::Get, "/api/cis/tagging/tag", HttpAccess::OwnOnly).is_none());
+        assert!(reserved(v, Method::Delete, "/api/vcenter/vm/vm-1", HttpAccess::OwnOnly).is_none());
+        assert!(reserved(EndpointKind::Nsx, Method::Post, "/api/session", HttpAccess::OwnOnly).is_none());
+    }
+
+    #[test]
+    fn vcenter_tag_ids_round_trip() {
+        let id = vcenter_tag_id("capw");
+        assert_eq!(id, "urn:vmomi:InventoryServiceTag:wasmvisor-plugin-capw:GLOBAL");
+        assert_eq!(
+            id.strip_prefix(VCENTER_TAG_PREFIX).and_then(|r| r.strip_suffix(VCENTER_TAG_SUFFIX)),
+            Some("capw")
+        );
+    }
+}

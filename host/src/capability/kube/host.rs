@@ -1,0 +1,209 @@
+//! `wasmvisor:plugin/kube`: the Kubernetes API, checked per call against the
+//! plugin's kube capabilities (verb, cluster, kind, namespace).
+
+use serde_json::Value;
+use tracing::Instrument as _;
+use tracing::field::{Empty, display};
+use wasmtime::component::HasData;
+use wasmvisor_manifest::{KubeCall, KubeVerb};
+
+use crate::capability::error::{HostCallError, convert};
+use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
+use crate::label_selector::LabelSelector;
+use crate::object::{KindScope, ObjectRef};
+use crate::runtime::bindings::wasmvisor::plugin::{kube, types};
+use crate::runtime::scope::CallScope;
+
+/// The kube functions' view of the store.
+pub struct KubeHost<'a> {
+    pub(crate) scope: &'a mut CallScope,
+    pub(crate) backend: &'a dyn KubeBackend,
+}
+
+/// [`HasData`] marker selecting [`KubeHost`].
+pub struct KubeView;
+
+impl HasData for KubeView {
+    type Data<'a> = KubeHost<'a>;
+}
+
+/// The span of one kube host call, `host.kube.<op>`, a child of the
+/// attempt's `reconcile` span; `target` and `allowed` are recorded as the
+/// call learns them.
+macro_rules! call_span {
+    ($op:literal, $verb:expr) => {
+        tracing::info_span!(concat!("host.kube.", $op), verb = %$verb, target = Empty, allowed = Empty)
+    };
+}
+
+impl KubeHost<'_> {
+    /// Budget, then capability check; a denial is logged and counted here.
+    fn admit(&mut self, call: KubeCall<'_>) -> Result<(), HostCallError> {
+        self.scope.charge()?;
+        let allowed = self.scope.manifest.capabilities.allow_kube(&call).is_some();
+        tracing::Span::current().record("allowed", allowed);
+        if allowed {
+            return Ok(());
+        }
+        self.scope.record("kube", "denied");
+        tracing::warn!(
+            plugin = %self.scope.manifest.id(),
+            object = %self.scope.object,
+            denied = %call,
+            "host call denied: outside the plugin's kube capabilities"
+        );
+        Err(HostCallError::Denied(call.to_string()))
+    }
+
+    fn finish<T>(&self, result: Result<T, KubeError>) -> Result<T, HostCallError> {
+        self.scope.record("kube", if result.is_ok() { "ok" } else { "error" });
+        result.map_err(|e| HostCallError::Failed(wit_error(e)))
+    }
+
+    /// Parses apply input and checks its size; returns the object and its identity.
+    fn parse_object(&self, cluster: &str, object: &str) -> Result<(Value, ObjectRef), HostCallError> {
+        self.scope.check_request_size("kube apply", object.len())?;
+        let invalid = |m: String| HostCallError::Failed(types::Error::Invalid(m));
+        let value: Value =
+            serde_json::from_str(object).map_err(|e| invalid(format!("object is not JSON: {e}")))?;
+        let target = ObjectRef::of(cluster, &value).map_err(|e| invalid(e.to_string()))?;
+        Ok((value, target))
+    }
+
+    async fn apply_as(
+        &mut self,
+        verb: KubeVerb,
+        cluster: String,
+        object: String,
+    ) -> Result<String, HostCallError> {
+        let (value, target) = self.parse_object(&cluster, &object)?;
+        tracing::Span::current().record("target", display(&target));
+        self.admit(call_on(verb, &target))?;
+        let status = verb == KubeVerb::ApplyStatus;
+        let field_manager = self.scope.manifest.name.clone();
+        let result = self.backend.apply(&target, value, &field_manager, status).await;
+        Ok(self.finish(result)?.to_string())
+    }
+}
+
+fn call_on(verb: KubeVerb, target: &ObjectRef) -> KubeCall<'_> {
+    KubeCall {
+        verb,
+        cluster: &target.cluster,
+        api_version: &target.api_version,
+        kind: &target.kind,
+        namespace: target.namespace.as_deref(),
+    }
+}
+
+fn source(s: kube::ReadSource) -> ReadSource {
+    match s {
+        kube::ReadSource::Cache => ReadSource::Cache,
+        kube::ReadSource::Server => ReadSource::Server,
+    }
+}
+
+fn object_ref(r: types::ObjectRef) -> ObjectRef {
+    ObjectRef {
+        cluster: r.cluster,
+        api_version: r.api_version,
+        kind: r.kind,
+        namespace: r.namespace,
+        name: r.name,
+    }
+}
+
+/// Maps a backend failure onto the WIT error the plugin sees.
+fn wit_error(e: KubeError) -> types::Error {
+    match e {
+        KubeError::NotFound(m) => types::Error::NotFound(m),
+        KubeError::Conflict(m) => types::Error::Conflict(m),
+        KubeError::Invalid(m) => types::Error::Invalid(m),
+        KubeError::Refused(m) => types::Error::Forbidden(format!("the API server refused the host: {m}")),
+        KubeError::Unavailable(m) => types::Error::Unavailable(m),
+        KubeError::Internal(m) => types::Error::Internal(m),
+    }
+}
+
+impl types::Host for KubeHost<'_> {
+    fn convert_error(&mut self, err: HostCallError) -> wasmtime::Result<types::Error> {
+        convert(err)
+    }
+}
+
+impl kube::Host for KubeHost<'_> {
+    async fn get(
+        &mut self,
+        target: types::ObjectRef,
+        from: kube::ReadSource,
+    ) -> Result<String, HostCallError> {
+        let target = object_ref(target);
+        let span = call_span!("get", KubeVerb::Get);
+        span.record("target", display(&target));
+        async {
+            self.admit(call_on(KubeVerb::Get, &target))?;
+            let result = self.backend.get(&target, source(from)).await;
+            Ok(self.finish(result)?.to_string())
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn list(
+        &mut self,
+        kinds: types::KindRef,
+        label_selector: Option<String>,
+        from: kube::ReadSource,
+    ) -> Result<Vec<String>, HostCallError> {
+        let scope = KindScope {
+            cluster: kinds.cluster,
+            api_version: kinds.api_version,
+            kind: kinds.kind,
+            namespace: kinds.namespace,
+        };
+        let call = KubeCall {
+            verb: KubeVerb::List,
+            cluster: &scope.cluster,
+            api_version: &scope.api_version,
+            kind: &scope.kind,
+            namespace: scope.namespace.as_deref(),
+        };
+        let span = call_span!("list", KubeVerb::List);
+        span.record("target", display(&call));
+        async {
+            self.admit(call)?;
+            let selector = label_selector
+                .as_deref()
+                .map(LabelSelector::parse)
+                .transpose()
+                .map_err(|e| HostCallError::Failed(types::Error::Invalid(e.to_string())))?;
+            let result = self.backend.list(&scope, selector.as_ref(), source(from)).await;
+            Ok(self.finish(result)?.iter().map(Value::to_string).collect())
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn apply(&mut self, cluster: String, object: String) -> Result<String, HostCallError> {
+        let span = call_span!("apply", KubeVerb::Apply);
+        self.apply_as(KubeVerb::Apply, cluster, object).instrument(span).await
+    }
+
+    async fn apply_status(&mut self, cluster: String, object: String) -> Result<String, HostCallError> {
+        let span = call_span!("apply_status", KubeVerb::ApplyStatus);
+        self.apply_as(KubeVerb::ApplyStatus, cluster, object).instrument(span).await
+    }
+
+    async fn delete(&mut self, target: types::ObjectRef) -> Result<(), HostCallError> {
+        let target = object_ref(target);
+        let span = call_span!("delete", KubeVerb::Delete);
+        span.record("target", display(&target));
+        async {
+            self.admit(call_on(KubeVerb::Delete, &target))?;
+            let result = self.backend.delete(&target).await;
+            self.finish(result)
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,390 @@
+//! One call of a plugin export on a fresh instance, under its limits.
+//!
+//! In: a loaded [`Plugin`] and a [`Request`]. Out: a [`Report`] or a typed
+//! [`ReconcileError`]. Whatever the guest does (loop, allocate, panic, flood
+//! the log, exceed its budgets) ends here as a value; the host goes on.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Engine, Store, Trap, WasmBacktrace};
+
+use crate::capability::error::LimitExceeded;
+use crate::metrics::{Metrics, ReconcileLabels};
+use crate::object::ObjectRef;
+use crate::runtime::bindings::wasmvisor::plugin::types;
+use crate::runtime::instance::{Backends, InstanceState};
+use crate::runtime::plugin::Plugin;
+use crate::runtime::scope::{CallScope, Dropped, OutputLimits, truncate};
+
+/// Which export to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// `reconcile`
+    Reconcile,
+    /// `finalize`
+    Finalize,
+}
+
+/// The object handed to the plugin.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Its identity.
+    pub target: ObjectRef,
+    /// Its JSON.
+    pub object: String,
+}
+
+/// What the plugin asked for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing until something changes.
+    Done,
+    /// Call again after this long.
+    RequeueAfter(Duration),
+}
+
+/// A successful call.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The plugin's answer.
+    pub outcome: Outcome,
+    /// `name@version` that served the call.
+    pub plugin: String,
+    /// Host calls made.
+    pub host_calls: u32,
+    /// Log output dropped by the cap.
+    pub dropped: Dropped,
+    /// Wall time, instantiation included.
+    pub elapsed: Duration,
+}
+
+/// The variants of the WIT `error` (`wit/types.wit`), which the host
+/// branches on: the reason on the condition and the Event, and whether the
+/// queue retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Outside the plugin's grant; the operator has to change the grant.
+    Forbidden,
+    /// The addressed object or path does not exist.
+    NotFound,
+    /// Another writer got there first; re-read and try again.
+    Conflict,
+    /// The request itself is wrong; the same request fails the same way.
+    Invalid,
+    /// The backend is unreachable, throttling or failing.
+    Unavailable,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind and message of a WIT error.
+    pub(crate) fn of(error: &types::Error) -> (Self, &str) {
+        match error {
+            types::Error::Forbidden(m) => (ErrorKind::Forbidden, m),
+            types::Error::NotFound(m) => (ErrorKind::NotFound, m),
+            types::Error::Conflict(m) => (ErrorKind::Conflict, m),
+            types::Error::Invalid(m) => (ErrorKind::Invalid, m),
+            types::Error::Unavailable(m) => (ErrorKind::Unavailable, m),
+            types::Error::Internal(m) => (ErrorKind::Internal, m),
+        }
+    }
+
+    /// The WIT name: `forbidden`, `not-found`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The CamelCase reason for conditions and Events.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::Conflict => "Conflict",
+            ErrorKind::Invalid => "Invalid",
+            ErrorKind::Unavailable => "Unavailable",
+            ErrorKind::Internal => "InternalError",
+        }
+    }
+
+    /// Whether the same request fails the same way until the object (or
+    /// the grant) changes: `invalid` and `forbidden`. Such a failure is
+    /// terminal — not retried with backoff, run again on the next change —
+    /// as controller-runtime's `TerminalError`.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ErrorKind::Invalid | ErrorKind::Forbidden)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The plugin returned an error.
+    Returned {
+        /// The WIT error variant.
+        kind: ErrorKind,
+        /// Its message (cut to the operator's cap).
+        message: String,
+    },
+    /// The wall-clock limit passed.
+    Deadline {
+        /// `limits.timeout`.
+        limit: Duration,
+    },
+    /// A limit enforced by trapping: memory, host calls, request size.
+    Limit(LimitExceeded),
+    /// The guest panicked; the message is what it wrote to stderr.
+    Panic {
+        /// The panic message.
+        message: String,
+    },
+    /// Any other trap (unreachable, out-of-bounds, stack overflow, …).
+    Trap {
+        /// wasmtime's description.
+        message: String,
+    },
+    /// The instance could not be created.
+    Instantiate {
+        /// wasmtime's description.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// Whether trying again later may succeed without a change to the plugin
+    /// or its grant (the engine backs off either way).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Failure::Returned { kind, .. } => !kind.is_terminal(),
+            Failure::Deadline { .. } | Failure::Instantiate { .. } => true,
+            Failure::Limit(_) | Failure::Panic { .. } | Failure::Trap { .. } => false,
+        }
+    }
+
+    /// Whether the engine waits for a change of the object instead of
+    /// backing off: the plugin returned a terminal error
+    /// ([`ErrorKind::is_terminal`]). A trap or a blown limit is a bug or a
+    /// resource matter the plugin did not choose to report, so it keeps
+    /// backing off (up to the maximum delay) like a retryable error.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Failure::Returned { kind, .. } if kind.is_terminal())
+    }
+
+    fn metric_result(&self) -> &'static str {
+        match self {
+            Failure::Returned { .. } => "error",
+            _ => "trap",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Returned { kind, message } => write!(f, "returned {kind}: {message}"),
+            Failure::Deadline { limit } => {
+                write!(f, "ran past its deadline of {}", humantime::format_duration(*limit))
+            }
+            Failure::Limit(limit) => write!(f, "{limit}"),
+            Failure::Panic { message } => write!(f, "panicked: {message}"),
+            Failure::Trap { message } => write!(f, "trapped: {message}"),
+            Failure::Instantiate { message } => write!(f, "could not be instantiated: {message}"),
+        }
+    }
+}
+
+/// A failed call, naming the plugin, its version and the object.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{plugin} {failure} (object {object})")]
+pub struct ReconcileError {
+    /// `name@version`.
+    pub plugin: String,
+    /// The object.
+    pub object: String,
+    /// What went wrong.
+    pub failure: Failure,
+    /// Guest frames (function names from the component) for traps.
+    pub backtrace: Option<String>,
+}
+
+/// Runs calls on fresh instances.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub(crate) engine: Engine,
+    pub(crate) backends: Backends,
+    pub(crate) metrics: Metrics,
+    pub(crate) output: OutputLimits,
+    pub(crate) epoch_tick: Duration,
+}
+
+impl Dispatcher {
+    /// Calls `export` of `plugin` on `request` in a fresh instance.
+    pub async fn call(
+        &self,
+        plugin: &Arc<Plugin>,
+        export: Export,
+        request: &Request,
+    ) -> Result<Report, ReconcileError> {
+        let started = Instant::now();
+        let manifest = plugin.manifest.clone();
+        let limits = manifest.limits;
+        let object = request.target.to_string();
+        let scope = CallScope::new(manifest.clone(), object.clone(), self.output, self.metrics.clone());
+        let memory = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
+        let mut store = Store::new(&self.engine, InstanceState::new(scope, self.backends.clone(), memory));
+        store.limiter(|state| state.limiter());
+        store.set_epoch_deadline(ticks(limits.timeout, self.epoch_tick));
+        store.epoch_deadline_trap();
+
+        let wit_request = types::Request {
+            target: types::ObjectRef {
+                cluster: request.target.cluster.clone(),
+                api_version: request.target.api_version.clone(),
+                kind: request.target.kind.clone(),
+                namespace: request.target.namespace.clone(),
+                name: request.target.name.clone(),
+            },
+            object: request.object.clone(),
+        };
+        let run = async {
+            let instance = plugin.pre.instantiate_async(&mut store).await.map_err(Err)?;
+            match export {
+                Export::Reconcile => instance.call_reconcile(&mut store, &wit_request).await.map_err(Ok),
+                Export::Finalize => instance.call_finalize(&mut store, &wit_request).await.map_err(Ok),
+            }
+        };
+        // The epoch deadline stops guest code; the timer stops a host call
+        // that hangs (a slow backend), which the epoch cannot interrupt.
+        let result = tokio::time::timeout(limits.timeout, run).await;
+        let fail = |failure: Failure, backtrace: Option<String>| ReconcileError {
+            plugin: manifest.id(),
+            object: object.clone(),
+            failure,
+            backtrace,
+        };
+        let outcome = match result {
+            Err(_elapsed) => Err(fail(Failure::Deadline { limit: limits.timeout }, None)),
+            Ok(Ok(Ok(outcome))) => Ok(outcome),
+            Ok(Ok(Err(wit_error))) => {
+                let (kind, message) = ErrorKind::of(&wit_error);
+                let mut message = message.to_owned();
+                truncate(&mut message, self.output.max_error_bytes);
+                Err(fail(Failure::Returned { kind, message }, None))
+            }
+            Ok(Err(Err(instantiate))) => {
+                Err(fail(Failure::Instantiate { message: format!("{instantiate:#}") }, None))
+            }
+            Ok(Err(Ok(trap))) => {
+                let (failure, backtrace) = classify(&trap, store.data(), limits.timeout);
+                Err(fail(failure, backtrace))
+            }
+        };
+        let state = store.data();
+        let report = outcome.map(|outcome| Report {
+            outcome: match outcome {
+                types::Outcome::Done => Outcome::Done,
+                types::Outcome::RequeueAfter(ms) => Outcome::RequeueAfter(Duration::from_millis(ms)),
+            },
+            plugin: manifest.id(),
+            host_calls: state.scope.host_calls(),
+            dropped: state.scope.dropped,
+            elapsed: started.elapsed(),
+        });
+        self.finish(&manifest.name, &object, &report, state.scope.dropped);
+        report
+    }
+
+    /// Metrics and the one log line for the call's failure or dropped output.
+    fn finish(&self, plugin: &str, object: &str, report: &Result<Report, ReconcileError>, dropped: Dropped) {
+        let result = match report {
+            Ok(Report { outcome: Outcome::Done, .. }) => "success",
+            Ok(Report { outcome: Outcome::RequeueAfter(_), .. }) => "requeue",
+            Err(e) => e.failure.metric_result(),
+        };
+        self.metrics.reconciles.get_or_create(&ReconcileLabels { plugin: plugin.to_owned(), result }).inc();
+        if dropped.lines > 0 || dropped.bytes > 0 {
+            let labels = crate::metrics::PluginName { plugin: plugin.to_owned() };
+            self.metrics.log_lines_dropped.get_or_create(&labels).inc_by(dropped.lines);
+            tracing::warn!(
+                plugin,
+                object,
+                dropped_lines = dropped.lines,
+                dropped_bytes = dropped.bytes,
+                "plugin log output over the per-call cap was dropped"
+            );
+        }
+    }
+}
+
+/// Epoch ticks for `timeout`, rounded up, plus one for the tick in progress.
+fn ticks(timeout: Duration, tick: Duration) -> u64 {
+    let tick = tick.as_nanos().max(1);
+    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
+}
+
+/// Names the cause of a trap: one of our limits, the deadline, a panic, or
+/// another trap; with the guest backtrace when wasmtime has one.
+fn classify(trap: &wasmtime::Error, state: &InstanceState, timeout: Duration) -> (Failure, Option<String>) {
+    let backtrace = trap.downcast_ref::<WasmBacktrace>().map(|bt| format!("{bt}"));
+    if let Some(limit) = trap.downcast_ref::<LimitExceeded>() {
+        return (Failure::Limit(limit.clone()), backtrace);
+    }
+    if let Some(limit) = state.memory_exceeded() {
+        return (Failure::Limit(limit), backtrace);
+    }
+    match trap.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => (Failure::Deadline { limit: timeout }, backtrace),
+        Some(Trap::UnreachableCodeReached) if state.stderr().contains("panicked") => {
+            let message = state.stderr().trim().to_owned();
+            (Failure::Panic { message }, backtrace)
+        }
+        _ => (Failure::Trap { message: format!("{trap:#}") }, backtrace),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_round_up() {
+        assert_eq!(ticks(Duration::from_millis(100), Duration::from_millis(10)), 11);
+        assert_eq!(ticks(Duration::from_millis(101), Duration::from_millis(10)), 12);
+    }
+
+    #[test]
+    fn retryable_failures() {
+        assert!(Failure::Deadline { limit: Duration::from_secs(1) }.is_retryable());
+        let returned = |kind| Failure::Returned { kind, message: String::new() };
+        assert!(returned(ErrorKind::Unavailable).is_retryable());
+        assert!(returned(ErrorKind::NotFound).is_retryable());
+        assert!(!returned(ErrorKind::Forbidden).is_retryable());
+        assert!(!Failure::Panic { message: String::new() }.is_retryable());
+    }
+
+    #[test]
+    fn only_invalid_and_forbidden_are_terminal() {
+        let returned = |kind| Failure::Returned { kind, message: String::new() };
+        assert!(returned(ErrorKind::Invalid).is_terminal());
+        assert!(returned(ErrorKind::Forbidden).is_terminal());
+        for kind in [ErrorKind::NotFound, ErrorKind::Conflict, ErrorKind::Unavailable, ErrorKind::Internal] {
+            assert!(!returned(kind).is_terminal(), "{kind}");
+        }
+        assert!(!Failure::Panic { message: String::new() }.is_terminal());
+    }
+}

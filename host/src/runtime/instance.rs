@@ -1,0 +1,153 @@
+//! The state inside one instance's store: WASI reduced to clocks and random
+//! numbers, the memory cap, and the per-call scope and backends.
+//!
+//! Built fresh for every reconcile and dropped with the store. The WASI part
+//! is built on the guest's first WASI call, not before: most reconciles make
+//! none, and building a WASI context seeds random generators (its builder
+//! does so twice) and boxes its streams and clocks.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::capability::kube::KubeBackend;
+
+use crate::capability::endpoint::host::EndpointHost;
+use crate::capability::endpoint::{EndpointKind, HttpEndpoint};
+use crate::capability::error::LimitExceeded;
+use crate::capability::kube::host::KubeHost;
+use crate::capability::log::LogHost;
+use crate::runtime::scope::CallScope;
+
+/// The outside world as host functions reach it.
+#[derive(Clone)]
+pub struct Backends {
+    /// The Kubernetes API.
+    pub kube: Arc<dyn KubeBackend>,
+    /// NSX Manager, if configured.
+    pub nsx: Option<Arc<dyn HttpEndpoint>>,
+    /// vCenter, if configured.
+    pub vcenter: Option<Arc<dyn HttpEndpoint>>,
+}
+
+/// Bytes of guest stderr kept, so a panic message can be reported.
+const STDERR_CAPTURE: usize = 8 << 10;
+
+/// Store data of one call.
+pub struct InstanceState {
+    wasi: Option<Wasi>,
+    memory: MemoryCap,
+    pub(crate) scope: CallScope,
+    backends: Backends,
+}
+
+/// WASI for one call: no files, sockets, environment or arguments; stderr
+/// captured.
+struct Wasi {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    stderr: MemoryOutputPipe,
+}
+
+impl Wasi {
+    fn new() -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let ctx = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self { ctx, table: ResourceTable::new(), stderr }
+    }
+}
+
+impl InstanceState {
+    /// State for one call; its WASI context comes with the first WASI call.
+    pub(crate) fn new(scope: CallScope, backends: Backends, memory_limit: usize) -> Self {
+        Self { wasi: None, memory: MemoryCap { limit: memory_limit, exceeded: None }, scope, backends }
+    }
+
+    /// What the guest wrote to stderr (a Rust panic message lands here).
+    pub(crate) fn stderr(&self) -> String {
+        self.wasi
+            .as_ref()
+            .map(|w| String::from_utf8_lossy(&w.stderr.contents()).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The memory the guest tried to grow to past its cap, if it did.
+    pub(crate) fn memory_exceeded(&self) -> Option<LimitExceeded> {
+        self.memory.exceeded.clone()
+    }
+
+    pub(crate) fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.memory
+    }
+
+    pub(crate) fn kube_view(&mut self) -> KubeHost<'_> {
+        KubeHost { scope: &mut self.scope, backend: &*self.backends.kube }
+    }
+
+    pub(crate) fn nsx_view(&mut self) -> EndpointHost<'_> {
+        EndpointHost {
+            scope: &mut self.scope,
+            endpoint: self.backends.nsx.as_deref(),
+            kind: EndpointKind::Nsx,
+        }
+    }
+
+    pub(crate) fn vcenter_view(&mut self) -> EndpointHost<'_> {
+        EndpointHost {
+            scope: &mut self.scope,
+            endpoint: self.backends.vcenter.as_deref(),
+            kind: EndpointKind::Vcenter,
+        }
+    }
+
+    pub(crate) fn log_view(&mut self) -> LogHost<'_> {
+        LogHost { scope: &mut self.scope }
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        let wasi = self.wasi.get_or_insert_with(Wasi::new);
+        WasiCtxView { ctx: &mut wasi.ctx, table: &mut wasi.table }
+    }
+}
+
+/// Caps linear memory; growing past the cap traps with a typed error
+/// instead of failing the allocation, so the failure names its cause.
+struct MemoryCap {
+    limit: usize,
+    exceeded: Option<LimitExceeded>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            let exceeded = LimitExceeded::Memory { wanted: desired, limit: self.limit };
+            self.exceeded = Some(exceeded.clone());
+            return Err(wasmtime::Error::new(exceeded));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}

@@ -1,0 +1,170 @@
+//! The per-call state every host function shares: who is calling, about
+//! which object, and what is left of the call's budgets.
+//!
+//! One `CallScope` lives in each fresh instance's store and dies with it, so
+//! budgets never leak from one reconcile to the next.
+
+use std::sync::Arc;
+
+use wasmvisor_manifest::Manifest;
+
+use crate::capability::error::{HostCallError, LimitExceeded};
+use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
+
+/// Caps on what one call may emit, set by the operator for all plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Largest body a plugin may send in one host call (apply, nsx, vcenter).
+    pub max_request_bytes: usize,
+    /// Log lines kept per call; the rest are dropped and counted.
+    pub max_log_lines: u32,
+    /// Longest log message or field value kept; longer ones are cut.
+    pub max_log_line_bytes: usize,
+    /// Longest error message kept from a plugin.
+    pub max_error_bytes: usize,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 1 << 20,
+            max_log_lines: 100,
+            max_log_line_bytes: 4096,
+            max_error_bytes: 4096,
+        }
+    }
+}
+
+/// What the log cap dropped during one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Lines dropped.
+    pub lines: u64,
+    /// Bytes of message text dropped (whole lines and cut tails).
+    pub bytes: u64,
+}
+
+/// State shared by the host functions of one call.
+#[derive(Debug)]
+pub struct CallScope {
+    pub(crate) manifest: Arc<Manifest>,
+    /// `cluster/apiVersion/kind/namespace/name` of the object, for logs.
+    pub(crate) object: String,
+    pub(crate) limits: OutputLimits,
+    pub(crate) metrics: Metrics,
+    host_calls: u32,
+    log_lines: u32,
+    pub(crate) dropped: Dropped,
+}
+
+impl CallScope {
+    /// A scope for one call of `manifest`'s plugin on `object`.
+    pub(crate) fn new(
+        manifest: Arc<Manifest>,
+        object: String,
+        limits: OutputLimits,
+        metrics: Metrics,
+    ) -> Self {
+        Self { manifest, object, limits, metrics, host_calls: 0, log_lines: 0, dropped: Dropped::default() }
+    }
+
+    /// Counts one host call against the plugin's budget; over budget, the
+    /// call traps.
+    pub(crate) fn charge(&mut self) -> Result<(), HostCallError> {
+        let limit = self.manifest.limits.host_calls;
+        if self.host_calls >= limit {
+            return Err(HostCallError::Limit(LimitExceeded::HostCalls { limit }));
+        }
+        self.host_calls += 1;
+        Ok(())
+    }
+
+    /// Refuses a request body over the output cap (the call traps).
+    pub(crate) fn check_request_size(&self, what: &'static str, len: usize) -> Result<(), HostCallError> {
+        let limit = self.limits.max_request_bytes;
+        if len > limit {
+            return Err(HostCallError::Limit(LimitExceeded::Output { what, size: len, limit }));
+        }
+        Ok(())
+    }
+
+    /// Whether another log line fits; if not, counts it as dropped.
+    pub(crate) fn admit_log_line(&mut self, bytes: usize) -> bool {
+        if self.log_lines >= self.limits.max_log_lines {
+            self.dropped.lines += 1;
+            self.dropped.bytes += bytes as u64;
+            return false;
+        }
+        self.log_lines += 1;
+        true
+    }
+
+    /// Records a host call's outcome in the metrics.
+    pub(crate) fn record(&self, capability: &'static str, outcome: &'static str) {
+        let plugin = self.manifest.name.clone();
+        if outcome == "denied" {
+            self.metrics.denied.get_or_create(&CapabilityLabels { plugin: plugin.clone(), capability }).inc();
+        }
+        self.metrics.host_calls.get_or_create(&HostCallLabels { plugin, capability, outcome }).inc();
+    }
+
+    /// Host calls made so far.
+    pub(crate) fn host_calls(&self) -> u32 {
+        self.host_calls
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, returning how
+/// many bytes were cut.
+pub(crate) fn truncate(text: &mut String, max: usize) -> usize {
+    if text.len() <= max {
+        return 0;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(host_calls: u32, log_lines: u32) -> CallScope {
+        let mut manifest = Manifest::parse(
+            "name = \"t\"\nversion = \"1\"\n[[watches]]\napi-version = \"v1\"\nkind = \"ConfigMap\"",
+        )
+        .unwrap();
+        manifest.limits.host_calls = host_calls;
+        let limits = OutputLimits { max_log_lines: log_lines, ..OutputLimits::default() };
+        CallScope::new(Arc::new(manifest), "obj".into(), limits, Metrics::default())
+    }
+
+    #[test]
+    fn budget_allows_exactly_the_limit() {
+        let mut s = scope(2, 0);
+        assert!(s.charge().is_ok());
+        assert!(s.charge().is_ok());
+        assert!(matches!(s.charge(), Err(HostCallError::Limit(LimitExceeded::HostCalls { limit: 2 }))));
+        assert_eq!(s.host_calls(), 2);
+    }
+
+    #[test]
+    fn log_cap_counts_what_it_drops() {
+        let mut s = scope(1, 1);
+        assert!(s.admit_log_line(10));
+        assert!(!s.admit_log_line(10));
+        assert!(!s.admit_log_line(5));
+        assert_eq!(s.dropped, Dropped { lines: 2, bytes: 15 });
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        let mut t = "aé".to_string(); // 'é' is two bytes
+        assert_eq!(truncate(&mut t, 2), 2);
+        assert_eq!(t, "a");
+    }
+}
