@@ -208,6 +208,10 @@ pub fn generate(grants: &Grants, manifests: &[Manifest], options: &RbacOptions) 
             let reaches: Vec<Reach> = match &rule.namespaces {
                 Namespaces::All => vec![Reach::Cluster],
                 Namespaces::Only(set) => set.iter().cloned().map(Reach::Namespace).collect(),
+                // Origins are the namespaces of guest clusters yet to come, so
+                // the host needs the rule everywhere; each call is narrowed to
+                // its origin by the host, not by RBAC.
+                Namespaces::Origin => vec![Reach::Cluster],
             };
             for &verb in &rule.verbs {
                 let (verbs, status) = verbs_of(verb);

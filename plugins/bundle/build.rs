@@ -19,6 +19,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("capw-plugin", "capw"),
     ("vm-service-plugin", "vm-service"),
     ("ncp-plugin", "ncp"),
+    ("cloud-provider-plugin", "cloud-provider"),
 ];
 
 fn main() {
@@ -38,6 +39,7 @@ fn main() {
         "plugins/capw",
         "plugins/vm-service",
         "plugins/ncp",
+        "plugins/cloud-provider",
     ] {
         println!("cargo::rerun-if-changed={}", root.join(watched).display());
     }

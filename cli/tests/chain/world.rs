@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use wasmvisor_host::backend::{HttpEndpoint, HttpRequest};
-use wasmvisor_host::clients::{connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::{HttpEndpoint, HttpRequest, connect_nsx, connect_vcenter};
 use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::manifest::Method;
 

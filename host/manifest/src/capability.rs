@@ -96,6 +96,9 @@ impl fmt::Display for KubeVerb {
     }
 }
 
+/// How a rule writes [`Namespaces::Origin`].
+pub const ORIGIN: &str = "$origin";
+
 /// Which namespaces a kube rule reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Namespaces {
@@ -104,16 +107,35 @@ pub enum Namespaces {
     All,
     /// Only these namespaces.
     Only(BTreeSet<String>),
+    /// `["$origin"]`: only the namespace of the Secret that made the
+    /// reconciled object's cluster a member of a dynamic source (a guest
+    /// cluster's Supervisor namespace), decided per call by the host from
+    /// the object being reconciled, never from what the plugin asks. A
+    /// reconcile of an object in a static cluster reaches no namespace.
+    Origin,
 }
 
 impl Namespaces {
-    /// Whether a call in `namespace` is inside; `None` (cluster-scoped or
-    /// all namespaces) needs [`Namespaces::All`].
-    pub fn admits(&self, namespace: Option<&str>) -> bool {
+    /// Whether a call in `namespace` is inside, for a reconcile whose object
+    /// came from `origin` (see [`Namespaces::Origin`]); `None` (cluster-scoped
+    /// or all namespaces) needs [`Namespaces::All`].
+    pub fn admits(&self, namespace: Option<&str>, origin: Option<&str>) -> bool {
         match (self, namespace) {
             (Namespaces::All, _) => true,
             (Namespaces::Only(set), Some(ns)) => set.contains(ns),
-            (Namespaces::Only(_), None) => false,
+            (Namespaces::Origin, Some(ns)) => origin == Some(ns),
+            (Namespaces::Only(_) | Namespaces::Origin, None) => false,
+        }
+    }
+
+    /// Whether a grant with these namespaces covers `wanted`, one entry of
+    /// what a manifest asks (`None`: all namespaces; `Some(ORIGIN)`: the origin).
+    fn covers(&self, wanted: Option<&str>) -> bool {
+        match (self, wanted) {
+            (Namespaces::All, _) => true,
+            (Namespaces::Origin, Some(ns)) => ns == ORIGIN,
+            (Namespaces::Only(set), Some(ns)) => ns != ORIGIN && set.contains(ns),
+            (Namespaces::Only(_) | Namespaces::Origin, None) => false,
         }
     }
 }
@@ -123,6 +145,7 @@ impl Serialize for Namespaces {
         match self {
             Namespaces::All => vec!["*"].serialize(s),
             Namespaces::Only(set) => set.serialize(s),
+            Namespaces::Origin => vec![ORIGIN].serialize(s),
         }
     }
 }
@@ -137,6 +160,14 @@ impl<'de> Deserialize<'de> for Namespaces {
                 ));
             }
             return Ok(Namespaces::All);
+        }
+        if names.iter().any(|n| n == ORIGIN) {
+            if names.len() > 1 {
+                return Err(serde::de::Error::custom(
+                    "namespaces: \"$origin\" (the reconciled object's guest cluster namespace) stands alone",
+                ));
+            }
+            return Ok(Namespaces::Origin);
         }
         if names.is_empty() {
             return Err(serde::de::Error::custom(
@@ -155,6 +186,7 @@ impl fmt::Display for Namespaces {
                 let names: Vec<_> = set.iter().map(|n| format!("{n:?}")).collect();
                 write!(f, "namespaces {}", names.join(", "))
             }
+            Namespaces::Origin => f.write_str("the namespace the reconciled object's cluster comes from"),
         }
     }
 }
@@ -190,6 +222,9 @@ pub struct KubeCall<'a> {
     pub kind: &'a str,
     /// Namespace; `None` for cluster-scoped objects or all-namespace lists.
     pub namespace: Option<&'a str>,
+    /// The namespace the reconciled object's cluster comes from, when it is
+    /// a member of a dynamic source (see [`Namespaces::Origin`]).
+    pub origin: Option<&'a str>,
 }
 
 impl KubeRule {
@@ -199,7 +234,7 @@ impl KubeRule {
             && self.cluster.admits(call.cluster)
             && self.api_version == call.api_version
             && self.kind == call.kind
-            && self.namespaces.admits(call.namespace)
+            && self.namespaces.admits(call.namespace, call.origin)
     }
 
     fn covers_verb_in(&self, wanted: &KubeRule, verb: KubeVerb, namespace: Option<&str>) -> bool {
@@ -207,7 +242,7 @@ impl KubeRule {
             && self.cluster.covers(&wanted.cluster)
             && self.api_version == wanted.api_version
             && self.kind == wanted.kind
-            && self.namespaces.admits(namespace)
+            && self.namespaces.covers(namespace)
     }
 }
 
@@ -403,6 +438,7 @@ impl Capabilities {
             let namespaces: Vec<Option<&str>> = match &rule.namespaces {
                 Namespaces::All => vec![None],
                 Namespaces::Only(set) => set.iter().map(|n| Some(n.as_str())).collect(),
+                Namespaces::Origin => vec![Some(ORIGIN)],
             };
             for &verb in &rule.verbs {
                 for &namespace in &namespaces {
@@ -471,7 +507,43 @@ mod tests {
     "#;
 
     fn call<'a>(verb: KubeVerb, kind: &'a str, ns: Option<&'a str>) -> KubeCall<'a> {
-        KubeCall { verb, cluster: "supervisor", api_version: "v1", kind, namespace: ns }
+        KubeCall { verb, cluster: "supervisor", api_version: "v1", kind, namespace: ns, origin: None }
+    }
+
+    const ORIGIN_RULE: &str = r#"
+        [[kube]]
+        cluster = "supervisor"
+        api-version = "v1"
+        kind = "ConfigMap"
+        verbs = ["apply"]
+        namespaces = ["$origin"]
+    "#;
+
+    #[test]
+    fn an_origin_rule_reaches_only_the_namespace_the_reconcile_comes_from() {
+        let g = caps(ORIGIN_RULE);
+        let from = |origin: Option<&'static str>, ns: Option<&'static str>| KubeCall {
+            origin,
+            ..call(KubeVerb::Apply, "ConfigMap", ns)
+        };
+        assert!(g.allow_kube(&from(Some("team-a"), Some("team-a"))).is_some());
+        assert!(g.allow_kube(&from(Some("team-a"), Some("team-b"))).is_none(), "another guest's namespace");
+        assert!(g.allow_kube(&from(None, Some("team-a"))).is_none(), "a static cluster has no origin");
+        assert!(g.allow_kube(&from(Some("team-a"), None)).is_none(), "never all namespaces");
+        assert!(g.allow_kube(&from(Some("$origin"), Some("team-b"))).is_none());
+    }
+
+    #[test]
+    fn an_origin_rule_is_covered_by_an_origin_or_all_namespaces_grant_only() {
+        let wanted = caps(ORIGIN_RULE);
+        assert!(caps(ORIGIN_RULE).missing(&wanted).is_empty());
+        assert!(caps(&ORIGIN_RULE.replace("[\"$origin\"]", "[\"*\"]")).missing(&wanted).is_empty());
+        let named = caps(&ORIGIN_RULE.replace("[\"$origin\"]", "[\"team-a\"]"));
+        assert_eq!(named.missing(&wanted).len(), 1, "a named namespace does not cover every origin");
+        assert!(wanted.missing(&named).len() == 1, "nor the origin a named namespace");
+        let mixed: Result<Capabilities, _> =
+            toml::from_str(&ORIGIN_RULE.replace("[\"$origin\"]", "[\"$origin\", \"a\"]"));
+        assert!(mixed.unwrap_err().to_string().contains("stands alone"));
     }
 
     #[test]

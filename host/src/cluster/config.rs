@@ -57,12 +57,28 @@ pub fn member_name(source: &str, namespace: &str, secret: &str) -> String {
     format!("{source}/{namespace}/{secret}")
 }
 
+/// The namespace of the Secret behind member cluster `cluster` (the guest
+/// cluster's Supervisor namespace); `None` for a statically configured
+/// cluster. This is the origin a `namespaces = ["$origin"]` rule admits.
+pub fn member_namespace(cluster: &str) -> Option<&str> {
+    let mut parts = cluster.splitn(3, '/');
+    let (_source, namespace, _secret) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(namespace).filter(|n| !n.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ClusterConfig, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    #[test]
+    fn a_member_names_the_namespace_of_its_secret() {
+        assert_eq!(member_namespace(&member_name("guests", "team-a", "c1-kubeconfig")), Some("team-a"));
+        assert_eq!(member_namespace("default"), None);
+        assert_eq!(member_namespace("guests/team-a"), None);
     }
 
     #[test]

@@ -11,4 +11,4 @@ pub mod config;
 pub mod secrets;
 
 pub use client::{ClusterError, Clusters};
-pub use config::{ClusterConfig, ClusterSource, member_name};
+pub use config::{ClusterConfig, ClusterSource, member_name, member_namespace};

@@ -244,7 +244,8 @@ impl Dispatcher {
         let manifest = plugin.manifest.clone();
         let limits = manifest.limits;
         let object = request.target.to_string();
-        let scope = CallScope::new(manifest.clone(), object.clone(), self.output, self.metrics.clone());
+        let mut scope = CallScope::new(manifest.clone(), object.clone(), self.output, self.metrics.clone());
+        scope.origin = crate::cluster::member_namespace(&request.target.cluster).map(str::to_owned);
         let memory = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
         let mut store = Store::new(&self.engine, InstanceState::new(scope, self.backends.clone(), memory));
         store.limiter(|state| state.limiter());

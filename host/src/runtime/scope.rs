@@ -50,6 +50,9 @@ pub struct CallScope {
     pub(crate) manifest: Arc<Manifest>,
     /// `cluster/apiVersion/kind/namespace/name` of the object, for logs.
     pub(crate) object: String,
+    /// The namespace the object's cluster comes from when it is a member of
+    /// a dynamic source: what `namespaces = ["$origin"]` admits.
+    pub(crate) origin: Option<String>,
     pub(crate) limits: OutputLimits,
     pub(crate) metrics: Metrics,
     host_calls: u32,
@@ -65,7 +68,16 @@ impl CallScope {
         limits: OutputLimits,
         metrics: Metrics,
     ) -> Self {
-        Self { manifest, object, limits, metrics, host_calls: 0, log_lines: 0, dropped: Dropped::default() }
+        Self {
+            manifest,
+            object,
+            origin: None,
+            limits,
+            metrics,
+            host_calls: 0,
+            log_lines: 0,
+            dropped: Dropped::default(),
+        }
     }
 
     /// Counts one host call against the plugin's budget; over budget, the

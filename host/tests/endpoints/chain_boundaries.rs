@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wasmvisor_host::Grants;
 use wasmvisor_host::manifest::{Manifest, section};
 use wasmvisor_plugins::testing::PROBE;
-use wasmvisor_plugins::{Bundled, CAPW, NCP, TKC, VM_SERVICE};
+use wasmvisor_plugins::{Bundled, CAPW, CLOUD_PROVIDER, NCP, TKC, VM_SERVICE};
 
 use crate::harness::{Host, Sims, assert_error, call};
 
@@ -27,13 +27,19 @@ fn wearing(plugin: &Bundled) -> (Vec<u8>, String) {
 
 /// Has `plugin` (the probe wearing its manifest, granted exactly that) send `calls`.
 async fn attempt(sims: &Sims, plugin: &Bundled, calls: Value) -> (Host, Vec<Value>) {
+    attempt_from(sims, plugin, "default", calls).await
+}
+
+/// As [`attempt`], for an object of `cluster` (a guest cluster's member name).
+async fn attempt_from(sims: &Sims, plugin: &Bundled, cluster: &str, calls: Value) -> (Host, Vec<Value>) {
     let (component, name) = wearing(plugin);
-    let nsx = wasmvisor_host::clients::connect_nsx(&sims.nsx_config, None).await.unwrap();
-    let vcenter = wasmvisor_host::clients::connect_vcenter(&sims.vcenter_config, None).await.unwrap();
+    let nsx = wasmvisor_host::capability::endpoint::connect_nsx(&sims.nsx_config, None).await.unwrap();
+    let vcenter =
+        wasmvisor_host::capability::endpoint::connect_vcenter(&sims.vcenter_config, None).await.unwrap();
     let trusted = Grants { trust_manifests: true, ..Grants::default() };
     let host = Host::build(nsx, vcenter, trusted, &[(component, "impostor.wasm")]);
-    host.reconcile(&name, "attempt", json!({"calls": calls.to_string()})).await.unwrap();
-    let out = host.config_map(&name, "attempt-out").expect("the report was written");
+    host.reconcile_in(cluster, &name, "attempt", json!({"calls": calls.to_string()})).await.unwrap();
+    let out = host.config_map_in(cluster, &name, "attempt-out").expect("the report was written");
     let seen = serde_json::from_str(out["data"]["outcomes"].as_str().unwrap()).unwrap();
     (host, seen)
 }
@@ -92,4 +98,34 @@ async fn vm_service_does_not_reach_nsx() {
     assert_error(&seen[0], "forbidden", &format!("nsx GET {T1}"));
     assert_eq!(seen[1]["status"], 200, "{}", seen[1]);
     assert_eq!(host.denied("vm-service", "nsx"), 1);
+}
+
+/// cloud-provider reaches the Supervisor only in the namespace of the guest
+/// cluster the reconciled object comes from, whatever it asks, and holds
+/// nothing on Secrets, NSX or vCenter.
+#[tokio::test]
+async fn cloud_provider_writes_only_in_its_origin_clusters_namespace() {
+    let sims = Sims::start().await;
+    let vms = |ns: &str| {
+        format!("vmoperator.vmware.com/v1alpha1/VirtualMachineService/{ns}/tkc-a-0123456789abcdef01234")
+    };
+    let supervisor = |path: &str| json!({"endpoint": "kube", "method": "GET", "path": path, "cluster": "default"});
+    let calls = json!([
+        supervisor(&vms("team-a")),
+        supervisor(&vms("team-b")),
+        supervisor("v1/Secret/team-a/tkc-a-kubeconfig"),
+        call("nsx", "GET", T1, None),
+        call("vcenter", "GET", VMS, None),
+    ]);
+    let (host, seen) = attempt_from(&sims, &CLOUD_PROVIDER, "guests/team-a/tkc-a-kubeconfig", calls).await;
+    assert_eq!(seen[0]["error"], "not-found", "its own origin's namespace is reachable: {}", seen[0]);
+    assert_error(
+        &seen[1],
+        "forbidden",
+        "kube get vmoperator.vmware.com/v1alpha1/VirtualMachineService in cluster \"default\", namespace \"team-b\"",
+    );
+    assert_error(&seen[2], "forbidden", "kube get v1/Secret in cluster \"default\", namespace \"team-a\"");
+    assert_error(&seen[3], "forbidden", &format!("nsx GET {T1}"));
+    assert_error(&seen[4], "forbidden", &format!("vcenter GET {VMS}"));
+    assert_eq!(host.denied("cloud-provider", "kube"), 2);
 }

@@ -206,20 +206,36 @@ impl Host {
     }
 
     pub(crate) async fn reconcile(&self, plugin: &str, name: &str, data: Value) -> Result<Report, CallError> {
+        self.reconcile_in("default", plugin, name, data).await
+    }
+
+    /// Reconciles a ConfigMap `name` in namespace `plugin` of `cluster` with `data`.
+    pub(crate) async fn reconcile_in(
+        &self,
+        cluster: &str,
+        plugin: &str,
+        name: &str,
+        data: Value,
+    ) -> Result<Report, CallError> {
         let object = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": plugin},
             "data": data,
         });
-        let stored = self.kube.insert("default", object).unwrap();
+        let stored = self.kube.insert(cluster, object).unwrap();
         let request =
-            Request { target: ObjectRef::of("default", &stored).unwrap(), object: stored.to_string() };
+            Request { target: ObjectRef::of(cluster, &stored).unwrap(), object: stored.to_string() };
         self.runtime.call(plugin, Export::Reconcile, &request).await
     }
 
     pub(crate) fn config_map(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.config_map_in("default", namespace, name)
+    }
+
+    /// ConfigMap `namespace/name` of `cluster`, as the in-memory kube holds it.
+    pub(crate) fn config_map_in(&self, cluster: &str, namespace: &str, name: &str) -> Option<Value> {
         self.kube.object(&ObjectRef {
-            cluster: "default".into(),
+            cluster: cluster.into(),
             api_version: "v1".into(),
             kind: "ConfigMap".into(),
             namespace: Some(namespace.into()),

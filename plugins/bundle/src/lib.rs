@@ -53,11 +53,17 @@ chain_plugin!(
     "ncp"
 );
 
+chain_plugin!(
+    /// `plugins/cloud-provider`: guest LoadBalancer Services through the Supervisor.
+    CLOUD_PROVIDER,
+    "cloud-provider"
+);
+
 /// The Supervisor chain, in chain order.
-pub const CHAIN: &[Bundled] = &[TKC, CAPI, CAPW, VM_SERVICE, NCP];
+pub const CHAIN: &[Bundled] = &[TKC, CAPI, CAPW, VM_SERVICE, NCP, CLOUD_PROVIDER];
 
 /// Plugins `wasmvisor up` places in its plugin directory.
-pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG, TKC, CAPI, CAPW, VM_SERVICE, NCP];
+pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG, TKC, CAPI, CAPW, VM_SERVICE, NCP, CLOUD_PROVIDER];
 
 /// Test-only components; not shipped.
 pub mod testing {

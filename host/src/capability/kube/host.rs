@@ -37,6 +37,12 @@ macro_rules! call_span {
 }
 
 impl KubeHost<'_> {
+    /// The namespace the reconciled object's cluster comes from, decided by
+    /// the host from the object it handed the plugin (never from the call).
+    fn origin(&self) -> Option<String> {
+        self.scope.origin.clone()
+    }
+
     /// Budget, then capability check; a denial is logged and counted here.
     fn admit(&mut self, call: KubeCall<'_>) -> Result<(), HostCallError> {
         self.scope.charge()?;
@@ -78,7 +84,8 @@ impl KubeHost<'_> {
     ) -> Result<String, HostCallError> {
         let (value, target) = self.parse_object(&cluster, &object)?;
         tracing::Span::current().record("target", display(&target));
-        self.admit(call_on(verb, &target))?;
+        let origin = self.origin();
+        self.admit(call_on(verb, &target, origin.as_deref()))?;
         let status = verb == KubeVerb::ApplyStatus;
         let field_manager = self.scope.manifest.name.clone();
         let result = self.backend.apply(&target, value, &field_manager, status).await;
@@ -86,13 +93,14 @@ impl KubeHost<'_> {
     }
 }
 
-fn call_on(verb: KubeVerb, target: &ObjectRef) -> KubeCall<'_> {
+fn call_on<'a>(verb: KubeVerb, target: &'a ObjectRef, origin: Option<&'a str>) -> KubeCall<'a> {
     KubeCall {
         verb,
         cluster: &target.cluster,
         api_version: &target.api_version,
         kind: &target.kind,
         namespace: target.namespace.as_deref(),
+        origin,
     }
 }
 
@@ -141,7 +149,8 @@ impl kube::Host for KubeHost<'_> {
         let span = call_span!("get", KubeVerb::Get);
         span.record("target", display(&target));
         async {
-            self.admit(call_on(KubeVerb::Get, &target))?;
+            let origin = self.origin();
+            self.admit(call_on(KubeVerb::Get, &target, origin.as_deref()))?;
             let result = self.backend.get(&target, source(from)).await;
             Ok(self.finish(result)?.to_string())
         }
@@ -161,12 +170,14 @@ impl kube::Host for KubeHost<'_> {
             kind: kinds.kind,
             namespace: kinds.namespace,
         };
+        let origin = self.origin();
         let call = KubeCall {
             verb: KubeVerb::List,
             cluster: &scope.cluster,
             api_version: &scope.api_version,
             kind: &scope.kind,
             namespace: scope.namespace.as_deref(),
+            origin: origin.as_deref(),
         };
         let span = call_span!("list", KubeVerb::List);
         span.record("target", display(&call));
@@ -199,7 +210,8 @@ impl kube::Host for KubeHost<'_> {
         let span = call_span!("delete", KubeVerb::Delete);
         span.record("target", display(&target));
         async {
-            self.admit(call_on(KubeVerb::Delete, &target))?;
+            let origin = self.origin();
+            self.admit(call_on(KubeVerb::Delete, &target, origin.as_deref()))?;
             let result = self.backend.delete(&target).await;
             self.finish(result)
         }

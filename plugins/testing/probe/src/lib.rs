@@ -2,7 +2,8 @@
 //! handed lists requests in `data.calls` (JSON: `[{"endpoint": "nsx",
 //! "method": "GET", "path": "…", "body": "…"}]`; endpoint `kube` with
 //! method `GET` and path `<apiVersion>/<Kind>/<namespace>/<name>` reads an
-//! object, e.g. `v1/Secret/default/token`); it sends each one
+//! object, e.g. `v1/Secret/default/token`, in the handed object's cluster
+//! or the call's `cluster`); it sends each one
 //! `data.repeat` times (default 1), logs every outcome (unless `data.log`
 //! is `"false"`), and, unless
 //! `data.report` is `"false"`, writes everything it saw (statuses, bodies,
@@ -29,6 +30,9 @@ struct Call {
     path: String,
     #[serde(default)]
     body: Option<String>,
+    /// For `kube`: the cluster (default: the handed object's).
+    #[serde(default)]
+    cluster: Option<String>,
 }
 
 fn method(name: &str) -> Result<Method, Error> {
@@ -68,7 +72,8 @@ fn send(ctx: &Context, call: &Call) -> Result<Result<serde_json::Value, Error>, 
                     call.path
                 )));
             };
-            let target = ObjectRef::namespaced(ctx.cluster(), api_version, kind, namespace, name);
+            let cluster = call.cluster.as_deref().unwrap_or(ctx.cluster());
+            let target = ObjectRef::namespaced(cluster, api_version, kind, namespace, name);
             return Ok(ctx
                 .kube()
                 .get::<serde_json::Value>(&target)
