@@ -34,6 +34,9 @@ use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::host::Host;
 use wasmvisor_sim::{NsxSettings, NsxSim, SimConfig, VcenterSim, VcenterTiming};
 
+/// The dynamic cluster source of the guest clusters, in `DIR/host.toml`.
+const GUESTS: &str = "guests";
+
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -107,6 +110,20 @@ async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
             .context("the built-in host config")?;
     config.plugin_dir = Some(plugin_dir.clone());
     config.clusters.insert(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), cluster);
+    // Every guest cluster, one member per `<cluster>-kubeconfig` Secret
+    // Cluster API publishes in the Supervisor (what cloud-provider watches).
+    config.clusters.insert(
+        GUESTS.into(),
+        ClusterConfig {
+            source: ClusterSource::KubeconfigSecrets {
+                cluster: wasmvisor_host::manifest::DEFAULT_CLUSTER.into(),
+                label_selector: "cluster.x-k8s.io/cluster-name".into(),
+                namespace: None,
+                key: "value".into(),
+                name_suffix: Some("-kubeconfig".into()),
+            },
+        },
+    );
     config.nsx = Some(endpoint(&nsx.base_url, &nsx.credentials_file));
     config.vcenter = Some(endpoint(&vcenter.base_url, &vcenter.credentials_file));
     write_config(&dir.join("host.toml"), &config)?;

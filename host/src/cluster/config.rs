@@ -45,6 +45,11 @@ pub enum ClusterSource {
         /// The data key holding the kubeconfig (default `value`, Cluster API's).
         #[serde(default = "default_key")]
         key: String,
+        /// Only Secrets whose name ends so, e.g. `-kubeconfig`: Cluster API
+        /// labels all of a cluster's Secrets (CA, bootstrap data) with the
+        /// cluster name, and names its kubeconfig `<cluster>-kubeconfig`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name_suffix: Option<String>,
     },
 }
 
@@ -99,6 +104,7 @@ mod tests {
                 label_selector: "a=b".into(),
                 namespace: None,
                 key: "value".into(),
+                name_suffix: None,
             }
         );
     }

@@ -35,7 +35,8 @@ impl Drop for Members {
 /// Starts following `source`; `None` when it is not a dynamic source or
 /// the cluster holding its Secrets is not connected.
 pub fn follow(clusters: &Arc<Clusters>, source: &str, config: &ClusterSource) -> Option<Members> {
-    let ClusterSource::KubeconfigSecrets { cluster, label_selector, namespace, key } = config else {
+    let ClusterSource::KubeconfigSecrets { cluster, label_selector, namespace, key, name_suffix } = config
+    else {
         return None;
     };
     let client = clusters.client(cluster)?;
@@ -47,6 +48,7 @@ pub fn follow(clusters: &Arc<Clusters>, source: &str, config: &ClusterSource) ->
         clusters: clusters.clone(),
         source: source.to_owned(),
         key: key.clone(),
+        name_suffix: name_suffix.clone().unwrap_or_default(),
         listed: HashSet::new(),
     };
     let config = watcher::Config::default().labels(label_selector);
@@ -57,6 +59,8 @@ struct Feed {
     clusters: Arc<Clusters>,
     source: String,
     key: String,
+    /// Only Secrets whose name ends so count.
+    name_suffix: String,
     /// Members seen since the current (re)list began.
     listed: HashSet<String>,
 }
@@ -84,6 +88,9 @@ impl Feed {
                 }
                 Ok(watcher::Event::Apply(secret)) => drop(self.connect(&secret).await),
                 Ok(watcher::Event::Delete(secret)) => {
+                    if !secret.metadata.name.as_deref().unwrap_or_default().ends_with(&self.name_suffix) {
+                        continue;
+                    }
                     let member = self.member(&secret);
                     self.clusters.remove(&member);
                     tracing::info!(cluster = member, "kubeconfig Secret deleted; cluster removed");
@@ -102,6 +109,9 @@ impl Feed {
 
     /// Connects the member `secret` describes; its name, if it connected.
     async fn connect(&self, secret: &Secret) -> Option<String> {
+        if !secret.metadata.name.as_deref().unwrap_or_default().ends_with(&self.name_suffix) {
+            return None;
+        }
         let member = self.member(secret);
         let origin = format!("Secret {member} key {:?}", self.key);
         let Some(bytes) = secret.data.as_ref().and_then(|d| d.get(&self.key)) else {

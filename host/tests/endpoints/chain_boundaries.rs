@@ -109,7 +109,8 @@ async fn cloud_provider_writes_only_in_its_origin_clusters_namespace() {
     let vms = |ns: &str| {
         format!("vmoperator.vmware.com/v1alpha1/VirtualMachineService/{ns}/tkc-a-0123456789abcdef01234")
     };
-    let supervisor = |path: &str| json!({"endpoint": "kube", "method": "GET", "path": path, "cluster": "default"});
+    let supervisor =
+        |path: &str| json!({"endpoint": "kube", "method": "GET", "path": path, "cluster": "default"});
     let calls = json!([
         supervisor(&vms("team-a")),
         supervisor(&vms("team-b")),

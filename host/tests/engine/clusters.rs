@@ -112,6 +112,7 @@ async fn a_cluster_added_and_removed_through_a_kubeconfig_secret() {
         label_selector: "cluster.x-k8s.io/cluster-name".into(),
         namespace: None,
         key: "value".into(),
+        name_suffix: Some("-kubeconfig".into()),
     };
     let host = host_with(&env, &widget_in("fleet-widget", "guests"), ("guests", source)).await;
     assert!(host.clusters().members("guests").is_empty());
@@ -124,6 +125,14 @@ async fn a_cluster_added_and_removed_through_a_kubeconfig_secret() {
         "metadata": {"name": "tkc-a-kubeconfig", "labels": {"cluster.x-k8s.io/cluster-name": "tkc-a"}},
     }))
     .unwrap();
+    // Cluster API labels a cluster's other Secrets alike (CA, bootstrap
+    // data); only the one named `*-kubeconfig` is a cluster.
+    let bootstrap = Secret {
+        metadata: kube::api::ObjectMeta { name: Some("tkc-a-md-0-x7k2p".into()), ..secret.metadata.clone() },
+        data: Some([("value".to_owned(), ByteString(b"#cloud-config".to_vec()))].into()),
+        ..Secret::default()
+    };
+    secrets.create(&PostParams::default(), &bootstrap).await.unwrap();
     let secret = Secret { data: Some([("value".to_owned(), ByteString(kubeconfig))].into()), ..secret };
     secrets.create(&PostParams::default(), &secret).await.unwrap();
     let member = "guests/tenants/tkc-a-kubeconfig";
@@ -131,6 +140,11 @@ async fn a_cluster_added_and_removed_through_a_kubeconfig_secret() {
         host.clusters().members("guests").contains(&member.to_owned()).then_some(())
     })
     .await;
+    assert_eq!(
+        host.clusters().members("guests"),
+        vec![member.to_owned()],
+        "the bootstrap Secret is no cluster"
+    );
 
     let guest_widgets: Api<DynamicObject> = Api::namespaced_with(guest.clone(), "apps", &widget_resource());
     let widget = |name: &str| -> DynamicObject {
