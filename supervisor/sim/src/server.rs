@@ -101,6 +101,15 @@ pub struct Running {
     pub faults: Faults,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    companions: Vec<Companion>,
+}
+
+/// A task that lives as long as its simulator (the NSX data plane): stopped by sending
+/// on (or dropping) `stop`, awaited by [`Running::shutdown`] after the API has stopped.
+#[derive(Debug)]
+pub(crate) struct Companion {
+    pub(crate) stop: oneshot::Sender<()>,
+    pub(crate) task: JoinHandle<()>,
 }
 
 impl Running {
@@ -112,6 +121,15 @@ impl Running {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        for companion in std::mem::take(&mut self.companions) {
+            let _ = companion.stop.send(());
+            let _ = companion.task.await;
+        }
+    }
+
+    /// Ties `companion` to this simulator's life.
+    pub(crate) fn attach(&mut self, companion: Companion) {
+        self.companions.push(companion);
     }
 }
 
@@ -156,6 +174,7 @@ where
         faults,
         stop: Some(stop_tx),
         task,
+        companions: Vec::new(),
     })
 }
 
