@@ -128,14 +128,40 @@ impl Dataplane {
 
     /// Logs the problems not logged before; forgets those that went away.
     fn report(&mut self, problems: Vec<Problem>) {
-        let now: BTreeSet<Problem> = problems.into_iter().collect();
-        for problem in now.difference(&self.reported) {
+        for problem in fresh(&mut self.reported, problems) {
             tracing::warn!(
                 virtual_server = %problem.virtual_server,
                 reason = %problem.reason,
                 "virtual server not served (the API accepted it; fix the object or free the address)"
             );
         }
-        self.reported = now;
+    }
+}
+
+/// The problems of this pass that `reported` lacks; `reported` becomes this pass's set,
+/// so a problem that goes away and comes back is reported again.
+fn fresh(reported: &mut BTreeSet<Problem>, problems: Vec<Problem>) -> Vec<Problem> {
+    let now: BTreeSet<Problem> = problems.into_iter().collect();
+    let new = now.difference(reported).cloned().collect();
+    *reported = now;
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(reason: &str) -> Problem {
+        Problem { virtual_server: "/infra/lb-virtual-servers/vs".into(), reason: reason.into() }
+    }
+
+    #[test]
+    fn a_lasting_problem_is_reported_once_and_again_after_it_went_away() {
+        let mut reported = BTreeSet::new();
+        assert_eq!(fresh(&mut reported, vec![problem("in use")]), [problem("in use")]);
+        assert_eq!(fresh(&mut reported, vec![problem("in use"), problem("bad port")]), [problem("bad port")]);
+        assert_eq!(fresh(&mut reported, vec![problem("in use"), problem("bad port")]), []);
+        assert_eq!(fresh(&mut reported, vec![]), []);
+        assert_eq!(fresh(&mut reported, vec![problem("in use")]), [problem("in use")]);
     }
 }
