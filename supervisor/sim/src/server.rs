@@ -114,8 +114,10 @@ pub(crate) struct Companion {
 
 impl Running {
     /// Stops accepting, closes every open connection (in-flight requests get
-    /// [`wasmvisor_tls::SHUTDOWN_GRACE`] to finish) and waits for the loop to end.
-    /// The world is already on disk: every request commits before it is answered.
+    /// [`wasmvisor_tls::SHUTDOWN_GRACE`] to finish) and waits for the loop to end, then
+    /// stops what runs beside the API (the NSX data plane closes its listeners) and
+    /// waits for that too. The world is already on disk: every request commits before it
+    /// is answered.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
