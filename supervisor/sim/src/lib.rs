@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod changes;
 mod cidr;
 mod clock;
 mod config;

@@ -101,17 +101,37 @@ pub struct Running {
     pub faults: Faults,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    companions: Vec<Companion>,
+}
+
+/// A task that lives as long as its simulator (the NSX data plane): stopped by sending
+/// on (or dropping) `stop`, awaited by [`Running::shutdown`] after the API has stopped.
+#[derive(Debug)]
+pub(crate) struct Companion {
+    pub(crate) stop: oneshot::Sender<()>,
+    pub(crate) task: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops accepting, closes every open connection (in-flight requests get
-    /// [`wasmvisor_tls::SHUTDOWN_GRACE`] to finish) and waits for the loop to end.
-    /// The world is already on disk: every request commits before it is answered.
+    /// [`wasmvisor_tls::SHUTDOWN_GRACE`] to finish) and waits for the loop to end, then
+    /// stops what runs beside the API (the NSX data plane closes its listeners) and
+    /// waits for that too. The world is already on disk: every request commits before it
+    /// is answered.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        for companion in std::mem::take(&mut self.companions) {
+            let _ = companion.stop.send(());
+            let _ = companion.task.await;
+        }
+    }
+
+    /// Ties `companion` to this simulator's life.
+    pub(crate) fn attach(&mut self, companion: Companion) {
+        self.companions.push(companion);
     }
 }
 
@@ -156,6 +176,7 @@ where
         faults,
         stop: Some(stop_tx),
         task,
+        companions: Vec::new(),
     })
 }
 

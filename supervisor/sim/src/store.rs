@@ -10,14 +10,19 @@
 //!   serialise their writers).
 //!
 //! Transactions run on tokio's blocking pool, so a writer waiting for the file lock of
-//! another process never stalls the async runtime.
+//! another process never stalls the async runtime. After a commit that wrote, the
+//! subscribers of [`Store::changes`] hear of it (`crate::changes`).
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
+
+use crate::changes::Changes;
 
 /// How long a writer waits for another process holding the database lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,6 +69,7 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     conn: Arc<Mutex<Connection>>,
+    changes: Arc<Changes>,
 }
 
 impl Store {
@@ -88,7 +94,12 @@ impl Store {
              );",
         )
         .map_err(open_err)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), changes: Arc::default() })
+    }
+
+    /// Who hears of committed writes through this store (and its clones).
+    pub(crate) fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// Runs `f` in one immediate (write-locking) transaction on the blocking pool and
@@ -99,13 +110,16 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let (conn, changes) = (Arc::clone(&self.conn), Arc::clone(&self.changes));
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
             let tx =
                 guard.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-            let out = f(&Tx { tx: &tx })?;
+            let touched = RefCell::default();
+            let out = f(&Tx { tx: &tx, touched: &touched })?;
             tx.commit().map_err(StoreError::from)?;
+            drop(guard);
+            changes.committed(&touched.into_inner());
             Ok(out)
         })
         .await
@@ -116,6 +130,8 @@ impl Store {
 /// An open transaction: the only way handlers touch stored documents.
 pub(crate) struct Tx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
+    /// The collections written so far, for [`Changes::committed`].
+    touched: &'a RefCell<BTreeSet<String>>,
 }
 
 impl Tx<'_> {
@@ -139,6 +155,7 @@ impl Tx<'_> {
              ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body",
             params![collection, id, body.to_string()],
         )?;
+        self.touch(collection);
         Ok(())
     }
 
@@ -147,7 +164,17 @@ impl Tx<'_> {
         let n = self
             .tx
             .execute("DELETE FROM objects WHERE collection = ?1 AND id = ?2", params![collection, id])?;
+        if n > 0 {
+            self.touch(collection);
+        }
         Ok(n > 0)
+    }
+
+    fn touch(&self, collection: &str) {
+        let mut touched = self.touched.borrow_mut();
+        if !touched.contains(collection) {
+            touched.insert(collection.to_owned());
+        }
     }
 
     /// Every document of `collection`, ordered by id.
@@ -254,5 +281,27 @@ mod tests {
         assert_eq!((a, b), (1001, 1002));
         assert_eq!(under.len(), 1, "{under:?}");
         assert_eq!(under[0].1, "p");
+    }
+
+    #[tokio::test]
+    async fn subscribers_hear_of_committed_writes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut lb = store.changes().subscribe("/infra/lb-");
+        store.transact::<_, StoreError, _>(|tx| tx.get("/infra/lb-pools", "p")).await.unwrap();
+        assert!(!lb.has_changed().unwrap(), "a read is no change");
+        let failed = store
+            .transact::<(), StoreError, _>(|tx| {
+                tx.put("/infra/lb-pools", "p", &json!({}))?;
+                Err(StoreError::Poisoned)
+            })
+            .await;
+        assert!(failed.is_err());
+        assert!(!lb.has_changed().unwrap(), "a rolled back write is no change");
+        store.transact::<_, StoreError, _>(|tx| tx.put("/infra/lb-pools", "p", &json!({}))).await.unwrap();
+        assert!(lb.has_changed().unwrap(), "a committed write is");
+        lb.borrow_and_update();
+        store.transact::<_, StoreError, _>(|tx| tx.delete("/infra/lb-pools", "absent")).await.unwrap();
+        assert!(!lb.has_changed().unwrap(), "deleting nothing is no change");
     }
 }

@@ -5,10 +5,13 @@
 //! - `realized` (`/infra/realized-state/…`),
 //! - `search` (`/search/query`).
 //!
+//! Beside the API, `dataplane` serves every enabled virtual server as a TCP listener.
+//!
 //! Each request is one transaction on the shared world (`crate::store`), so what it
 //! answers is already persisted. Kind-specific rules: `segments`, `ipam`, `lb`; the
 //! path grammar: `kinds`; paging: `paging`; the error body: `error`.
 
+mod dataplane;
 pub(crate) mod deletion;
 mod error;
 mod ipam;
@@ -46,7 +49,9 @@ pub struct NsxSim;
 
 impl NsxSim {
     /// Opens the world in `config.data_dir` and serves the Policy API over HTTPS on
-    /// `config.listen` until [`Running::shutdown`], with [`NsxSettings::default`].
+    /// `config.listen` until [`Running::shutdown`], with [`NsxSettings::default`]. Every
+    /// enabled virtual server already in the world is listening when this returns
+    /// (see the README's "Data plane").
     pub async fn start(config: SimConfig) -> Result<Running, StartError> {
         NsxSim::start_with(config, NsxSettings::default()).await
     }
@@ -55,11 +60,18 @@ impl NsxSim {
     /// ranges created at start.
     pub async fn start_with(config: SimConfig, settings: NsxSettings) -> Result<Running, StartError> {
         let seeds = seed::Seeds::parse(&settings)?;
-        launch(config, CREDENTIALS_FILE, DEFAULT_USER, move |ctx| async move {
+        let mut data_plane = None;
+        let slot = &mut data_plane;
+        let mut running = launch(config, CREDENTIALS_FILE, DEFAULT_USER, move |ctx| async move {
             seeds.apply(&ctx).await?;
+            *slot = Some(dataplane::start(ctx.store.clone()).await);
             Ok(router(NsxState { ctx, settings }))
         })
-        .await
+        .await?;
+        if let Some(companion) = data_plane {
+            running.attach(companion);
+        }
+        Ok(running)
     }
 }
 

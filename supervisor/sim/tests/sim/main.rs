@@ -5,6 +5,7 @@ mod client;
 mod concurrency;
 mod faults;
 mod harness;
+mod nsx_dataplane;
 mod nsx_dependencies;
 mod nsx_ipam;
 mod nsx_objects;
