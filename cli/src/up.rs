@@ -47,6 +47,30 @@ pub(crate) struct Args {
     /// Address of the API server (HTTPS); port 0 picks a free one.
     #[arg(long, env = "WASMVISOR_LISTEN", default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// The Supervisor's namespace network: each cluster's segment subnet is
+    /// carved from it, so its VMs' IPs come from here. Loopback by default,
+    /// so every address is one this machine can connect to. Takes effect on
+    /// a data directory's first start (NSX keeps its IP block).
+    #[arg(long, env = "WASMVISOR_NAMESPACE_NETWORK", value_name = "CIDR", default_value = "127.160.0.0/16")]
+    namespace_network: ipnet::Ipv4Net,
+    /// Where load balancer VIPs come from (NSX's ingress IP pool); first start only, as above.
+    #[arg(long, env = "WASMVISOR_INGRESS_CIDR", value_name = "CIDR", default_value = "127.170.0.0/24")]
+    ingress_cidr: ipnet::Ipv4Net,
+    /// Where SNAT addresses come from.
+    #[arg(long, env = "WASMVISOR_EGRESS_CIDR", value_name = "CIDR", default_value = "127.180.0.0/24")]
+    egress_cidr: ipnet::Ipv4Net,
+}
+
+impl Args {
+    /// The network settings these flags give.
+    fn network(&self) -> NetworkSettings {
+        NetworkSettings {
+            namespace_network_cidr: self.namespace_network.trunc(),
+            ingress_cidr: self.ingress_cidr.trunc(),
+            egress_cidr: self.egress_cidr.trunc(),
+            ..NetworkSettings::default()
+        }
+    }
 }
 
 /// The parent of the API server's own default (`…/wasmvisor/apiserver`).
@@ -56,14 +80,15 @@ fn default_data_dir() -> PathBuf {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let network = args.network();
     let dir = args.data_dir.unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(up(&dir, args.listen))
+    runtime.block_on(up(&dir, args.listen, network))
 }
 
-async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow::Result<()> {
     let api = ApiServer::start(wasmvisor_apiserver::Config::new(dir.join("apiserver")).listen(listen))
         .await
         .with_context(|| {
@@ -73,7 +98,6 @@ async fn up(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     copy_private(api.kubeconfig_path(), &kubeconfig)?;
     let cluster =
         ClusterConfig { source: ClusterSource::Kubeconfig { kubeconfig: kubeconfig.clone(), context: None } };
-    let network = NetworkSettings::default();
     let clusters = Clusters::connect(&[(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), cluster.clone())])
         .await
         .context("connecting to the API server")?;

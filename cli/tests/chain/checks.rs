@@ -9,9 +9,6 @@ use serde_json::Value;
 use crate::supervisor::Supervisor;
 use crate::world::{CLUSTER_SCOPE, NAMESPACE_SCOPE, World, has_tag};
 
-/// The Supervisor's ingress range in `wasmvisor up` (VIPs come from it).
-pub(crate) const INGRESS: &str = "127.170.0.0/24";
-
 /// What a running cluster has in the simulators.
 #[derive(Debug)]
 pub(crate) struct Footprint {
@@ -50,7 +47,13 @@ fn only<'a>(objects: &'a [Value], what: &str) -> Result<&'a Value, String> {
 /// and one segment, a virtual server on 6443 with a VIP from the ingress
 /// range whose pool holds exactly the control-plane VMs, every object
 /// tagged with the cluster's identity. `Err` says what is off.
-pub(crate) fn footprint(world: &World, namespace: &str, name: &str, vms: usize) -> Result<Footprint, String> {
+pub(crate) fn footprint(
+    supervisor: &Supervisor,
+    namespace: &str,
+    name: &str,
+    vms: usize,
+) -> Result<Footprint, String> {
+    let world = &supervisor.world;
     let tagged = |collection: &str| -> Vec<Value> {
         world
             .nsx_tagged(collection, NAMESPACE_SCOPE, namespace)
@@ -77,8 +80,8 @@ pub(crate) fn footprint(world: &World, namespace: &str, name: &str, vms: usize) 
         .collect();
     let server = only(&servers, "virtual servers on 6443")?;
     let vip = server["ip_address"].as_str().unwrap_or_default().to_owned();
-    if !contains(cidr(INGRESS), &vip) {
-        return Err(format!("VIP {vip} is outside the ingress range {INGRESS}"));
+    if !contains(cidr(&supervisor.ingress), &vip) {
+        return Err(format!("VIP {vip} is outside the ingress range {}", supervisor.ingress));
     }
     let pool = world
         .nsx_get(server["pool_path"].as_str().unwrap_or_default().trim_start_matches("/policy/api/v1"))

@@ -73,7 +73,7 @@ fn bad_input_is_refused_with_the_field_and_the_fix(supervisor: &Supervisor) {
 
 #[test]
 fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothing() {
-    let supervisor = Supervisor::start();
+    let supervisor = Supervisor::start(0);
     bad_input_is_refused_with_the_field_and_the_fix(&supervisor);
 
     let applied = Instant::now();
@@ -83,7 +83,7 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     println!("apply → running: {:.1} s", took.as_secs_f64());
     println!("reconciles per plugin for one cluster: {:?}", supervisor.reconciles());
     let first = eventually("the cluster's VMs, network and load balancer", CONVERGE, |last| {
-        footprint(&supervisor.world, NS, NAME, 3).map_err(|e| *last = e).ok()
+        footprint(&supervisor, NS, NAME, 3).map_err(|e| *last = e).ok()
     });
     assert_eq!(tkc["status"]["apiEndpoints"][0]["host"], first.vip, "the TKC's endpoint is the VIP");
     assert_eq!(tkc["status"]["apiEndpoints"][0]["port"], 6443);
@@ -93,7 +93,7 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     supervisor.apply(&tkc_yaml("team-b", "cluster-b", 1));
     supervisor.wait_phase("team-b", "cluster-b", "running");
     let second = eventually("the second cluster's footprint", CONVERGE, |last| {
-        footprint(&supervisor.world, "team-b", "cluster-b", 2).map_err(|e| *last = e).ok()
+        footprint(&supervisor, "team-b", "cluster-b", 2).map_err(|e| *last = e).ok()
     });
     assert_ne!(first.subnet, second.subnet, "each cluster has its own subnet");
     assert_ne!(first.vip, second.vip);
@@ -104,7 +104,7 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
         supervisor.scale(NS, NAME, workers);
         let scaled = eventually(&format!("{workers} workers"), CONVERGE, |last| {
             let tkc = supervisor.tkc(NS, NAME)?;
-            let found = footprint(&supervisor.world, NS, NAME, vms).map_err(|e| *last = e).ok()?;
+            let found = footprint(&supervisor, NS, NAME, vms).map_err(|e| *last = e).ok()?;
             (found.ports == vms && tkc["status"]["phase"] == "running").then_some(found)
         });
         assert_eq!(

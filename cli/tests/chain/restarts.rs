@@ -12,7 +12,7 @@ const NAME: &str = "cluster-r";
 
 #[test]
 fn a_host_killed_at_three_points_converges_to_the_same_state_without_twins() {
-    let mut supervisor = Supervisor::start();
+    let mut supervisor = Supervisor::start(1);
     supervisor.apply(&tkc_yaml(NS, NAME, 2));
 
     eventually("the VirtualNetwork to exist", CONVERGE, |_| {
@@ -29,7 +29,7 @@ fn a_host_killed_at_three_points_converges_to_the_same_state_without_twins() {
 
     supervisor.wait_phase(NS, NAME, "running");
     let whole = eventually("one of everything", CONVERGE, |last| {
-        footprint(&supervisor.world, NS, NAME, 3).map_err(|e| *last = e).ok()
+        footprint(&supervisor, NS, NAME, 3).map_err(|e| *last = e).ok()
     });
     assert_eq!(whole.ports, 3, "no twin port: {whole:?}");
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Process, apply, eventually, kubectl, text, up};
+use crate::support::{Process, apply, eventually, kubectl, text, up_with};
 use crate::world::World;
 
 /// Bound on a TKC coming up (or going) on a busy 2-core machine; the aim
@@ -21,21 +21,37 @@ pub(crate) struct Supervisor {
     pub(crate) kubeconfig: PathBuf,
     pub(crate) world: World,
     pub(crate) dir: tempfile::TempDir,
+    /// This run's ingress range (VIPs), its own so that parallel runs never
+    /// bind each other's VIPs.
+    pub(crate) ingress: String,
+    flags: Vec<String>,
 }
 
 impl Supervisor {
-    /// Starts `wasmvisor up` on a new data directory.
-    pub(crate) fn start() -> Self {
+    /// Starts `wasmvisor up` on a new data directory, with network ranges of
+    /// its own: `127.{160,170,180}+slot.0.0`.
+    pub(crate) fn start(slot: u8) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (process, kubeconfig) = up(dir.path());
+        let ingress = format!("127.{}.0.0/24", 170 + slot);
+        let flags = vec![
+            "--namespace-network".to_owned(),
+            format!("127.{}.0.0/16", 160 + slot),
+            "--ingress-cidr".to_owned(),
+            ingress.clone(),
+            "--egress-cidr".to_owned(),
+            format!("127.{}.0.0/24", 180 + slot),
+        ];
+        let (process, kubeconfig) =
+            up_with(dir.path(), &flags.iter().map(String::as_str).collect::<Vec<_>>());
         let world = World::connect(dir.path());
-        Self { process, kubeconfig, world, dir }
+        Self { process, kubeconfig, world, dir, ingress, flags }
     }
 
     /// Kills `up` with SIGKILL and starts it again on the same directory.
     pub(crate) fn kill_and_restart(&mut self) {
         self.process.kill();
-        let (process, kubeconfig) = up(self.dir.path());
+        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        let (process, kubeconfig) = up_with(self.dir.path(), &flags);
         self.process = process;
         self.kubeconfig = kubeconfig;
         self.world = World::connect(self.dir.path());

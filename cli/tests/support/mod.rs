@@ -191,8 +191,14 @@ impl Drop for Process {
 /// `wasmvisor up --data-dir DIR --listen 127.0.0.1:0`, once it is up; returns
 /// the process and the kubeconfig it printed.
 pub fn up(dir: &Path) -> (Process, PathBuf) {
-    let mut up =
-        Process::spawn("wasmvisor up", command(&["up", "--data-dir", path(dir), "--listen", "127.0.0.1:0"]));
+    up_with(dir, &[])
+}
+
+/// As [`up`], with `extra` arguments (e.g. the network ranges).
+pub fn up_with(dir: &Path, extra: &[&str]) -> (Process, PathBuf) {
+    let mut args = vec!["up", "--data-dir", path(dir), "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut up = Process::spawn("wasmvisor up", command(&args));
     let kubeconfig = PathBuf::from(up.wait_for_line("  kubeconfig  ").trim());
     assert_eq!(kubeconfig, dir.canonicalize().unwrap().join("kubeconfig"), "{}", up.output());
     (up, kubeconfig)
