@@ -7,6 +7,7 @@ mod faults;
 mod harness;
 mod nsx_dependencies;
 mod nsx_ipam;
+mod nsx_node;
 mod nsx_objects;
 mod nsx_paging;
 mod persistence;
