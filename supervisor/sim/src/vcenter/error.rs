@@ -104,6 +104,19 @@ impl VcError {
     pub(crate) fn invalid(message: impl Into<String>) -> VcError {
         VcError::new(ErrorType::InvalidArgument, "com.vmware.api.vcenter.invalid_argument", message)
     }
+
+    /// 401 UNAUTHENTICATED: no live session (or wrong credentials for a login).
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> VcError {
+        VcError::new(ErrorType::Unauthenticated, "vapi.method.authentication.required", message)
+    }
+
+    /// Logs the simulator fault behind this error, if there is one; callers rendering
+    /// the error call it once.
+    pub(crate) fn log_source(&self) {
+        if let Some(source) = &self.source {
+            tracing::error!(error = &**source as &dyn std::error::Error, "vCenter simulator request failed");
+        }
+    }
 }
 
 impl From<StoreError> for VcError {
@@ -119,9 +132,7 @@ impl From<StoreError> for VcError {
 
 impl IntoResponse for VcError {
     fn into_response(self) -> Response {
-        if let Some(source) = &self.source {
-            tracing::error!(error = &**source as &dyn std::error::Error, "vCenter simulator request failed");
-        }
+        self.log_source();
         body(self.error_type, self.message_id, &self.message)
     }
 }
