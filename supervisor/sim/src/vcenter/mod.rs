@@ -1,8 +1,10 @@
-//! The vCenter REST (`/api`) simulator: sessions, inventory, VMs, power, guest info and
+//! The vCenter REST (`/api/...`) and vAPI JSON-RPC (`POST /api`) simulator: sessions, inventory, VMs, power, guest info and
 //! tagging.
 //!
 //! Request flow: fault injection → (except `/api/session`) a live session from
 //! `vmware-api-session-id` → the handler, one transaction on the shared world.
+//! `POST /api` is the vAPI JSON-RPC protocol of the vSphere Automation SDK (`vapi`),
+//! authenticated by its own security context, over the same model functions.
 //! Modules: `session` (login/expiry), `inventory` (fixed inventory + networks from
 //! `world`), `vm` (create/list/get/delete), `power`, `guest` (the boot model),
 //! `tagging`, `filters` (query filters), `model` (what is stored), `error` (the body).
@@ -15,6 +17,7 @@ pub(crate) mod model;
 mod power;
 mod session;
 mod tagging;
+mod vapi;
 mod vm;
 
 pub use session::SESSION_HEADER;
@@ -118,6 +121,7 @@ fn router(state: VcState) -> Router {
         .layer(from_fn_with_state(state.clone(), session::require));
     let api = Router::new()
         .route("/api/session", post(session::create).get(session::get).delete(session::delete))
+        .route("/api", post(vapi::invoke))
         .merge(protected)
         .with_state(state.clone())
         .layer(from_fn_with_state(faults, inject));

@@ -12,5 +12,6 @@ mod nsx_objects;
 mod nsx_paging;
 mod persistence;
 mod vcenter_session;
+mod vcenter_vapi;
 mod vcenter_vm;
 mod world_linkage;
