@@ -14,4 +14,5 @@ mod persistence;
 mod vcenter_session;
 mod vcenter_vapi;
 mod vcenter_vm;
+mod vendor_clients;
 mod world_linkage;
