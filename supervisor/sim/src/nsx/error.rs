@@ -19,8 +19,10 @@ pub(crate) const SEGMENT_HAS_PORTS: u32 = 503040;
 pub(crate) const PENDING_DELETE: u32 = 500045;
 /// 400: overlapping addresses (segment subnets on one Tier-1, allocation IP taken).
 pub(crate) const OVERLAP_ADDRESSES: u32 = 500105;
-/// 404: no object at this path. NSX's code is unconfirmed; simulator choice.
-pub(crate) const NOT_FOUND: u32 = 500090;
+/// 404 (module `common-services`): no object at this path, what NSX answers for a GET of
+/// an id that does not exist. Not 500090: nsxlib and nsx-operator read 404 + 500090 as a
+/// stale revision.
+pub(crate) const NOT_FOUND: u32 = 600;
 /// 400: a `*_path` field or the parent names an object that does not exist. Simulator choice.
 pub(crate) const INVALID_PATH: u32 = 500012;
 /// 400: the body is malformed or a field is invalid. Simulator choice.
@@ -42,6 +44,7 @@ pub(crate) const ALLOCATION_FAILED: u32 = 8212;
 pub(crate) struct NsxError {
     status: StatusCode,
     code: u32,
+    module: &'static str,
     message: String,
     #[source]
     source: Option<Box<StoreError>>,
@@ -50,7 +53,7 @@ pub(crate) struct NsxError {
 impl NsxError {
     /// An error with this status, NSX code and message.
     pub(crate) fn new(status: StatusCode, code: u32, message: impl Into<String>) -> NsxError {
-        NsxError { status, code, message: message.into(), source: None }
+        NsxError { status, code, module: "Policy", message: message.into(), source: None }
     }
 
     /// 400 with [`INVALID_REQUEST`].
@@ -58,13 +61,18 @@ impl NsxError {
         NsxError::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, message)
     }
 
-    /// 404 for `path`.
+    /// 404 [`NOT_FOUND`] for `path`, worded as NSX words it.
     pub(crate) fn not_found(path: &str) -> NsxError {
-        NsxError::new(
-            StatusCode::NOT_FOUND,
-            NOT_FOUND,
-            format!("The path={path} is invalid: object not found."),
-        )
+        NsxError {
+            module: "common-services",
+            ..NsxError::new(
+                StatusCode::NOT_FOUND,
+                NOT_FOUND,
+                format!(
+                    "The requested object : {path} could not be found. Object identifiers are case sensitive."
+                ),
+            )
+        }
     }
 
     /// 400: `field` names `target`, which does not exist.
@@ -103,6 +111,7 @@ impl From<StoreError> for NsxError {
         NsxError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: INTERNAL,
+            module: "Policy",
             message: "The simulator's world database failed.".into(),
             source: Some(Box::new(source)),
         }
@@ -114,7 +123,7 @@ impl IntoResponse for NsxError {
         if let Some(source) = &self.source {
             tracing::error!(error = &**source as &dyn std::error::Error, "NSX simulator request failed");
         }
-        body(self.status, self.code, &self.message)
+        body(self.status, self.code, self.module, &self.message)
     }
 }
 
@@ -124,16 +133,16 @@ pub(crate) fn render(status: StatusCode, message: &str) -> Response {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => INVALID_CREDENTIALS,
         other => u32::from(other.as_u16()),
     };
-    body(status, code, message)
+    body(status, code, "Policy", message)
 }
 
-fn body(status: StatusCode, code: u32, message: &str) -> Response {
+fn body(status: StatusCode, code: u32, module: &str, message: &str) -> Response {
     let http_status =
         status.canonical_reason().unwrap_or("UNKNOWN").to_ascii_uppercase().replace([' ', '-'], "_");
     let body = json!({
         "httpStatus": http_status,
         "error_code": code,
-        "module_name": "Policy",
+        "module_name": module,
         "error_message": message,
     });
     (status, axum::Json(body)).into_response()
@@ -154,6 +163,20 @@ mod tests {
         assert_eq!(body["error_code"], 500030);
         assert_eq!(body["module_name"], "Policy");
         assert!(body["error_message"].as_str().unwrap().contains("/infra/segments/s"));
+    }
+
+    #[tokio::test]
+    async fn not_found_is_600_from_common_services() {
+        let response = NsxError::not_found("/infra/segments/s").into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error_code"], 600);
+        assert_eq!(body["module_name"], "common-services");
+        assert_eq!(
+            body["error_message"],
+            "The requested object : /infra/segments/s could not be found. Object identifiers are case sensitive."
+        );
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 //! Request flow: fault injection → basic auth or a session (`session`) → one of
 //! - `objects` (GET/PATCH/PUT/DELETE of objects, GET of collections, `…/state`),
 //! - `realized` (`/infra/realized-state/…`),
-//! - `search` (`/search/query`).
+//! - `search` (`/search/query`),
+//! - `node` (the manager's `/api/v1/node`, its health and the tag-limit schemas).
 //!
 //! Beside the API, `dataplane` serves every enabled virtual server as a TCP listener.
 //!
@@ -17,6 +18,7 @@ mod error;
 mod ipam;
 pub(crate) mod kinds;
 mod lb;
+mod node;
 pub(crate) mod objects;
 mod paging;
 mod realized;
@@ -125,6 +127,9 @@ fn router(state: NsxState) -> Router {
         .route("/policy/api/v1/infra/realized-state/realized-entity", get(realized::one_entity))
         .route("/policy/api/v1/infra/realized-state/status", get(realized::status))
         .route("/policy/api/v1/search/query", get(search::query))
+        .route("/api/v1/reverse-proxy/node/health", get(node::health))
+        .route("/api/v1/node", get(node::node))
+        .route("/api/v1/spec/vmware/types/{name}", get(node::spec_type))
         .route("/policy/api/v1/{*rest}", any(objects::handle))
         .with_state(state)
         .layer(from_fn_with_state(sessions, session::require))

@@ -2,13 +2,14 @@
 //! `included_fields`, and the `{results, result_count, cursor, sort_by, sort_ascending}`
 //! envelope.
 //!
-//! The cursor is an opaque base64 of the offset of the next page. It is absent on the
-//! last page, as NSX does. Offsets over a list that changed between pages can skip or
+//! The cursor is the offset of the next page as a decimal string: opaque to Policy
+//! clients, and a number to search clients (nsxlib's `_search_all` does `int(cursor)` and
+//! stops once it reaches `result_count`). A list leaves it out on the last page, as NSX
+//! does; a search always carries it (on the last page it equals `result_count`). Offsets over a list that changed between pages can skip or
 //! repeat an item, also as NSX does; clients must tolerate that.
 
 use std::cmp::Ordering;
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::error::NsxError;
@@ -71,7 +72,16 @@ impl ListParams {
 }
 
 /// Sorts `items` (by `sort_by`, then id), cuts the page and wraps it in the list envelope.
-pub(crate) fn page(mut items: Vec<Value>, params: &ListParams) -> Value {
+pub(crate) fn page(items: Vec<Value>, params: &ListParams) -> Value {
+    envelope(items, params, false)
+}
+
+/// [`page`] for search results: the cursor is there on the last page too.
+pub(crate) fn search_page(items: Vec<Value>, params: &ListParams) -> Value {
+    envelope(items, params, true)
+}
+
+fn envelope(mut items: Vec<Value>, params: &ListParams, always_cursor: bool) -> Value {
     items.sort_by(|a, b| {
         let by_field = params.sort_by.as_deref().map_or(Ordering::Equal, |f| compare(&a[f], &b[f]));
         let ordering = by_field.then_with(|| compare(&a["id"], &b["id"]));
@@ -93,23 +103,14 @@ pub(crate) fn page(mut items: Vec<Value>, params: &ListParams) -> Value {
     if let Some(sort_by) = &params.sort_by {
         body["sort_by"] = json!(sort_by);
     }
-    if end < total {
-        body["cursor"] = json!(encode_cursor(end));
+    if end < total || always_cursor {
+        body["cursor"] = json!(end.to_string());
     }
     body
 }
 
-fn encode_cursor(offset: usize) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{offset:010}"))
-}
-
 fn decode_cursor(cursor: &str) -> Result<usize, NsxError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| NsxError::invalid(format!("Invalid cursor {cursor}.")))
+    cursor.parse().map_err(|_| NsxError::invalid(format!("Invalid cursor {cursor}.")))
 }
 
 fn compare(a: &Value, b: &Value) -> Ordering {
@@ -173,6 +174,16 @@ mod tests {
     #[test]
     fn refuses_bad_parameters() {
         assert!(ListParams::parse(Some("cursor=@@")).is_err());
+    }
+
+    #[test]
+    fn search_pages_always_carry_a_numeric_cursor() {
+        let items: Vec<Value> = (0..3).map(|i| json!({"id": format!("o{i}")})).collect();
+        let params = ListParams::parse(Some("page_size=2&cursor=2")).unwrap();
+        let last = search_page(items.clone(), &params);
+        assert_eq!(last["cursor"], "3", "the cursor reaches result_count on the last page");
+        assert_eq!(last["result_count"], 3);
+        assert!(page(items, &params).get("cursor").is_none());
         assert!(ListParams::parse(Some("page_size=0")).is_err());
         assert!(ListParams::parse(Some("page_size=x")).is_err());
         assert_eq!(ListParams::parse(Some("page_size=5000")).unwrap().page_size, MAX_PAGE_SIZE);

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::NsxState;
 use super::error::NsxError;
 use super::objects::render;
-use super::paging::{ListParams, page};
+use super::paging::{ListParams, search_page};
 
 /// One `field:value` term.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub(crate) async fn query(State(state): State<NsxState>, RawQuery(raw): RawQuery
                     .map(|(_, _, body)| render(&body))
                     .filter(|body| terms.iter().all(|t| t.matches(body)))
                     .collect();
-                Ok::<_, NsxError>(page(hits, &params))
+                Ok::<_, NsxError>(search_page(hits, &params))
             })
             .await
     };

@@ -9,8 +9,10 @@ use super::error::NsxError;
 
 /// Most tags one object may carry.
 pub(crate) const MAX_TAGS: usize = 30;
-const MAX_SCOPE: usize = 128;
-const MAX_TAG: usize = 256;
+/// Most characters of a tag's scope.
+pub(crate) const MAX_SCOPE_LEN: usize = 128;
+/// Most characters of a tag's value.
+pub(crate) const MAX_TAG_LEN: usize = 256;
 
 /// Checks `tags` and returns them with missing `scope`/`tag` filled in as `""`.
 pub(crate) fn normalize(tags: Option<&Value>) -> Result<Value, NsxError> {
@@ -32,9 +34,9 @@ pub(crate) fn normalize(tags: Option<&Value>) -> Result<Value, NsxError> {
             return Err(NsxError::invalid("Each tag must be an object {scope, tag}."));
         }
         let (scope, value) = (field("scope")?, field("tag")?);
-        if scope.chars().count() > MAX_SCOPE || value.chars().count() > MAX_TAG {
+        if scope.chars().count() > MAX_SCOPE_LEN || value.chars().count() > MAX_TAG_LEN {
             return Err(NsxError::invalid(format!(
-                "Tag scope may have at most {MAX_SCOPE} and tag at most {MAX_TAG} characters."
+                "Tag scope may have at most {MAX_SCOPE_LEN} and tag at most {MAX_TAG_LEN} characters."
             )));
         }
         out.push(json!({"scope": scope, "tag": value}));

@@ -20,6 +20,7 @@ pub(crate) enum ErrorType {
     Unauthenticated,
     Unauthorized,
     NotFound,
+    OperationNotFound,
     ResourceBusy,
     ServiceUnavailable,
     TimedOut,
@@ -27,7 +28,8 @@ pub(crate) enum ErrorType {
 }
 
 impl ErrorType {
-    fn name(self) -> &'static str {
+    /// The REST spelling (`NOT_FOUND`); the vAPI error name is its lower case.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ErrorType::AlreadyExists => "ALREADY_EXISTS",
             ErrorType::AlreadyInDesiredState => "ALREADY_IN_DESIRED_STATE",
@@ -37,6 +39,7 @@ impl ErrorType {
             ErrorType::Unauthenticated => "UNAUTHENTICATED",
             ErrorType::Unauthorized => "UNAUTHORIZED",
             ErrorType::NotFound => "NOT_FOUND",
+            ErrorType::OperationNotFound => "OPERATION_NOT_FOUND",
             ErrorType::ResourceBusy => "RESOURCE_BUSY",
             ErrorType::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorType::TimedOut => "TIMED_OUT",
@@ -48,7 +51,7 @@ impl ErrorType {
         match self {
             ErrorType::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorType::Unauthorized => StatusCode::FORBIDDEN,
-            ErrorType::NotFound => StatusCode::NOT_FOUND,
+            ErrorType::NotFound | ErrorType::OperationNotFound => StatusCode::NOT_FOUND,
             ErrorType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::TimedOut => StatusCode::GATEWAY_TIMEOUT,
             ErrorType::Error => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +107,34 @@ impl VcError {
     pub(crate) fn invalid(message: impl Into<String>) -> VcError {
         VcError::new(ErrorType::InvalidArgument, "com.vmware.api.vcenter.invalid_argument", message)
     }
+
+    /// 401 UNAUTHENTICATED: no live session (or wrong credentials for a login).
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> VcError {
+        VcError::new(ErrorType::Unauthenticated, "vapi.method.authentication.required", message)
+    }
+
+    /// The error type.
+    pub(crate) fn error_type(&self) -> ErrorType {
+        self.error_type
+    }
+
+    /// The message id (`com.vmware.…`).
+    pub(crate) fn message_id(&self) -> &'static str {
+        self.message_id
+    }
+
+    /// The message text.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Logs the simulator fault behind this error, if there is one; callers rendering
+    /// the error call it once.
+    pub(crate) fn log_source(&self) {
+        if let Some(source) = &self.source {
+            tracing::error!(error = &**source as &dyn std::error::Error, "vCenter simulator request failed");
+        }
+    }
 }
 
 impl From<StoreError> for VcError {
@@ -119,9 +150,7 @@ impl From<StoreError> for VcError {
 
 impl IntoResponse for VcError {
     fn into_response(self) -> Response {
-        if let Some(source) = &self.source {
-            tracing::error!(error = &**source as &dyn std::error::Error, "vCenter simulator request failed");
-        }
+        self.log_source();
         body(self.error_type, self.message_id, &self.message)
     }
 }

@@ -18,6 +18,26 @@ impl Filters {
         Filters(map)
     }
 
+    /// Takes a vAPI `FilterSpec` decoded to JSON (`{"names": ["a"], "type": "X"}`): sets
+    /// and lists give several values, a string one; unset fields allow all.
+    pub(crate) fn from_spec(spec: &serde_json::Value) -> Filters {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, value) in spec.as_object().into_iter().flatten() {
+            let values = match value {
+                // An empty set, like an unset one, allows all.
+                serde_json::Value::Array(items) if items.is_empty() => continue,
+                serde_json::Value::Array(items) => {
+                    items.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect()
+                }
+                serde_json::Value::String(one) => vec![one.clone()],
+                serde_json::Value::Bool(flag) => vec![flag.to_string()],
+                _ => continue,
+            };
+            map.insert(key.clone(), values);
+        }
+        Filters(map)
+    }
+
     /// Whether `value` passes filter `name`.
     pub(crate) fn allows(&self, name: &str, value: &str) -> bool {
         self.0.get(name).is_none_or(|values| values.iter().any(|v| v == value))
@@ -41,5 +61,13 @@ mod tests {
         assert!(f.allows("folders", "anything"));
         assert!(!f.allows("power_states", "POWERED_OFF"));
         assert!(Filters::parse(Some("filter.names=x")).allows("names", "x"));
+    }
+
+    #[test]
+    fn from_a_vapi_filter_spec() {
+        let f = Filters::from_spec(&serde_json::json!({"names": ["a", "b"], "type": "VIRTUAL_MACHINE"}));
+        assert!(f.allows("names", "b") && !f.allows("names", "c"));
+        assert!(f.allows("type", "VIRTUAL_MACHINE") && !f.allows("type", "HOST"));
+        assert!(f.allows("folders", "anything"));
     }
 }

@@ -83,27 +83,32 @@ pub(crate) enum GuestView {
 pub(crate) async fn guest(State(state): State<VcState>, Path(id): Path<String>, view: GuestView) -> Response {
     let now = state.ctx.clock.now_ms();
     let timing = state.timing.clone();
-    let result = state
-        .ctx
-        .store
-        .transact(move |tx| {
-            let vm = load(tx, &id)?;
-            let stage = boot(&vm, &timing, now);
-            if stage == Boot::ToolsNotRunning {
-                return Err(VcError::new(
-                    ErrorType::ServiceUnavailable,
-                    "com.vmware.api.vcenter.vm.guest.tools_not_running",
-                    "Unable to contact VMware Tools in the guest.",
-                ));
-            }
-            let addresses = if stage == Boot::NetworkUp { addresses(tx, &vm)? } else { Vec::new() };
-            Ok(render(&vm, view, &addresses))
-        })
-        .await;
-    match result {
+    match state.ctx.store.transact(move |tx| view_in(tx, &id, view, &timing, now)).await {
         Ok(body) => axum::Json(body).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// What VMware Tools reports for `view` of VM `id` at `now_ms`; 503
+/// `SERVICE_UNAVAILABLE` while Tools is not running.
+pub(crate) fn view_in(
+    tx: &Tx<'_>,
+    id: &str,
+    view: GuestView,
+    timing: &VcenterTiming,
+    now_ms: u64,
+) -> Result<Value, VcError> {
+    let vm = load(tx, id)?;
+    let stage = boot(&vm, timing, now_ms);
+    if stage == Boot::ToolsNotRunning {
+        return Err(VcError::new(
+            ErrorType::ServiceUnavailable,
+            "com.vmware.api.vcenter.vm.guest.tools_not_running",
+            "Unable to contact VMware Tools in the guest.",
+        ));
+    }
+    let addresses = if stage == Boot::NetworkUp { addresses(tx, &vm)? } else { Vec::new() };
+    Ok(render(&vm, view, &addresses))
 }
 
 /// `(nic key, ip, prefix, origin)` for every NIC that has an address.

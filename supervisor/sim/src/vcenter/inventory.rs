@@ -58,6 +58,14 @@ pub(crate) enum List {
 /// `GET /api/vcenter/{datacenter,folder,resource-pool,cluster,host,datastore,network}`.
 pub(crate) async fn list(State(state): State<VcState>, RawQuery(query): RawQuery, which: List) -> Response {
     let filters = Filters::parse(query.as_deref());
+    match items(&state, which, &filters).await {
+        Ok(items) => axum::Json(items).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The summaries of inventory list `which` that pass `filters`.
+pub(crate) async fn items(state: &VcState, which: List, filters: &Filters) -> Result<Vec<Value>, VcError> {
     let items: Result<Vec<Item>, VcError> = match which {
         List::Datacenter => Ok(vec![(
             json!({"datacenter": DATACENTER.0, "name": DATACENTER.1}),
@@ -106,15 +114,9 @@ pub(crate) async fn list(State(state): State<VcState>, RawQuery(query): RawQuery
             })
         }
     };
-    match items {
-        Ok(items) => {
-            let kept: Vec<Value> = items
-                .into_iter()
-                .filter(|(_, keys)| keys.iter().all(|(name, value)| filters.allows(name, value)))
-                .map(|(item, _)| item)
-                .collect();
-            axum::Json(kept).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+    Ok(items?
+        .into_iter()
+        .filter(|(_, keys)| keys.iter().all(|(name, value)| filters.allows(name, value)))
+        .map(|(item, _)| item)
+        .collect())
 }

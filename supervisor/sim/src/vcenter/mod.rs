@@ -1,8 +1,10 @@
-//! The vCenter REST (`/api`) simulator: sessions, inventory, VMs, power, guest info and
+//! The vCenter REST (`/api/...`) and vAPI JSON-RPC (`POST /api`) simulator: sessions, inventory, VMs, power, guest info and
 //! tagging.
 //!
 //! Request flow: fault injection → (except `/api/session`) a live session from
 //! `vmware-api-session-id` → the handler, one transaction on the shared world.
+//! `POST /api` is the vAPI JSON-RPC protocol of the vSphere Automation SDK (`vapi`),
+//! authenticated by its own security context, over the same model functions.
 //! Modules: `session` (login/expiry), `inventory` (fixed inventory + networks from
 //! `world`), `vm` (create/list/get/delete), `power`, `guest` (the boot model),
 //! `tagging`, `filters` (query filters), `model` (what is stored), `error` (the body).
@@ -15,6 +17,7 @@ pub(crate) mod model;
 mod power;
 mod session;
 mod tagging;
+mod vapi;
 mod vm;
 
 pub use session::SESSION_HEADER;
@@ -62,6 +65,17 @@ pub(crate) struct VcState {
     pub(crate) timing: VcenterTiming,
 }
 
+/// A path the simulator does not serve, asked with a live session: 404 `NOT_FOUND`
+/// with the vCenter body. Never 401: that would send session-aware clients into a
+/// re-login loop.
+async fn unknown_path(uri: axum::http::Uri) -> error::VcError {
+    error::VcError::new(
+        error::ErrorType::NotFound,
+        "com.vmware.vapi.rest.httpNotFound",
+        format!("Not found: {}.", uri.path()),
+    )
+}
+
 fn router(state: VcState) -> Router {
     let faults = FaultLayer { faults: state.ctx.faults.clone(), render: error::render };
     let auth = BasicAuth { credentials: state.ctx.credentials.clone(), render: error::render };
@@ -90,6 +104,8 @@ fn router(state: VcState) -> Router {
         .route("/api/vcenter/vm", get(vm::list).post(vm::create))
         .route("/api/vcenter/vm/{vm}", get(vm::get).delete(vm::delete))
         .route("/api/vcenter/vm/{vm}/power", get(power::get).post(power::act))
+        .route("/api/vcenter/vm/{vm}/hardware/ethernet", get(vm::ethernet_list))
+        .route("/api/vcenter/vm/{vm}/hardware/ethernet/{nic}", get(vm::ethernet_get))
         .route("/api/vcenter/vm/{vm}/tools", get(guest::tools))
         .route("/api/vcenter/vm/{vm}/guest/power", get(power::guest_get).post(power::guest_act))
         .route("/api/vcenter/vm/{vm}/guest/identity", guest_view(GuestView::Identity))
@@ -101,9 +117,11 @@ fn router(state: VcState) -> Router {
         .route("/api/cis/tagging/tag/{id}", tag_item(Collection::Tag))
         .route("/api/cis/tagging/tag-association", post(tagging::object_action))
         .route("/api/cis/tagging/tag-association/{id}", post(tagging::tag_action))
+        .fallback(unknown_path)
         .layer(from_fn_with_state(state.clone(), session::require));
     let api = Router::new()
         .route("/api/session", post(session::create).get(session::get).delete(session::delete))
+        .route("/api", post(vapi::invoke))
         .merge(protected)
         .with_state(state.clone())
         .layer(from_fn_with_state(faults, inject));

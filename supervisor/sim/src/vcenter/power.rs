@@ -10,7 +10,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::VcState;
 use super::error::{ErrorType, VcError};
@@ -25,12 +25,17 @@ use crate::world;
 pub(crate) async fn get(State(state): State<VcState>, Path(id): Path<String>) -> Response {
     let result = state.ctx.store.transact(move |tx| load(tx, &id)).await;
     match result {
-        Ok(vm) if vm.power_state == PowerState::PoweredOff => {
-            axum::Json(json!({"state": vm.power_state.as_str(), "clean_power_off": vm.clean_power_off}))
-                .into_response()
-        }
-        Ok(vm) => axum::Json(json!({"state": vm.power_state.as_str()})).into_response(),
+        Ok(vm) => axum::Json(info(&vm)).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `Power.Info`: the state, and `clean_power_off` when powered off.
+pub(crate) fn info(vm: &VmRecord) -> Value {
+    if vm.power_state == PowerState::PoweredOff {
+        json!({"state": vm.power_state.as_str(), "clean_power_off": vm.clean_power_off})
+    } else {
+        json!({"state": vm.power_state.as_str()})
     }
 }
 
@@ -49,7 +54,8 @@ pub(crate) async fn act(
     }
 }
 
-fn apply(tx: &Tx<'_>, id: &str, action: &str, now: u64) -> Result<(), VcError> {
+/// Applies the power `action` (`start`, `stop`, `suspend`, `reset`) to VM `id` at `now`.
+pub(crate) fn apply(tx: &Tx<'_>, id: &str, action: &str, now: u64) -> Result<(), VcError> {
     let mut vm = load(tx, id)?;
     let already = |what: &str| {
         VcError::new(

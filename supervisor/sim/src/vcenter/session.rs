@@ -17,14 +17,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::VcState;
-use super::error::{ErrorType, VcError};
+use super::error::VcError;
 use crate::clock::{Clock, millis};
 
 /// The header (and cookie) carrying the session id.
 pub const SESSION_HEADER: &str = "vmware-api-session-id";
 
+/// One live session.
 #[derive(Clone, Debug)]
-struct Session {
+pub(crate) struct Session {
     user: String,
     created_ms: u64,
     last_ms: u64,
@@ -44,7 +45,8 @@ impl Sessions {
         Sessions { inner: Arc::default(), idle_ms: millis(idle), clock }
     }
 
-    fn create(&self, user: String) -> String {
+    /// Opens a session for `user` and returns its id.
+    pub(crate) fn create(&self, user: String) -> String {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let now = self.clock.now_ms();
         if let Ok(mut map) = self.inner.lock() {
@@ -55,7 +57,7 @@ impl Sessions {
 
     /// The session for `id` after marking it used, or `None` when unknown or expired
     /// (an expired session is removed).
-    fn touch(&self, id: &str) -> Option<Session> {
+    pub(crate) fn touch(&self, id: &str) -> Option<Session> {
         let now = self.clock.now_ms();
         let mut map = self.inner.lock().ok()?;
         let session = map.get_mut(id)?;
@@ -67,8 +69,20 @@ impl Sessions {
         Some(session.clone())
     }
 
-    fn remove(&self, id: &str) -> bool {
+    /// Ends session `id`; `false` when it was not live.
+    pub(crate) fn remove(&self, id: &str) -> bool {
         self.inner.lock().is_ok_and(|mut map| map.remove(id).is_some())
+    }
+}
+
+impl Session {
+    /// `{user, created_time, last_accessed_time}`, what `GET /api/session` answers.
+    pub(crate) fn info(&self) -> serde_json::Value {
+        json!({
+            "user": self.user,
+            "created_time": rfc3339(self.created_ms),
+            "last_accessed_time": rfc3339(self.last_ms),
+        })
     }
 }
 
@@ -84,12 +98,7 @@ pub(crate) async fn create(State(state): State<VcState>, headers: HeaderMap) -> 
 /// `GET /api/session`: who the session belongs to.
 pub(crate) async fn get(State(state): State<VcState>, headers: HeaderMap) -> Response {
     match session_id(&headers).and_then(|id| state.sessions.touch(&id)) {
-        Some(s) => axum::Json(json!({
-            "user": s.user,
-            "created_time": rfc3339(s.created_ms),
-            "last_accessed_time": rfc3339(s.last_ms),
-        }))
-        .into_response(),
+        Some(s) => axum::Json(s.info()).into_response(),
         None => unauthenticated("The session is missing, unknown or expired."),
     }
 }
@@ -111,10 +120,11 @@ pub(crate) async fn require(State(state): State<VcState>, request: Request, next
 }
 
 fn unauthenticated(message: &str) -> Response {
-    VcError::new(ErrorType::Unauthenticated, "vapi.method.authentication.required", message).into_response()
+    VcError::unauthenticated(message).into_response()
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The session id a request carries in the header or the cookie.
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<String> {
     if let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(id.trim().to_owned());
     }

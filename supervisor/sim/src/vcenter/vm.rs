@@ -27,7 +27,7 @@ const MAX_LIST: usize = 4000;
 
 /// The fields of `CreateSpec` the simulator reads; others are accepted and ignored.
 #[derive(Debug, Default, Deserialize)]
-struct CreateSpec {
+pub(crate) struct CreateSpec {
     #[serde(rename = "guest_OS", alias = "guest_os")]
     guest_os: Option<String>,
     name: Option<String>,
@@ -90,7 +90,8 @@ pub(crate) async fn create(State(state): State<VcState>, body: Bytes) -> Respons
     }
 }
 
-fn create_in(tx: &Tx<'_>, author: &Author, spec: CreateSpec) -> Result<String, VcError> {
+/// Creates a VM from `spec` and returns its id.
+pub(crate) fn create_in(tx: &Tx<'_>, author: &Author, spec: CreateSpec) -> Result<String, VcError> {
     let guest_os =
         spec.guest_os.filter(|g| !g.is_empty()).ok_or_else(|| VcError::invalid("guest_OS is required."))?;
     let placement = spec.placement.unwrap_or_default();
@@ -183,130 +184,165 @@ fn create_in(tx: &Tx<'_>, author: &Author, spec: CreateSpec) -> Result<String, V
 /// `GET /api/vcenter/vm`: summaries, filtered.
 pub(crate) async fn list(State(state): State<VcState>, RawQuery(query): RawQuery) -> Response {
     let filters = Filters::parse(query.as_deref());
-    let result = state
-        .ctx
-        .store
-        .transact(move |tx| {
-            let mut out = Vec::new();
-            for (_, vm) in tx.list(VM_COLLECTION)? {
-                let vm = decode(vm)?;
-                let passes = filters.allows("vms", &vm.id)
-                    && filters.allows("names", &vm.name)
-                    && filters.allows("folders", &vm.folder)
-                    && filters.allows("resource_pools", &vm.resource_pool)
-                    && filters.allows("hosts", &vm.host)
-                    && filters.allows("clusters", &vm.cluster)
-                    && filters.allows("datacenters", DATACENTER.0)
-                    && filters.allows("power_states", vm.power_state.as_str());
-                if passes {
-                    out.push(json!({
-                        "vm": vm.id,
-                        "name": vm.name,
-                        "power_state": vm.power_state.as_str(),
-                        "cpu_count": vm.cpu_count,
-                        "memory_size_MiB": vm.memory_mib,
-                    }));
-                }
-            }
-            if out.len() > MAX_LIST {
-                return Err(VcError::new(
-                    ErrorType::UnableToAllocateResource,
-                    "com.vmware.api.vcenter.vm.list.too_many",
-                    format!("The filter matches more than {MAX_LIST} VMs."),
-                ));
-            }
-            Ok(out)
-        })
-        .await;
-    match result {
+    match state.ctx.store.transact(move |tx| list_in(tx, &filters)).await {
         Ok(items) => axum::Json(items).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
+/// The summaries `{vm, name, power_state, cpu_count, memory_size_MiB}` of the VMs that
+/// pass `filters`; more than [`MAX_LIST`] is `UNABLE_TO_ALLOCATE_RESOURCE`.
+pub(crate) fn list_in(tx: &Tx<'_>, filters: &Filters) -> Result<Vec<Value>, VcError> {
+    let mut out = Vec::new();
+    for (_, vm) in tx.list(VM_COLLECTION)? {
+        let vm = decode(vm)?;
+        let passes = filters.allows("vms", &vm.id)
+            && filters.allows("names", &vm.name)
+            && filters.allows("folders", &vm.folder)
+            && filters.allows("resource_pools", &vm.resource_pool)
+            && filters.allows("hosts", &vm.host)
+            && filters.allows("clusters", &vm.cluster)
+            && filters.allows("datacenters", DATACENTER.0)
+            && filters.allows("power_states", vm.power_state.as_str());
+        if passes {
+            out.push(json!({
+                "vm": vm.id,
+                "name": vm.name,
+                "power_state": vm.power_state.as_str(),
+                "cpu_count": vm.cpu_count,
+                "memory_size_MiB": vm.memory_mib,
+            }));
+        }
+    }
+    if out.len() > MAX_LIST {
+        return Err(VcError::new(
+            ErrorType::UnableToAllocateResource,
+            "com.vmware.api.vcenter.vm.list.too_many",
+            format!("The filter matches more than {MAX_LIST} VMs."),
+        ));
+    }
+    Ok(out)
+}
+
 /// `GET /api/vcenter/vm/{vm}`: the VM's info.
 pub(crate) async fn get(State(state): State<VcState>, Path(id): Path<String>) -> Response {
-    let result = state
-        .ctx
-        .store
-        .transact(move |tx| {
-            let vm = load(tx, &id)?;
-            let networks = world::networks(tx)?;
-            let mut nics = Map::new();
-            for nic in &vm.nics {
-                let network = networks.iter().find(|n| n.id == nic.network);
-                let connected = vm.power_state == PowerState::PoweredOn && nic.start_connected;
-                nics.insert(
-                    nic.key.to_string(),
-                    json!({
-                        "label": nic.label(),
-                        "type": nic.nic_type,
-                        "mac_type": nic.mac_type,
-                        "mac_address": nic.mac_address,
-                        "backing": {
-                            "type": network.map_or("STANDARD_PORTGROUP", |n| n.network_type),
-                            "network": nic.network,
-                            "network_name": network.map(|n| n.name.clone()),
-                        },
-                        "state": if connected { "CONNECTED" } else { "NOT_CONNECTED" },
-                        "start_connected": nic.start_connected,
-                        "allow_guest_control": nic.allow_guest_control,
-                        "wake_on_lan_enabled": false,
-                        "upt_compatibility_enabled": false,
-                        "pci_slot_number": 160 + nic.key - FIRST_NIC_KEY,
-                    }),
-                );
-            }
-            Ok::<_, VcError>(json!({
-                "name": vm.name,
-                "guest_OS": vm.guest_os,
-                "power_state": vm.power_state.as_str(),
-                "identity": {"name": vm.name, "bios_uuid": vm.bios_uuid, "instance_uuid": vm.instance_uuid},
-                "cpu": {"count": vm.cpu_count, "cores_per_socket": vm.cores_per_socket,
-                        "hot_add_enabled": false, "hot_remove_enabled": false},
-                "memory": {"size_MiB": vm.memory_mib, "hot_add_enabled": false},
-                "hardware": {"version": vm.hardware_version,
-                             "upgrade_policy": "NEVER", "upgrade_status": "NONE"},
-                "boot": {"type": "BIOS", "delay": 0, "retry": false, "enter_setup_mode": false},
-                "nics": nics,
-                "disks": {}, "cdroms": {}, "floppies": {}, "serial_ports": {}, "parallel_ports": {},
-                "sata_adapters": {}, "scsi_adapters": {}, "nvme_adapters": {},
-            }))
-        })
-        .await;
-    match result {
+    match state.ctx.store.transact(move |tx| info_in(tx, &id)).await {
         Ok(info) => axum::Json(info).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
+/// The info of VM `id` (`VM.Info`), or 404.
+pub(crate) fn info_in(tx: &Tx<'_>, id: &str) -> Result<Value, VcError> {
+    let vm = load(tx, id)?;
+    let networks = world::networks(tx)?;
+    let mut nics = Map::new();
+    for nic in &vm.nics {
+        nics.insert(nic.key.to_string(), nic_info(&vm, nic, &networks));
+    }
+    Ok(json!({
+        "name": vm.name,
+        "guest_OS": vm.guest_os,
+        "power_state": vm.power_state.as_str(),
+        "identity": {"name": vm.name, "bios_uuid": vm.bios_uuid, "instance_uuid": vm.instance_uuid},
+        "cpu": {"count": vm.cpu_count, "cores_per_socket": vm.cores_per_socket,
+                "hot_add_enabled": false, "hot_remove_enabled": false},
+        "memory": {"size_MiB": vm.memory_mib, "hot_add_enabled": false},
+        "hardware": {"version": vm.hardware_version,
+                     "upgrade_policy": "NEVER", "upgrade_status": "NONE"},
+        "boot": {"type": "BIOS", "delay": 0, "retry": false, "retry_delay": 10000,
+                 "enter_setup_mode": false},
+        "boot_devices": [],
+        "nics": nics,
+        "disks": {}, "cdroms": {}, "floppies": {}, "serial_ports": {}, "parallel_ports": {},
+        "sata_adapters": {}, "scsi_adapters": {}, "nvme_adapters": {},
+    }))
+}
+
+/// One NIC as `Ethernet.Info` (the values of `VM.Info.nics` and `…/hardware/ethernet/{nic}`).
+pub(crate) fn nic_info(vm: &VmRecord, nic: &NicRecord, networks: &[world::Network]) -> Value {
+    let network = networks.iter().find(|n| n.id == nic.network);
+    let connected = vm.power_state == PowerState::PoweredOn && nic.start_connected;
+    json!({
+        "label": nic.label(),
+        "type": nic.nic_type,
+        "mac_type": nic.mac_type,
+        "mac_address": nic.mac_address,
+        "backing": {
+            "type": network.map_or("STANDARD_PORTGROUP", |n| n.network_type),
+            "network": nic.network,
+            "network_name": network.map(|n| n.name.clone()),
+        },
+        "state": if connected { "CONNECTED" } else { "NOT_CONNECTED" },
+        "start_connected": nic.start_connected,
+        "allow_guest_control": nic.allow_guest_control,
+        "wake_on_lan_enabled": false,
+        "upt_compatibility_enabled": false,
+        "pci_slot_number": 160 + nic.key - FIRST_NIC_KEY,
+    })
+}
+
+/// `GET /api/vcenter/vm/{vm}/hardware/ethernet`: `[{nic}]`.
+pub(crate) async fn ethernet_list(State(state): State<VcState>, Path(id): Path<String>) -> Response {
+    match state.ctx.store.transact(move |tx| ethernet_list_in(tx, &id)).await {
+        Ok(nics) => axum::Json(nics).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/vcenter/vm/{vm}/hardware/ethernet/{nic}`: the NIC's `Ethernet.Info`.
+pub(crate) async fn ethernet_get(
+    State(state): State<VcState>,
+    Path((id, nic)): Path<(String, String)>,
+) -> Response {
+    match state.ctx.store.transact(move |tx| ethernet_get_in(tx, &id, &nic)).await {
+        Ok(info) => axum::Json(info).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The NICs of VM `id` as `Ethernet.Summary` (`{nic}`, the device key).
+pub(crate) fn ethernet_list_in(tx: &Tx<'_>, id: &str) -> Result<Vec<Value>, VcError> {
+    Ok(load(tx, id)?.nics.iter().map(|n| json!({"nic": n.key.to_string()})).collect())
+}
+
+/// NIC `nic` (a device key) of VM `id`, or 404.
+pub(crate) fn ethernet_get_in(tx: &Tx<'_>, id: &str, nic: &str) -> Result<Value, VcError> {
+    let vm = load(tx, id)?;
+    let key = nic.parse::<u32>().ok();
+    let found = vm
+        .nics
+        .iter()
+        .find(|n| Some(n.key) == key)
+        .ok_or_else(|| VcError::not_found("Network adapter", nic))?;
+    Ok(nic_info(&vm, found, &world::networks(tx)?))
+}
+
 /// `DELETE /api/vcenter/vm/{vm}`: 204; 400 `NOT_ALLOWED_IN_CURRENT_STATE` while powered on.
 pub(crate) async fn delete(State(state): State<VcState>, Path(id): Path<String>) -> Response {
     let author = Author { user: "vcenter".into(), now_ms: state.ctx.clock.now_ms() };
-    let result = state
-        .ctx
-        .store
-        .transact(move |tx| {
-            let vm = load(tx, &id)?;
-            if vm.power_state == PowerState::PoweredOn {
-                return Err(VcError::new(
-                    ErrorType::NotAllowedInCurrentState,
-                    "com.vmware.api.vcenter.vm.powered_on",
-                    "Virtual machine is powered on.",
-                ));
-            }
-            for link in vm.nics.iter().filter_map(|n| n.port.as_ref()) {
-                world::detach_nic(tx, &author, link)?;
-            }
-            super::tagging::forget_object(tx, "VirtualMachine", &vm.id)?;
-            tx.delete(VM_COLLECTION, &vm.id)?;
-            Ok(())
-        })
-        .await;
-    match result {
+    match state.ctx.store.transact(move |tx| delete_in(tx, &author, &id)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Deletes VM `id` with its ports and tag associations; refused while powered on.
+pub(crate) fn delete_in(tx: &Tx<'_>, author: &Author, id: &str) -> Result<(), VcError> {
+    let vm = load(tx, id)?;
+    if vm.power_state == PowerState::PoweredOn {
+        return Err(VcError::new(
+            ErrorType::NotAllowedInCurrentState,
+            "com.vmware.api.vcenter.vm.powered_on",
+            "Virtual machine is powered on.",
+        ));
+    }
+    for link in vm.nics.iter().filter_map(|n| n.port.as_ref()) {
+        world::detach_nic(tx, author, link)?;
+    }
+    super::tagging::forget_object(tx, "VirtualMachine", &vm.id)?;
+    tx.delete(VM_COLLECTION, &vm.id)?;
+    Ok(())
 }
 
 /// The stored VM `id`, or 404.

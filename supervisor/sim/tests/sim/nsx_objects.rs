@@ -90,7 +90,8 @@ async fn auth_failures_are_401_and_unknown_paths_404() -> Result<()> {
     let unknown = nsx.get(&format!("{POLICY}/infra/tier-0s/t0")).await?.expect(404);
     assert_eq!(unknown.json["httpStatus"], "NOT_FOUND");
     let missing = nsx.get(&format!("{POLICY}/infra/segments/nope")).await?.expect(404);
-    assert_eq!(missing.json["error_code"], 500090);
+    assert_eq!(missing.json["error_code"], 600, "not 500090, which clients read as a stale revision");
+    assert_eq!(missing.json["module_name"], "common-services");
     nsx.post(&url, None).await?.expect(405);
     running.shutdown().await;
     Ok(())

@@ -1,5 +1,5 @@
 //! Sessions: basic auth → id; the id header on every call; 401 when unknown, deleted or
-//! idle-expired.
+//! idle-expired; an unknown path with a live session is 404, not 401.
 
 use std::time::Duration;
 
@@ -65,6 +65,21 @@ async fn idle_sessions_expire() -> Result<()> {
     assert_eq!(status["error_type"], "UNAUTHENTICATED");
     assert!(started.elapsed() >= Duration::from_millis(300));
     vcenter_login(&running).await?.get("/api/vcenter/vm").await?.expect(200);
+    running.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_paths_with_a_session_are_404_not_401() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (running, vc) = start_vcenter(dir.path(), fast_timing()).await?;
+    let missing = vc.get("/api/vcenter/no-such-thing").await?.expect(404);
+    assert_eq!(missing.json["error_type"], "NOT_FOUND");
+    assert!(
+        missing.json["messages"][0]["default_message"].as_str().is_some_and(|m| m.contains("no-such-thing"))
+    );
+    vc.get("/api/vcenter/vm/vm-1/hardware/ethernet").await?.expect(404);
+    Client::new(&running)?.get("/api/vcenter/no-such-thing").await?.expect(401);
     running.shutdown().await;
     Ok(())
 }
