@@ -303,7 +303,8 @@ async fn chain_crds_apply_and_print_like_the_originals() -> anyhow::Result<()> {
         let out = k
             .run_with_input(&["apply", "--server-side", "--field-manager=chain-test", "-f", "-"], OBJECTS)
             .await?;
-        Ok(out.success.then_some(out.stdout))
+        ensure!(out.success, "kubectl apply --server-side: {}{}", out.stdout, out.stderr);
+        Ok(out.stdout)
     })
     .await?;
     ensure!(objects.lines().filter(|l| l.ends_with("serverside-applied")).count() == 19, "{objects}");
