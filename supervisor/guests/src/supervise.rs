@@ -66,6 +66,10 @@ impl Guests {
     }
 }
 
+/// The watch events of the three kinds, merged: which kind (its index), and whether the
+/// event ended an initial list (`InitDone`), or the watch error.
+type Events = BoxStream<'static, (usize, Result<bool, watcher::Error>)>;
+
 /// A watched kind: its API resource and cache.
 struct Watched {
     resource: ApiResource,
@@ -73,11 +77,7 @@ struct Watched {
 }
 
 impl Watched {
-    fn new<K: Resource>(
-        client: &Client,
-        index: usize,
-        labels: Option<&str>,
-    ) -> (Watched, BoxStream<'static, (usize, Result<bool, watcher::Error>)>) {
+    fn new<K: Resource>(client: &Client, index: usize, labels: Option<&str>) -> (Watched, Events) {
         let (group, version) = K::API_VERSION.split_once('/').unwrap_or(("", K::API_VERSION));
         let resource = ApiResource {
             group: group.to_owned(),
