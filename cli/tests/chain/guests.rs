@@ -6,7 +6,7 @@
 //! forwards VIPs, the tests point the kubeconfig at the control-plane VM's
 //! IP, which the guest API server's certificate names too.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -59,7 +59,7 @@ pub(crate) fn guest_kubeconfig(supervisor: &Supervisor, namespace: &str, name: &
 /// with the VM's IP and `vsphere://<biosUUID>`; returns them.
 pub(crate) fn wait_nodes_are_the_vms(
     supervisor: &Supervisor,
-    kubeconfig: &PathBuf,
+    kubeconfig: &Path,
     namespace: &str,
     name: &str,
     count: usize,
