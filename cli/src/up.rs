@@ -1,6 +1,6 @@
 //! `wasmvisor up [--data-dir DIR]`: the local default. The embedded API
-//! server, the NSX and vCenter simulators and the host with the bundled
-//! plugins, on one machine, until Ctrl-C.
+//! server, the NSX and vCenter simulators, the guest clusters and the host
+//! with the bundled plugins, on one machine, until Ctrl-C.
 //!
 //! The host reaches the API server over HTTPS with the kubeconfig it wrote,
 //! exactly as `wasmvisor run` reaches a real cluster; `up` only writes the
@@ -11,6 +11,7 @@
 //! | `kubeconfig` | admin kubeconfig for kubectl (0600) |
 //! | `apiserver/` | the API server's SQLite store, CA and token |
 //! | `sim/` | the NSX/vCenter world, their CA and generated credentials |
+//! | `guests/<namespace>/<cluster>/` | each guest cluster's API server store (removed with the cluster) |
 //! | `plugins/` | hot-reloaded; each bundled plugin is placed here once (`bundled` lists them) |
 //! | `cache/`, `admin.json` | the host's compile cache and admin endpoint |
 //! | `host.toml` | the generated host config (rewritten at every start) |
@@ -20,6 +21,11 @@
 //! the operator is the plugin author, so a plugin dropped into `plugins/`
 //! gets what its manifest declares (and no more: every call is still
 //! checked).
+//!
+//! The guest clusters ([`wasmvisor_guests`]) play what a Tanzu cluster's VMs
+//! would run: an API server on the control-plane VM's IP:6443, a Node per VM,
+//! a node agent on NodePorts. They follow the Supervisor's VirtualMachines
+//! through the same HTTPS client as the host.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -107,6 +113,11 @@ async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow:
         .await
         .context("installing the chain's CRDs and the Supervisor's defaults")?;
 
+    let guests = wasmvisor_guests::Guests::start(wasmvisor_guests::Config {
+        supervisor: client.clone(),
+        data_dir: dir.join("guests"),
+    });
+
     let sim_dir = dir.join("sim");
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
     let nsx_settings = NsxSettings {
@@ -158,6 +169,10 @@ async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow:
     println!("  kubeconfig  {}", kubeconfig.display());
     println!("  NSX         {}", nsx.base_url);
     println!("  vCenter     {}", vcenter.base_url);
+    println!(
+        "  guests      {} (an API server per cluster on its control-plane VM's IP:6443)",
+        dir.join("guests").display()
+    );
     println!("  plugins     {} (hot-reloaded)", plugin_dir.display());
     for plugin in host.runtime().plugins() {
         println!("              {}@{} {}", plugin.name, plugin.version, plugin.digest);
@@ -172,6 +187,10 @@ async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow:
         "      kubectl apply -f examples/tkc.yaml   # a TanzuKubernetesCluster (see examples/README.md)"
     );
     println!("      kubectl get tkc,cluster,machines,vm,vnet,vnetif,vmservice,svc -A");
+    println!(
+        "      kubectl get secret -n tkgs-ns tkgs-cluster-1-kubeconfig -o jsonpath='{{.data.value}}' | base64 -d > guest.kubeconfig"
+    );
+    println!("      kubectl --kubeconfig guest.kubeconfig get nodes");
     println!("      wasmvisor plugin list --data-dir {}", dir.display());
     println!(
         "Ctrl-C stops everything; `wasmvisor up --data-dir {}` brings it back as it was.",
@@ -181,6 +200,7 @@ async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow:
     crate::run::shutdown_signal().await?;
     println!("stopping: finishing reconciles in flight");
     host.shutdown().await;
+    guests.shutdown().await;
     nsx.shutdown().await;
     vcenter.shutdown().await;
     api.shutdown().await.context("stopping the API server")?;

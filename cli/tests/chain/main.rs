@@ -1,8 +1,8 @@
 //! The Supervisor chain end to end: `wasmvisor up` as a process, the real
 //! kubectl as the client, and vCenter and NSX read through their own REST
 //! APIs. A TanzuKubernetesCluster becomes VMs on its own segment behind a
-//! load balancer, scales, and leaves nothing behind; restarts at any point
-//! converge without twins.
+//! load balancer and a guest cluster whose Nodes are those VMs, scales, and
+//! leaves nothing behind; restarts at any point converge without twins.
 //!
 //! One `up` serves the first test's scenarios in sequence (a `up` costs a
 //! start and a compile of every plugin); the restart test needs its own.
@@ -11,6 +11,7 @@
 mod support;
 
 mod checks;
+mod guests;
 mod restarts;
 mod supervisor;
 mod world;
@@ -18,6 +19,7 @@ mod world;
 use std::time::Instant;
 
 use checks::{api_leftovers, footprint, leftovers};
+use guests::{guest_kubeconfig, wait_nodes_are_the_vms};
 use supervisor::{CONVERGE, Supervisor, condition, tkc_yaml};
 use support::eventually;
 
@@ -89,6 +91,12 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     assert_eq!(tkc["status"]["apiEndpoints"][0]["port"], 6443);
     assert_eq!(first.ports, 3, "one segment port per VM");
 
+    // The guest cluster: its kubeconfig Secret, and one Ready Node per VM.
+    let guest = guest_kubeconfig(&supervisor, NS, NAME, &first.vip);
+    let joined = Instant::now();
+    let nodes = wait_nodes_are_the_vms(&supervisor, &guest, NS, NAME, 3);
+    println!("running → 3 Ready nodes: {:.1} s more: {nodes:?}", joined.elapsed().as_secs_f64());
+
     // A second cluster in another namespace at the same time: its own subnet, VIP and tags.
     supervisor.apply(&tkc_yaml("team-b", "cluster-b", 1));
     supervisor.wait_phase("team-b", "cluster-b", "running");
@@ -112,6 +120,7 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
             "the control plane's pool does not change"
         );
         assert_eq!(scaled.vip, first.vip);
+        wait_nodes_are_the_vms(&supervisor, &guest, NS, NAME, vms);
     }
 
     // Delete both: nothing of them stays in either simulator or the API server.

@@ -51,6 +51,16 @@ const DEFS: &[Def] = &[
         status: true,
     },
     Def {
+        kind: BuiltinKind::Node,
+        group: "",
+        name: "Node",
+        plural: "nodes",
+        namespaced: false,
+        short: &["no"],
+        categories: &[],
+        status: true,
+    },
+    Def {
         kind: BuiltinKind::Secret,
         group: "",
         name: "Secret",
@@ -287,6 +297,7 @@ impl BuiltinKind {
             ],
             BuiltinKind::Secret => &[("type", "type")],
             BuiltinKind::Namespace => &[("status.phase", "status.phase")],
+            BuiltinKind::Node => &[("spec.unschedulable", "spec.unschedulable")],
             _ => &[],
         }
     }
@@ -311,9 +322,10 @@ impl BuiltinKind {
     /// The top-level fields besides apiVersion, kind and metadata.
     pub fn top_level_fields(self) -> &'static [&'static str] {
         match self {
-            BuiltinKind::Namespace | BuiltinKind::Service | BuiltinKind::CustomResourceDefinition => {
-                &["spec", "status"]
-            }
+            BuiltinKind::Namespace
+            | BuiltinKind::Service
+            | BuiltinKind::Node
+            | BuiltinKind::CustomResourceDefinition => &["spec", "status"],
             BuiltinKind::Secret => &["data", "stringData", "type", "immutable"],
             BuiltinKind::ConfigMap => &["data", "binaryData", "immutable"],
             BuiltinKind::CoreEvent => &[
@@ -422,6 +434,7 @@ impl BuiltinKind {
                 crate::rbac::validate_binding(self == BuiltinKind::RoleBinding, object, old, &mut causes);
             }
             BuiltinKind::Namespace
+            | BuiltinKind::Node
             | BuiltinKind::ServiceAccount
             | BuiltinKind::SelfSubjectAccessReview
             | BuiltinKind::SelfSubjectRulesReview

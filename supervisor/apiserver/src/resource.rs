@@ -113,6 +113,8 @@ pub enum BuiltinKind {
     Namespace,
     /// core/v1 Service.
     Service,
+    /// core/v1 Node (cluster-scoped; what a kubelet registers and keeps in `status`).
+    Node,
     /// core/v1 Secret.
     Secret,
     /// core/v1 ConfigMap.

@@ -45,6 +45,10 @@ pub struct Config {
     pub watch_window: u64,
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
+    /// Names (DNS names or IP addresses) the serving certificate is valid for besides
+    /// `127.0.0.1`, `localhost`, `::1` and the listen address: a load balancer's VIP in
+    /// front of this server, for instance. Empty by default.
+    pub subject_alt_names: Vec<String>,
 }
 
 impl Config {
@@ -55,6 +59,7 @@ impl Config {
             listen: DEFAULT_LISTEN,
             watch_window: DEFAULT_WATCH_WINDOW,
             max_body_bytes: DEFAULT_MAX_BODY,
+            subject_alt_names: Vec::new(),
         }
     }
 
@@ -73,6 +78,13 @@ impl Config {
     /// The same config listening on `listen`.
     pub fn listen(mut self, listen: SocketAddr) -> Config {
         self.listen = listen;
+        self
+    }
+
+    /// The same config whose serving certificate is also valid for `names` (see
+    /// [`Config::subject_alt_names`]).
+    pub fn subject_alt_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Config {
+        self.subject_alt_names.extend(names.into_iter().map(Into::into));
         self
     }
 }
@@ -192,8 +204,12 @@ impl ApiServer {
             bound
         };
         let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned(), "::1".to_owned()];
-        if !bound.ip().is_unspecified() && !bound.ip().is_loopback() {
-            names.push(bound.ip().to_string());
+        // Any specific address, loopback ones too: 127.160.0.2 is not 127.0.0.1.
+        let listen_ip = (!bound.ip().is_unspecified()).then(|| bound.ip().to_string());
+        for name in listen_ip.iter().chain(&config.subject_alt_names) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
         }
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let tls = ca.server_config(&name_refs).map_err(|source| StartError::Tls { dir: pki, source })?;

@@ -115,6 +115,20 @@ fn builtin_columns(kind: BuiltinKind) -> Vec<Printed> {
             age(),
             printer("Selector", "string", 1, |o| or_none(labels(o.pointer("/spec/selector")))),
         ],
+        BuiltinKind::Node => vec![
+            printer("Status", "string", 0, node_status),
+            printer("Roles", "string", 0, node_roles),
+            age(),
+            path("Version", "string", ".status.nodeInfo.kubeletVersion"),
+            printer("Internal-IP", "string", 1, |o| or_none(node_address(o, "InternalIP"))),
+            printer("External-IP", "string", 1, |o| or_none(node_address(o, "ExternalIP"))),
+            Printed { priority: 1, ..path("OS-Image", "string", ".status.nodeInfo.osImage") },
+            Printed { priority: 1, ..path("Kernel-Version", "string", ".status.nodeInfo.kernelVersion") },
+            Printed {
+                priority: 1,
+                ..path("Container-Runtime", "string", ".status.nodeInfo.containerRuntimeVersion")
+            },
+        ],
         BuiltinKind::ConfigMap => vec![
             printer("Data", "integer", 0, |o| json!(entries(o, "data") + entries(o, "binaryData"))),
             age(),
@@ -224,6 +238,57 @@ fn service_ports(service: &Value) -> Value {
         })
         .collect();
     or_none(ports.join(","))
+}
+
+/// A Node's STATUS: `Ready`, `NotReady` or `Unknown` from its Ready condition, then
+/// `,SchedulingDisabled` when cordoned (kube-apiserver's node printer).
+fn node_status(node: &Value) -> Value {
+    let ready = node
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| text_at(c, "/type") == "Ready");
+    let mut status = match ready.map(|c| text_at(c, "/status")) {
+        Some("True") => "Ready".to_owned(),
+        Some("False") => "NotReady".to_owned(),
+        _ => "Unknown".to_owned(),
+    };
+    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    json!(status)
+}
+
+/// A Node's ROLES: the `node-role.kubernetes.io/<role>` labels and the legacy
+/// `kubernetes.io/role` label, sorted, or `<none>`.
+fn node_roles(node: &Value) -> Value {
+    let mut roles: Vec<&str> = node
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, value)| match key.strip_prefix("node-role.kubernetes.io/") {
+            Some(role) => Some(role),
+            None if key == "kubernetes.io/role" => value.as_str(),
+            None => None,
+        })
+        .filter(|role| !role.is_empty())
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    or_none(roles.join(","))
+}
+
+/// A Node's first address of `kind` (`InternalIP`, `ExternalIP`).
+fn node_address(node: &Value, kind: &str) -> String {
+    node.pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|a| text_at(a, "/type") == kind)
+        .map(|a| text_at(a, "/address").to_owned())
+        .unwrap_or_default()
 }
 
 /// Endpoints' ENDPOINTS: the first three `ip:port` pairs, then `+ N more...`.
@@ -481,6 +546,34 @@ mod tests {
         ready["status"] = json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}});
         assert_eq!(cells_of(&ready)[2], json!("192.0.2.1"));
         assert_eq!(cells_of(&json!({"spec": {}}))[3..], [json!("<none>"), json!("<none>")]);
+    }
+
+    #[test]
+    fn nodes_print_status_roles_and_version_as_kubectl_shows_them() {
+        let node = json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": "",
+                "kubernetes.io/hostname": "cp-1"}},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
+                "addresses": [{"type": "Hostname", "address": "cp-1"}, {"type": "InternalIP", "address": "127.160.0.2"}],
+                "nodeInfo": {"kubeletVersion": "v1.23.8+vmware.3", "osImage": "VMware Photon OS/Linux"}}});
+        let cells = cells(BuiltinKind::Node, &node);
+        assert_eq!(
+            cells[..5],
+            expect(&[
+                ("Status", json!("Ready")),
+                ("Roles", json!("control-plane")),
+                ("Version", json!("v1.23.8+vmware.3")),
+                ("Internal-IP", json!("127.160.0.2")),
+                ("External-IP", json!("<none>")),
+            ])
+        );
+        let worker = json!({"spec": {"unschedulable": true},
+            "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        assert_eq!(cells_of_node(&worker), [json!("NotReady,SchedulingDisabled"), json!("<none>")]);
+        assert_eq!(cells_of_node(&json!({})), [json!("Unknown"), json!("<none>")]);
+    }
+
+    fn cells_of_node(node: &Value) -> Vec<Value> {
+        cells(BuiltinKind::Node, node).into_iter().take(2).map(|c| c.1).collect()
     }
 
     #[test]

@@ -141,6 +141,13 @@ fn builtin_schema(kind: BuiltinKind) -> Value {
             }},
             "status": {"type": "object", "properties": {"conditions": conditions()}},
         }}),
+        // As in k8s.io/api: addresses and conditions are maps keyed by type, taints atomic.
+        BuiltinKind::Node => json!({"type": "object", "properties": {
+            "status": {"type": "object", "properties": {
+                "addresses": keyed(&["type"], json!({})),
+                "conditions": conditions(),
+            }},
+        }}),
         BuiltinKind::Namespace => json!({"type": "object", "properties": {
             "spec": {"type": "object", "properties": {
                 "finalizers": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},

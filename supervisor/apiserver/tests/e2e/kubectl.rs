@@ -263,3 +263,30 @@ async fn kubectl_builtin_kinds_and_discovery() -> anyhow::Result<()> {
     assert!(!bad.success && bad.stderr.contains("metadata.name: Invalid value"), "{bad:?}");
     Ok(())
 }
+
+/// Nodes as a kubelet (or KWOK) registers them: cluster-scoped, status through `/status`,
+/// printed as NAME STATUS ROLES AGE VERSION.
+#[tokio::test]
+async fn kubectl_get_nodes_prints_status_roles_and_version() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let k = server.kubectl();
+    let node = r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cp-1",
+        "labels": {"node-role.kubernetes.io/control-plane": ""}}, "spec": {"providerID": "vsphere://42"}}"#;
+    k.run_with_input(&["apply", "-f", "-"], node).await?.ok()?;
+    let status = r#"{"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+        "addresses": [{"type": "InternalIP", "address": "127.160.0.2"}],
+        "nodeInfo": {"kubeletVersion": "v1.23.8+vmware.3"}}}"#;
+    k.run(&["patch", "node", "cp-1", "--subresource=status", "--type=merge", "-p", status]).await?.ok()?;
+
+    let table = k.run(&["get", "no"]).await?.ok()?;
+    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"], "{table}");
+    assert_eq!(
+        [lines[1][0], lines[1][1], lines[1][2], lines[1][4]],
+        ["cp-1", "Ready", "control-plane", "v1.23.8+vmware.3"],
+        "{table}"
+    );
+    let wide = k.run(&["get", "nodes", "-o", "wide"]).await?.ok()?;
+    ensure!(wide.contains("INTERNAL-IP") && wide.contains("127.160.0.2"), "{wide}");
+    Ok(())
+}

@@ -11,3 +11,4 @@ mod kube_client;
 mod kubectl;
 mod rbac;
 mod support;
+mod tls_names;
