@@ -2,9 +2,9 @@
 //! `<cluster>-kubeconfig` Secret Cluster API publishes, and `kubectl get
 //! nodes` through it listing one Ready Node per VM.
 //!
-//! The Secret's server is the control-plane VIP; until the NSX simulator
-//! forwards VIPs, the tests point the kubeconfig at the control-plane VM's
-//! IP, which the guest API server's certificate names too.
+//! The Secret's server is the control-plane VIP, and kubectl uses it as it
+//! is: the connection goes through the NSX simulator's virtual server on
+//! the VIP to the control-plane VM, where the guest API server listens.
 
 use std::path::{Path, PathBuf};
 
@@ -16,9 +16,8 @@ use crate::support::{eventually, kubectl, text};
 /// (name, Ready status, InternalIP, providerID) of a Node, or of the VM it should be.
 type NodeRow = (String, String, String, String);
 
-/// Writes the cluster's kubeconfig Secret, with its server moved from the VIP
-/// to the control-plane VM, into the test's data directory; checks the
-/// Secret's shape and that its server is `https://<vip>:6443`.
+/// Writes the cluster's kubeconfig Secret into the test's data directory;
+/// checks the Secret's shape and that its server is `https://<vip>:6443`.
 pub(crate) fn guest_kubeconfig(supervisor: &Supervisor, namespace: &str, name: &str, vip: &str) -> PathBuf {
     let secret = eventually(&format!("Secret {name}-kubeconfig"), CONVERGE, |last| {
         let secret = supervisor.get(&["secret", &format!("{name}-kubeconfig"), "-n", namespace]);
@@ -37,19 +36,8 @@ pub(crate) fn guest_kubeconfig(supervisor: &Supervisor, namespace: &str, name: &
         "-o",
         "go-template={{.data.value | base64decode}}",
     ]);
-    let mut kubeconfig: Value = serde_yaml::from_str(&decoded).expect("the Secret holds a kubeconfig");
+    let kubeconfig: Value = serde_yaml::from_str(&decoded).expect("the Secret holds a kubeconfig");
     assert_eq!(kubeconfig["clusters"][0]["cluster"]["server"], format!("https://{vip}:6443"));
-    let control_plane = supervisor.kubectl(&[
-        "get",
-        "vm",
-        "-n",
-        namespace,
-        "-l",
-        &format!("capv.vmware.com/cluster.name={name},capv.vmware.com/cluster.role=controlplane"),
-        "-o",
-        "jsonpath={.items[0].status.vmIp}",
-    ]);
-    kubeconfig["clusters"][0]["cluster"]["server"] = format!("https://{control_plane}:6443").into();
     let path = supervisor.dir.path().join(format!("{namespace}-{name}.kubeconfig"));
     std::fs::write(&path, serde_json::to_string(&kubeconfig).unwrap()).unwrap();
     path
