@@ -75,6 +75,13 @@ where
                 }
             },
         };
+        // Small writes (a watch event, a short response) go out at once. With Nagle's
+        // algorithm on, a write waits while an earlier one is unacknowledged, and the
+        // client delays its ACK (up to 40 ms on Linux) when it has nothing to send: a lone
+        // watcher, whose connection only ever receives, waited that long for its events.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "setting TCP_NODELAY failed");
+        }
         let acceptor = acceptor.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
