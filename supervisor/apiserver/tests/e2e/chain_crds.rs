@@ -300,10 +300,9 @@ async fn chain_crds_apply_and_print_like_the_originals() -> anyhow::Result<()> {
     k.run(&["create", "namespace", "ns1"]).await?.ok()?;
     // kubectl may still hold discovery from before the CRDs: retry until it sees them all.
     let objects = eventually("every chain object accepted", Duration::from_secs(20), || async {
-        let out = k
-            .run_with_input(&["apply", "--server-side", "--field-manager=chain-test", "-f", "-"], OBJECTS)
-            .await?;
-        Ok(out.success.then_some(out.stdout))
+        k.run_with_input(&["apply", "--server-side", "--field-manager=chain-test", "-f", "-"], OBJECTS)
+            .await?
+            .ok()
     })
     .await?;
     ensure!(objects.lines().filter(|l| l.ends_with("serverside-applied")).count() == 19, "{objects}");
