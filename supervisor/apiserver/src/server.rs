@@ -45,6 +45,9 @@ pub struct Config {
     pub watch_window: u64,
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
+    /// Extra time every commit holds the database after its fsync, standing for a slow
+    /// disk; zero (the default) but in tests of group commit under `kill -9`.
+    pub commit_delay: std::time::Duration,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             listen: DEFAULT_LISTEN,
             watch_window: DEFAULT_WATCH_WINDOW,
             max_body_bytes: DEFAULT_MAX_BODY,
+            commit_delay: std::time::Duration::ZERO,
         }
     }
 
@@ -171,10 +175,13 @@ impl ApiServer {
         let db = dir.join("state.db");
         let window = config.watch_window;
         let db_path = db.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&db_path, window))
-            .await
-            .map_err(|_| StartError::Storage { path: db.clone(), source: StorageError::Poisoned })?
-            .map_err(|source| StartError::Storage { path: db.clone(), source })?;
+        let commit_delay = config.commit_delay;
+        let store = tokio::task::spawn_blocking(move || {
+            Store::open(&db_path, window).map(|store| store.with_commit_delay(commit_delay))
+        })
+        .await
+        .map_err(|_| StartError::Storage { path: db.clone(), source: StorageError::Poisoned })?
+        .map_err(|source| StartError::Storage { path: db.clone(), source })?;
         let store = Arc::new(store);
         let registry = Arc::new(Registry::with_builtins());
         load_crds(&store, &registry).map_err(|source| StartError::Storage { path: db.clone(), source })?;

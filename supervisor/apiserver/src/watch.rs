@@ -149,7 +149,7 @@ impl Watcher {
                 .map_err(|_| StorageError::Poisoned)??;
         self.last = page.rv;
         for object in page.items {
-            if self.spec.selector.matches(&object) && !self.send("ADDED", object).await {
+            if self.spec.selector.matches(&object) && !self.send("ADDED", (*object).clone()).await {
                 return Ok(());
             }
         }
