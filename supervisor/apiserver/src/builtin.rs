@@ -312,9 +312,14 @@ impl BuiltinKind {
         }
     }
 
+    /// Whether [`BuiltinKind::from_storage`] changes anything.
+    pub fn converts_from_storage(self) -> bool {
+        self == BuiltinKind::Event
+    }
+
     /// Converts a stored object to this kind's shape (on every read).
     pub fn from_storage(self, object: &mut Value) {
-        if self == BuiltinKind::Event {
+        if self.converts_from_storage() {
             rename_fields(object, false);
         }
     }

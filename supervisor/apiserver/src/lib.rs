@@ -46,7 +46,9 @@
 //! - [`patch`], [`selectors`], [`table`], [`watch`], [`discovery`]: the rest of the API.
 //! - [`gc`]: garbage collection (ownerReferences, [`propagation`] policies) and namespace
 //!   termination, as a task fed by the storage change stream.
-//! - [`storage`]: SQLite, one global resourceVersion, change log for watch resume.
+//! - [`storage`]: SQLite behind an in-memory cache every read is served from; group
+//!   commit (one fsync for many concurrent writes), one global resourceVersion, change log
+//!   for watch resume.
 //! - [`status`]: every refusal as a Kubernetes `Status`.
 
 pub mod apply;

@@ -1,36 +1,53 @@
-//! SQLite storage: objects, one global resourceVersion and a change log for watches.
+//! Storage: SQLite as the source of truth, an in-memory cache of every object in front of
+//! it, one global resourceVersion, group commit, and a change log for watches.
 //!
 //! In: keys (`resource` = `group/plural`, namespace, name) and JSON objects. Out: stored
 //! objects carrying `metadata.resourceVersion`, and a stream of [`Change`]s.
 //!
 //! Invariants:
-//! - Every write (create, update, delete) happens in one SQLite transaction that bumps the
-//!   global resourceVersion, writes the object row and appends a row to the change log, so
-//!   the log and the objects never disagree, and resourceVersions are strictly increasing
-//!   across restarts (the counter lives in the database, not in memory).
-//! - A write is acknowledged only after its transaction commits. The database runs in WAL
-//!   mode with `synchronous=FULL`: the WAL is fsynced at every commit, so an acknowledged
-//!   write survives `kill -9` and also power loss. (`NORMAL` would survive `kill -9` too,
-//!   since the WAL is in the OS page cache at commit, but can lose the last commits on power
-//!   loss; the embedded server is small enough to pay the fsync.)
-//! - Changes are broadcast after commit and while the write lock is held, so subscribers
-//!   see them in resourceVersion order.
+//! - Every write (create, update, delete) is durable before it is acknowledged: the
+//!   database runs in WAL mode with `synchronous=FULL`, so the WAL is fsynced at every
+//!   commit and an acknowledged write survives `kill -9` and power loss.
+//! - Group commit: concurrent writes share one SQLite transaction and one fsync. A write is
+//!   decided under the state lock (against the committed objects plus the writes queued
+//!   before it), gets the next resourceVersion and joins the queue; then its thread waits
+//!   until a commit holding it is durable, or leads that commit itself when none is running
+//!   (see [`Store::mutate_reading`]). The batching window is the previous commit: whatever
+//!   queued while one fsync ran goes into the next, at most [`MAX_BATCH`] writes.
+//!   Each transaction bumps the stored global resourceVersion, writes the object rows and
+//!   appends to the change log, so the log and the objects never disagree, and
+//!   resourceVersions are strictly increasing across restarts. A failed commit fails every
+//!   write queued at that moment (later ones may have been decided on top of them) and the
+//!   resourceVersion counter goes back to the last durable one.
+//! - The cache holds committed objects only, each once (`Arc`), and is updated before any
+//!   write of the commit is acknowledged; so a read served from it never shows a write
+//!   that could still be lost, and always shows every acknowledged one (as a consistent
+//!   read from etcd would). It is rebuilt from SQLite at open.
+//! - Changes are broadcast after commit, under the state lock, in resourceVersion order:
+//!   watch order is commit order.
 //! - The change log keeps the last `window` changes. A watch from an older resourceVersion
 //!   gets [`StorageError::Gone`] (410 for the client, which relists).
 //!
 //! Read-modify-write goes through [`Store::mutate`]: the closure sees the current object
-//! and decides what to write, under the lock, so preconditions, finalizers and (later)
-//! server-side apply never race with another writer.
+//! and decides what to write, under the lock, so preconditions, finalizers and server-side
+//! apply never race with another writer.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use bytes::Bytes;
+use rusqlite::{Connection, params};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
 /// How many changes a lagging subscriber may fall behind before it must catch up from SQLite.
 const BROADCAST_CAPACITY: usize = 8192;
+
+/// The most writes one commit holds; more wait for the next one.
+pub const MAX_BATCH: usize = 256;
 
 /// Identifies one stored object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -87,6 +104,39 @@ pub struct Change {
     pub object: Arc<Value>,
     /// The object before the change, when known (live changes only, not replayed ones).
     pub prev: Option<Arc<Value>>,
+    /// Watch-event encodings of this change, made once and shared by every watcher.
+    pub encoded: Encodings,
+}
+
+/// Encoded watch events of one [`Change`], one per format (served version and event type),
+/// so a hundred watchers of a change cost one serialisation, not a hundred.
+#[derive(Default)]
+pub struct Encodings(Mutex<Vec<(String, &'static str, Bytes)>>);
+
+impl Encodings {
+    /// The encoding for `format` and `event`, made by `encode` the first time it is asked for.
+    pub fn get_or_encode(&self, format: &str, event: &'static str, encode: impl FnOnce() -> Bytes) -> Bytes {
+        let mut made = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, _, bytes)) = made.iter().find(|(f, e, _)| f == format && *e == event) {
+            return bytes.clone();
+        }
+        let bytes = encode();
+        made.push((format.to_owned(), event, bytes.clone()));
+        bytes
+    }
+}
+
+impl Clone for Encodings {
+    /// A clone starts empty: encodings are a cache, not part of the change.
+    fn clone(&self) -> Encodings {
+        Encodings::default()
+    }
+}
+
+impl std::fmt::Debug for Encodings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Encodings")
+    }
 }
 
 /// What a [`Store::mutate`] closure decides to do with the object.
@@ -114,8 +164,8 @@ pub struct Outcome {
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
-    /// Objects in (namespace, name) order.
-    pub items: Vec<Value>,
+    /// Objects in (namespace, name) order, shared with the cache.
+    pub items: Vec<Arc<Value>>,
     /// The global resourceVersion the page was read at.
     pub rv: u64,
     /// The `namespace/name` after which the next page starts, if there are more.
@@ -144,6 +194,14 @@ pub enum StorageError {
         #[source]
         source: serde_json::Error,
     },
+    /// The commit holding this write failed, so the write was not made (nor any write
+    /// queued with or after it).
+    #[error("committing a batch of writes")]
+    Commit {
+        /// Why the commit failed (shared by every write of the batch).
+        #[source]
+        source: Arc<StorageError>,
+    },
     /// The requested resourceVersion is older than the change log keeps.
     #[error("too old resource version: {requested} ({oldest})")]
     Gone {
@@ -157,17 +215,71 @@ pub enum StorageError {
     Poisoned,
 }
 
-struct Inner {
-    conn: Connection,
+/// Committed objects of one resource, in (namespace, name) order.
+type Objects = BTreeMap<(String, String), Arc<Value>>;
+
+/// A write decided and numbered but not yet durable.
+struct Pending {
     rv: u64,
-    compacted: u64,
+    event: EventType,
+    key: ObjectKey,
+    object: Arc<Value>,
+    prev: Option<Arc<Value>>,
+    text: String,
 }
 
-/// The SQLite-backed object store. Cheap to share behind an `Arc`.
+/// Everything behind the state lock: the cache and the group-commit queue.
+struct State {
+    /// Committed objects per resource: the cache every read is served from.
+    objects: HashMap<String, Objects>,
+    /// The newest state of each key written by a queued (not yet durable) write, with its
+    /// resourceVersion; `None` for a queued delete. Writers read through it, readers do not.
+    overlay: HashMap<ObjectKey, (u64, Option<Arc<Value>>)>,
+    /// Decided writes no commit has taken yet, in resourceVersion order.
+    queue: VecDeque<Pending>,
+    /// The last resourceVersion handed out (queued or committed).
+    assigned: u64,
+    /// The last durable resourceVersion; the cache is at this version.
+    committed: u64,
+    /// The oldest resourceVersion a watch may resume from.
+    compacted: u64,
+    /// Whether a thread is committing a batch right now.
+    committing: bool,
+    /// Bumped when a commit fails and the queue is dropped; a write decided in an older
+    /// epoch that is not committed has failed.
+    epoch: u64,
+    /// Why the last failed commit failed.
+    failure: Option<Arc<StorageError>>,
+}
+
+impl State {
+    /// The object at `key` as a writer sees it: queued writes included.
+    fn current(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        match self.overlay.get(key) {
+            Some((_, queued)) => queued.clone(),
+            None => self.committed_object(key),
+        }
+    }
+
+    /// The object at `key` as readers see it: committed writes only.
+    fn committed_object(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.objects.get(&key.resource)?.get(&(key.namespace.clone(), key.name.clone())).cloned()
+    }
+}
+
+/// The storage: SQLite behind an in-memory cache. Cheap to share behind an `Arc`.
 pub struct Store {
-    inner: Mutex<Inner>,
+    state: Mutex<State>,
+    /// Signalled whenever a commit ends (durable or failed).
+    commit_ended: Condvar,
+    /// The connection; only a committing thread, a change-log read and `open` use it.
+    conn: Mutex<Connection>,
     events: broadcast::Sender<Arc<Change>>,
     window: u64,
+    /// Commits made since open (each one fsync).
+    commits: AtomicU64,
+    /// Extra time a commit holds the connection after its fsync (a slow disk, in tests).
+    commit_delay: std::time::Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -192,7 +304,8 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('rv', 0), ('compacted', 0);
 ";
 
 impl Store {
-    /// Opens (or creates) the database at `path`, keeping the last `window` changes for watches.
+    /// Opens (or creates) the database at `path`, keeping the last `window` changes for
+    /// watches, and loads every object into the cache.
     pub fn open(path: &Path, window: u64) -> Result<Store, StorageError> {
         Store::open_with_buffer(path, window, BROADCAST_CAPACITY)
     }
@@ -209,23 +322,52 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(2))?;
         conn.execute_batch(SCHEMA)?;
-        let meta = |key: &str| -> Result<u64, rusqlite::Error> {
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get::<_, i64>(0))
-                .map(|v| u64::try_from(v).unwrap_or(0))
-        };
-        let rv = meta("rv")?;
-        let compacted = meta("compacted")?;
+        let rv = read_meta(&conn, "rv")?;
+        let compacted = read_meta(&conn, "compacted")?;
+        let objects = load_objects(&conn)?;
         let (events, _) = broadcast::channel(buffer.max(1));
-        Ok(Store { inner: Mutex::new(Inner { conn, rv, compacted }), events, window: window.max(1) })
+        let state = State {
+            objects,
+            overlay: HashMap::new(),
+            queue: VecDeque::new(),
+            assigned: rv,
+            committed: rv,
+            compacted,
+            committing: false,
+            epoch: 0,
+            failure: None,
+        };
+        Ok(Store {
+            state: Mutex::new(state),
+            commit_ended: Condvar::new(),
+            conn: Mutex::new(conn),
+            events,
+            window: window.max(1),
+            commits: AtomicU64::new(0),
+            commit_delay: std::time::Duration::ZERO,
+        })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StorageError> {
-        self.inner.lock().map_err(|_| StorageError::Poisoned)
+    /// The same store, each commit holding the database `delay` longer after its fsync,
+    /// as on a slow disk: more writes queue behind each commit. For tests.
+    pub fn with_commit_delay(mut self, delay: std::time::Duration) -> Store {
+        self.commit_delay = delay;
+        self
     }
 
-    /// The newest committed resourceVersion.
+    fn lock(&self) -> Result<MutexGuard<'_, State>, StorageError> {
+        self.state.lock().map_err(|_| StorageError::Poisoned)
+    }
+
+    /// The newest durable resourceVersion.
     pub fn current_rv(&self) -> Result<u64, StorageError> {
-        Ok(self.lock()?.rv)
+        Ok(self.lock()?.committed)
+    }
+
+    /// How many commits (each one fsync) this store has made since it was opened; with
+    /// concurrent writers it is less than the number of writes.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// The oldest resourceVersion a watch may resume from.
@@ -238,13 +380,18 @@ impl Store {
         self.events.subscribe()
     }
 
-    /// Reads one object.
+    /// Reads one object (from the cache: committed state only).
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StorageError> {
-        let inner = self.lock()?;
-        read_object(&inner.conn, key)
+        Ok(self.get_shared(key)?.map(|object| (*object).clone()))
     }
 
-    /// Lists objects of `resource` (optionally in one namespace), `limit` at a time after `after`.
+    /// [`Store::get`] without copying the object.
+    pub fn get_shared(&self, key: &ObjectKey) -> Result<Option<Arc<Value>>, StorageError> {
+        Ok(self.lock()?.committed_object(key))
+    }
+
+    /// Lists objects of `resource` (optionally in one namespace), `limit` at a time after
+    /// `after`, from the cache, at the newest durable resourceVersion.
     pub fn list(
         &self,
         resource: &str,
@@ -252,38 +399,30 @@ impl Store {
         after: Option<(&str, &str)>,
         limit: Option<usize>,
     ) -> Result<Page, StorageError> {
-        let inner = self.lock()?;
-        let (after_ns, after_name) = after.unwrap_or(("", ""));
-        let has_after = after.is_some();
-        let ns_filter = namespace.unwrap_or("");
-        let sql = "SELECT namespace, name, body FROM objects
-             WHERE resource = ?1 AND (?2 = '' OR namespace = ?2)
-               AND (?3 = 0 OR namespace > ?4 OR (namespace = ?4 AND name > ?5))
-             ORDER BY namespace, name";
-        let mut stmt = inner.conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params![resource, ns_filter, has_after, after_ns, after_name], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
-        })?;
-        let mut items = Vec::new();
-        let mut next = None;
-        let mut remaining = 0u64;
+        let state = self.lock()?;
         let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        for row in rows {
-            let (ns, name, body) = row?;
-            if items.len() >= limit {
-                remaining += 1;
-                continue;
+        let mut page = Page { items: Vec::new(), rv: state.committed, next: None, remaining: 0 };
+        let Some(objects) = state.objects.get(resource) else { return Ok(page) };
+        let start = match (after, namespace) {
+            (Some((ns, name)), _) => Bound::Excluded((ns.to_owned(), name.to_owned())),
+            (None, Some(ns)) => Bound::Included((ns.to_owned(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let in_namespace = |(ns, _): &(String, String)| namespace.is_none_or(|wanted| ns == wanted);
+        let mut range = objects.range((start, Bound::Unbounded)).filter(|(key, _)| in_namespace(key));
+        let mut last = None;
+        for (key, object) in range.by_ref() {
+            page.items.push(object.clone());
+            if page.items.len() == limit {
+                last = Some(key);
+                break;
             }
-            let object = parse(resource, &ns, &name, &body)?;
-            if items.len() + 1 == limit {
-                next = Some((ns, name));
-            }
-            items.push(object);
         }
-        if remaining == 0 {
-            next = None;
+        page.remaining = range.count() as u64;
+        if page.remaining > 0 {
+            page.next = last.cloned();
         }
-        Ok(Page { items, rv: inner.rv, next, remaining })
+        Ok(page)
     }
 
     /// Reads the object at `key`, lets `decide` choose a [`Write`], and commits it atomically.
@@ -304,6 +443,20 @@ impl Store {
 
     /// Like [`Store::mutate`], but `decide` may also read other objects, consistently with
     /// the write (allocators use it to find free cluster IPs and node ports).
+    ///
+    /// # Guarantees
+    ///
+    /// `decide` runs under the state lock and sees the object as the writes queued before
+    /// this one leave it, so read-modify-write never loses an update. A write is returned
+    /// only once durable: the calling thread blocks until a commit holding it has been
+    /// fsynced, leading that commit itself when no other thread is committing. Whatever
+    /// else returns (a `Keep`, a dry run, an error `decide` chose) also waits until the
+    /// queued write it was decided on, if any, is durable, so no answer ever rests on a
+    /// write that could still be lost.
+    ///
+    /// # Caveats
+    ///
+    /// It blocks (on the fsync of a commit): call it from a blocking thread.
     pub fn mutate_reading<E>(
         &self,
         key: &ObjectKey,
@@ -313,29 +466,170 @@ impl Store {
     where
         E: From<StorageError>,
     {
-        let mut inner = self.lock()?;
-        let current = read_object(&inner.conn, key)?;
-        let write = decide(current.as_ref(), &Snapshot(&inner.conn))?;
-        let (event, body) = match (write, &current) {
-            (Write::Keep, _) => return Ok(Outcome { object: current.unwrap_or(Value::Null), event: None }),
+        let mut state = self.lock()?;
+        let current = state.current(key);
+        let epoch = state.epoch;
+        // What `decide` saw may include queued writes (this key's, or others' through the
+        // snapshot): an answer that commits nothing still waits for them.
+        let seen = (state.assigned > state.committed).then_some(state.assigned);
+        let decided = decide(current.as_deref(), &Snapshot(&state));
+        let write = match decided {
+            Ok(write) => write,
+            Err(error) => {
+                if let Some(rv) = seen {
+                    self.wait_durable(state, rv, epoch)?;
+                }
+                return Err(error);
+            }
+        };
+        let done = |object: Value, event| Outcome { object, event };
+        let (event, mut body) = match (write, &current) {
+            (Write::Keep, _) => {
+                let object = current.as_deref().cloned().unwrap_or(Value::Null);
+                self.settle(state, seen, epoch)?;
+                return Ok(done(object, None));
+            }
             (Write::Delete | Write::DeleteAs(_), None) => {
-                return Ok(Outcome { object: Value::Null, event: None });
+                self.settle(state, seen, epoch)?;
+                return Ok(done(Value::Null, None));
             }
             (Write::DeleteAs(last), Some(_)) => (EventType::Deleted, last),
             (Write::Put(body), None) => (EventType::Added, body),
             (Write::Put(body), Some(_)) => (EventType::Modified, body),
-            (Write::Delete, Some(current)) => (EventType::Deleted, current.clone()),
+            (Write::Delete, Some(current)) => (EventType::Deleted, (**current).clone()),
         };
         if dry_run {
-            return Ok(Outcome { object: body, event: None });
+            self.settle(state, seen, epoch)?;
+            return Ok(done(body, None));
         }
-        let prev = current.map(Arc::new);
-        let change = commit(&mut inner, self.window, key, event, body)?;
-        let object = (*change.object).clone();
-        let change = Change { prev, ..change };
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(Arc::new(change));
-        Ok(Outcome { object, event: Some(event) })
+        state.assigned += 1;
+        let rv = state.assigned;
+        if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
+        }
+        let text = body.to_string();
+        let object = Arc::new(body);
+        let stays = (event != EventType::Deleted).then(|| object.clone());
+        state.overlay.insert(key.clone(), (rv, stays));
+        state.queue.push_back(Pending {
+            rv,
+            event,
+            key: key.clone(),
+            object: object.clone(),
+            prev: current,
+            text,
+        });
+        self.wait_durable(state, rv, epoch)?;
+        Ok(done(Arc::unwrap_or_clone(object), Some(event)))
+    }
+
+    /// Waits until `seen` (a queued write something was decided on), if any, is durable.
+    fn settle<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        seen: Option<u64>,
+        epoch: u64,
+    ) -> Result<(), StorageError> {
+        match seen {
+            Some(rv) => self.wait_durable(state, rv, epoch),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the write at `rv` (queued in `epoch`) is durable, committing queued
+    /// writes itself whenever no other thread is; fails if a commit dropped it.
+    fn wait_durable<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        rv: u64,
+        epoch: u64,
+    ) -> Result<(), StorageError> {
+        loop {
+            if state.epoch != epoch {
+                let source = state.failure.clone().ok_or(StorageError::Poisoned)?;
+                return Err(StorageError::Commit { source });
+            }
+            if state.committed >= rv {
+                return Ok(());
+            }
+            state = if state.committing || state.queue.is_empty() {
+                self.commit_ended.wait(state).map_err(|_| StorageError::Poisoned)?
+            } else {
+                self.commit_queued(state)
+            };
+        }
+    }
+
+    /// Commits up to [`MAX_BATCH`] queued writes in one transaction (one fsync), without
+    /// holding the state lock meanwhile; then updates the cache, broadcasts the changes
+    /// in order and wakes the waiting writers.
+    fn commit_queued<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let take = state.queue.len().min(MAX_BATCH);
+        let batch: Vec<Pending> = state.queue.drain(..take).collect();
+        let (first, last) = match (batch.first(), batch.last()) {
+            (Some(first), Some(last)) => (first.rv, last.rv),
+            _ => return state,
+        };
+        // Compact in steps rather than on every write; the window is a lower bound.
+        let compact_to = (first..=last)
+            .any(|rv| rv.is_multiple_of(64))
+            .then(|| last.saturating_sub(self.window))
+            .filter(|to| *to > state.compacted);
+        state.committing = true;
+        drop(state);
+        let written = match self.conn.lock() {
+            Ok(mut conn) => {
+                let written = write_batch(&mut conn, &batch, last, compact_to);
+                if !self.commit_delay.is_zero() {
+                    std::thread::sleep(self.commit_delay);
+                }
+                written
+            }
+            Err(_) => Err(StorageError::Poisoned),
+        };
+        // The commit protocol must go on even if a decide closure panicked meanwhile.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.committing = false;
+        match written {
+            Ok(()) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                let state = &mut *state;
+                for Pending { rv, event, key, object, prev, .. } in batch {
+                    let objects = state.objects.entry(key.resource.clone()).or_default();
+                    let slot = (key.namespace.clone(), key.name.clone());
+                    match event {
+                        EventType::Deleted => objects.remove(&slot),
+                        EventType::Added | EventType::Modified => objects.insert(slot, object.clone()),
+                    };
+                    if state.overlay.get(&key).is_some_and(|(queued, _)| *queued == rv) {
+                        state.overlay.remove(&key);
+                    }
+                    state.committed = rv;
+                    // No receivers is fine: nobody is watching.
+                    let _ = self.events.send(Arc::new(Change {
+                        rv,
+                        event,
+                        key,
+                        object,
+                        prev,
+                        encoded: Encodings::default(),
+                    }));
+                }
+                if let Some(to) = compact_to {
+                    state.compacted = to;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, first, last, "committing a batch of writes failed");
+                state.epoch += 1;
+                state.failure = Some(Arc::new(error));
+                state.queue.clear();
+                state.overlay.clear();
+                state.assigned = state.committed;
+            }
+        }
+        self.commit_ended.notify_all();
+        state
     }
 
     /// Removes every object of `resource` (used when a CRD goes away), one change each.
@@ -358,15 +652,17 @@ impl Store {
         }
     }
 
-    /// The changes of `resource` committed after `rv`, oldest first.
+    /// The changes of `resource` committed after `rv`, oldest first (from SQLite).
     ///
     /// Fails with [`StorageError::Gone`] when changes after `rv` have been compacted away.
     pub fn changes_since(&self, resource: &str, rv: u64) -> Result<Vec<Arc<Change>>, StorageError> {
-        let inner = self.lock()?;
-        if rv < inner.compacted {
-            return Err(StorageError::Gone { requested: rv, oldest: inner.compacted });
+        let conn = self.conn.lock().map_err(|_| StorageError::Poisoned)?;
+        // Read under the connection lock, with the rows: a commit cannot compact in between.
+        let compacted = read_meta(&conn, "compacted")?;
+        if rv < compacted {
+            return Err(StorageError::Gone { requested: rv, oldest: compacted });
         }
-        let mut stmt = inner.conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(
             "SELECT rv, namespace, name, event, body FROM changes WHERE resource = ?1 AND rv > ?2 ORDER BY rv",
         )?;
         let rows = stmt.query_map(params![resource, rv as i64], |row| {
@@ -390,14 +686,16 @@ impl Store {
                 key,
                 object: Arc::new(object),
                 prev: None,
+                encoded: Encodings::default(),
             }));
         }
         Ok(changes)
     }
 }
 
-/// Read access to the other objects while a [`Store::mutate_reading`] write is decided.
-pub struct Snapshot<'a>(&'a Connection);
+/// Read access to the other objects while a [`Store::mutate_reading`] write is decided:
+/// the committed objects plus the writes queued before it.
+pub struct Snapshot<'a>(&'a State);
 
 impl std::fmt::Debug for Snapshot<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -408,73 +706,87 @@ impl std::fmt::Debug for Snapshot<'_> {
 impl Snapshot<'_> {
     /// Every object of `resource`, in all namespaces.
     pub fn list(&self, resource: &str) -> Result<Vec<Value>, StorageError> {
-        let mut stmt =
-            self.0.prepare_cached("SELECT namespace, name, body FROM objects WHERE resource = ?1")?;
-        let rows = stmt.query_map([resource], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
-        })?;
-        let mut items = Vec::new();
-        for row in rows {
-            let (ns, name, body) = row?;
-            items.push(parse(resource, &ns, &name, &body)?);
+        let state = self.0;
+        let mut items: BTreeMap<(&str, &str), &Value> = state
+            .objects
+            .get(resource)
+            .into_iter()
+            .flatten()
+            .map(|((ns, name), object)| ((ns.as_str(), name.as_str()), &**object))
+            .collect();
+        for (key, (_, queued)) in state.overlay.iter().filter(|(key, _)| key.resource == resource) {
+            let slot = (key.namespace.as_str(), key.name.as_str());
+            match queued {
+                Some(object) => items.insert(slot, object),
+                None => items.remove(&slot),
+            };
         }
-        Ok(items)
+        Ok(items.into_values().cloned().collect())
     }
 }
 
-fn commit(
-    inner: &mut Inner,
-    window: u64,
-    key: &ObjectKey,
-    event: EventType,
-    mut body: Value,
-) -> Result<Change, StorageError> {
-    let rv = inner.rv + 1;
-    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
-    }
-    let text = body.to_string();
-    let irv = i64::try_from(rv).unwrap_or(i64::MAX);
-    let tx = inner.conn.transaction()?;
-    match event {
-        EventType::Deleted => {
-            tx.execute(
-                "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
-                params![key.resource, key.namespace, key.name],
-            )?;
+/// Writes `batch` in one transaction and commits it (one fsync).
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Pending],
+    last: u64,
+    compact_to: Option<u64>,
+) -> Result<(), StorageError> {
+    let db_rv = |rv: u64| i64::try_from(rv).unwrap_or(i64::MAX);
+    let tx = conn.transaction()?;
+    for write in batch {
+        let key = &write.key;
+        match write.event {
+            EventType::Deleted => {
+                tx.prepare_cached(
+                    "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+                )?
+                .execute(params![key.resource, key.namespace, key.name])?;
+            }
+            EventType::Added | EventType::Modified => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![key.resource, key.namespace, key.name, db_rv(write.rv), write.text])?;
+            }
         }
-        EventType::Added | EventType::Modified => {
-            tx.execute(
-                "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key.resource, key.namespace, key.name, irv, text],
-            )?;
-        }
+        tx.prepare_cached(
+            "INSERT INTO changes (rv, resource, namespace, name, event, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![db_rv(write.rv), key.resource, key.namespace, key.name, write.event.as_str(), write.text])?;
     }
-    tx.execute(
-        "INSERT INTO changes (rv, resource, namespace, name, event, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![irv, key.resource, key.namespace, key.name, event.as_str(), text],
-    )?;
-    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [irv])?;
-    // Compact in steps rather than on every write; the window is a lower bound.
-    let mut compacted = inner.compacted;
-    if rv.is_multiple_of(64) && rv > window {
-        compacted = rv - window;
-        let icompacted = i64::try_from(compacted).unwrap_or(i64::MAX);
-        tx.execute("DELETE FROM changes WHERE rv <= ?1", [icompacted])?;
-        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'compacted'", [icompacted])?;
+    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [db_rv(last)])?;
+    if let Some(to) = compact_to {
+        tx.execute("DELETE FROM changes WHERE rv <= ?1", [db_rv(to)])?;
+        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'compacted'", [db_rv(to)])?;
     }
     tx.commit()?;
-    inner.rv = rv;
-    inner.compacted = compacted;
-    Ok(Change { rv, event, key: key.clone(), object: Arc::new(body), prev: None })
+    Ok(())
 }
 
-fn read_object(conn: &Connection, key: &ObjectKey) -> Result<Option<Value>, StorageError> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3")?
-        .query_row(params![key.resource, key.namespace, key.name], |row| row.get(0))
-        .optional()?;
-    body.map(|b| parse(&key.resource, &key.namespace, &key.name, &b)).transpose()
+fn read_meta(conn: &Connection, key: &str) -> Result<u64, StorageError> {
+    let value = conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get::<_, i64>(0))?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+/// Every stored object, for the cache.
+fn load_objects(conn: &Connection) -> Result<HashMap<String, Objects>, StorageError> {
+    let mut stmt = conn.prepare("SELECT resource, namespace, name, body FROM objects")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut objects: HashMap<String, Objects> = HashMap::new();
+    for row in rows {
+        let (resource, namespace, name, body) = row?;
+        let object = parse(&resource, &namespace, &name, &body)?;
+        objects.entry(resource).or_default().insert((namespace, name), Arc::new(object));
+    }
+    Ok(objects)
 }
 
 fn parse(resource: &str, namespace: &str, name: &str, body: &str) -> Result<Value, StorageError> {
@@ -618,6 +930,104 @@ mod tests {
         let oldest = store.oldest_watchable_rv().unwrap();
         assert!(oldest > 1);
         assert!(!store.changes_since("/configmaps", oldest).unwrap().is_empty());
+    }
+
+    /// Waits (with a deadline) until `count` writes have been handed a resourceVersion.
+    fn wait_assigned(store: &Store, count: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.lock().unwrap().assigned < count {
+            assert!(std::time::Instant::now() < deadline, "writers never queued");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn writes_queued_during_a_commit_share_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 100).unwrap();
+        let mut rx = store.subscribe();
+        std::thread::scope(|scope| {
+            // Holding the connection stands for a slow fsync: the first writer leads a
+            // commit and waits for it, the other nine queue behind.
+            let conn = store.conn.lock().unwrap();
+            let writers: Vec<_> = (0..10)
+                .map(|i| {
+                    scope.spawn({
+                        let store = &store;
+                        move || put(store, &format!("cm-{i}"), "x")
+                    })
+                })
+                .collect();
+            wait_assigned(&store, 10);
+            assert_eq!(store.current_rv().unwrap(), 0, "nothing is durable yet");
+            assert!(
+                store.get(&key("cm-0")).unwrap().is_none()
+                    && store.list("/configmaps", None, None, None).unwrap().items.is_empty(),
+                "readers see queued writes"
+            );
+            drop(conn);
+            let mut rvs: Vec<u64> = writers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap().object["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+                })
+                .collect();
+            rvs.sort();
+            assert_eq!(rvs, (1..=10).collect::<Vec<u64>>());
+        });
+        assert_eq!(store.commits(), 2, "one commit for the leader, one for the nine queued behind it");
+        let order: Vec<u64> = (0..10).map(|_| rx.try_recv().unwrap().rv).collect();
+        assert_eq!(order, (1..=10).collect::<Vec<u64>>(), "watch order is commit order");
+        assert_eq!(store.list("/configmaps", None, None, None).unwrap().items.len(), 10);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_queued_write_and_reuses_no_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 100).unwrap();
+        put(&store, "a", "1");
+        store.conn.lock().unwrap().execute_batch("ALTER TABLE objects RENAME TO hidden").unwrap();
+        std::thread::scope(|scope| {
+            let conn = store.conn.lock().unwrap();
+            let writers: Vec<_> = (0..5)
+                .map(|i| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        let body = json!({"metadata": {"name": "a"}, "data": {"k": i}});
+                        store.mutate::<StorageError>(&key("a"), false, |_| Ok(Write::Put(body)))
+                    })
+                })
+                .collect();
+            wait_assigned(&store, 6);
+            drop(conn);
+            for writer in writers {
+                assert!(matches!(writer.join().unwrap(), Err(StorageError::Commit { .. })));
+            }
+        });
+        assert_eq!(store.current_rv().unwrap(), 1);
+        assert_eq!(store.get(&key("a")).unwrap().unwrap()["data"]["k"], "1");
+        store.conn.lock().unwrap().execute_batch("ALTER TABLE hidden RENAME TO objects").unwrap();
+        assert_eq!(put(&store, "a", "2").object["metadata"]["resourceVersion"], "2");
+        drop(store);
+        let store = Store::open(&dir.path().join("db"), 100).unwrap();
+        assert_eq!(store.get(&key("a")).unwrap().unwrap()["data"]["k"], "2");
+    }
+
+    #[test]
+    fn a_no_op_decided_on_a_queued_write_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 100).unwrap();
+        std::thread::scope(|scope| {
+            let conn = store.conn.lock().unwrap();
+            let writer = scope.spawn(|| put(&store, "a", "1"));
+            wait_assigned(&store, 1);
+            let keeper = scope.spawn(|| store.mutate::<StorageError>(&key("a"), false, |_| Ok(Write::Keep)));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!keeper.is_finished(), "a Keep of a queued object answered before it was durable");
+            drop(conn);
+            writer.join().unwrap();
+            assert_eq!(keeper.join().unwrap().unwrap().object["data"]["k"], "1");
+        });
     }
 
     #[tokio::test]

@@ -10,6 +10,14 @@
 //! SQLite. A resourceVersion older than the log keeps yields one `ERROR` event with a 410
 //! `Expired` Status, and the stream ends: clients relist, as against a real server.
 //!
+//! Fan-out: each change is encoded once per format (served version and event type) and
+//! the bytes are shared by every watcher that wants that format ([`Change::encoded`]).
+//! Buffers are bounded: a watcher holds at most [`WATCHER_BUFFER`] encoded events for its
+//! client; when the client does not read, the watcher stops taking live changes, falls
+//! out of the shared broadcast buffer and later catches up from the change log, one page
+//! of the log at most; a client so slow that the log has moved past it gets the 410
+//! `Expired` error above and relists. Memory never grows with a slow client.
+//!
 //! Label selectors see transitions: an object that stops matching is sent as `DELETED`, one
 //! that starts matching as `ADDED` (for live changes, where the previous state is known;
 //! a replayed change that no longer matches is sent as `DELETED`).
@@ -30,6 +38,8 @@ use crate::table::{Include, table};
 
 /// How often a watch with `allowWatchBookmarks` gets a BOOKMARK.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+/// How many encoded events a watcher buffers for its client before it stops reading.
+pub const WATCHER_BUFFER: usize = 256;
 /// How long a watch lasts without `timeoutSeconds`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -57,11 +67,12 @@ pub struct WatchSpec {
 
 /// Starts a watch; the receiver yields encoded events and closes when the watch ends.
 pub fn start(store: Arc<Store>, spec: WatchSpec, shutdown: watch::Receiver<bool>) -> mpsc::Receiver<Bytes> {
-    let (tx, rx) = mpsc::channel(256);
+    let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
     // Subscribe before anything is read, so no change falls between the snapshot and the stream.
     let live = store.subscribe();
     tokio::spawn(async move {
-        let mut watcher = Watcher { store, spec, tx, last: 0 };
+        let format = format!("{} {}", spec.resource.api_version(), spec.resource.kind);
+        let mut watcher = Watcher { store, spec, format, tx, last: 0 };
         if let Err(error) = watcher.run(live, shutdown).await {
             let status = match error {
                 StorageError::Gone { requested, oldest } => {
@@ -78,6 +89,8 @@ pub fn start(store: Arc<Store>, spec: WatchSpec, shutdown: watch::Receiver<bool>
 struct Watcher {
     store: Arc<Store>,
     spec: WatchSpec,
+    /// The served version and kind: which shared encoding of a change this watcher sends.
+    format: String,
     tx: mpsc::Sender<Bytes>,
     /// The newest resourceVersion this watcher has accounted for (sent or filtered out).
     last: u64,
@@ -149,7 +162,7 @@ impl Watcher {
                 .map_err(|_| StorageError::Poisoned)??;
         self.last = page.rv;
         for object in page.items {
-            if self.spec.selector.matches(&object) && !self.send("ADDED", object).await {
+            if self.spec.selector.matches(&object) && !self.send("ADDED", (*object).clone()).await {
                 return Ok(());
             }
         }
@@ -196,7 +209,16 @@ impl Watcher {
             EventType::Deleted if now => "DELETED",
             _ => return true,
         };
-        self.send(event, (*change.object).clone()).await
+        if self.spec.table.is_some() {
+            return self.send(event, (*change.object).clone()).await;
+        }
+        let resource = &self.spec.resource;
+        let line = change.encoded.get_or_encode(&self.format, event, || {
+            let mut object = (*change.object).clone();
+            to_served(resource, &mut object);
+            encode(event, object)
+        });
+        self.tx.send(line).await.is_ok()
     }
 
     async fn send(&self, event: &str, mut object: Value) -> bool {
@@ -209,10 +231,15 @@ impl Watcher {
     }
 
     async fn send_raw(&self, event: &str, object: Value) -> bool {
-        let mut line = json!({"type": event, "object": object}).to_string();
-        line.push('\n');
-        self.tx.send(Bytes::from(line)).await.is_ok()
+        self.tx.send(encode(event, object)).await.is_ok()
     }
+}
+
+/// One watch event as a line of JSON.
+fn encode(event: &str, object: Value) -> Bytes {
+    let mut line = json!({"type": event, "object": object}).to_string();
+    line.push('\n');
+    Bytes::from(line)
 }
 
 #[cfg(test)]
@@ -264,6 +291,25 @@ mod tests {
         put(&store, "a", json!({"x": "1"}));
         let (kind, object) = next(&mut rx).await;
         assert_eq!((kind.as_str(), object["metadata"]["resourceVersion"].as_str()), ("MODIFIED", Some("2")));
+    }
+
+    #[tokio::test]
+    async fn watchers_of_one_format_share_one_encoding() {
+        let (_dir, store, resource) = setup();
+        put(&store, "z", json!({}));
+        let (_stop, stop_rx) = watch::channel(false);
+        let mut first = start(store.clone(), spec(resource.clone(), Some(1), None), stop_rx.clone());
+        let mut second = start(store.clone(), spec(resource, Some(1), None), stop_rx);
+        // Once both have sent "m", both have read the log: what follows comes live.
+        put(&store, "m", json!({}));
+        assert_eq!(next(&mut first).await.1["metadata"]["name"], "m");
+        assert_eq!(next(&mut second).await.1["metadata"]["name"], "m");
+        put(&store, "a", json!({}));
+        let wait = Duration::from_secs(5);
+        let a = tokio::time::timeout(wait, first.recv()).await.unwrap().unwrap();
+        let b = tokio::time::timeout(wait, second.recv()).await.unwrap().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the event was encoded once per watcher, not once");
     }
 
     #[tokio::test]

@@ -29,6 +29,72 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A TCP stream that acknowledges what it receives at once (`TCP_QUICKACK`, set again
+/// after every read because Linux drops back to delayed ACKs by itself).
+///
+/// Why: clients such as kube-rs leave Nagle's algorithm on and send a request's headers
+/// and body in separate writes; the body then waits until the headers are acknowledged,
+/// and a server that delays that ACK (Linux does, up to 40 ms, on request/response
+/// connections) stalls every such request by that much.
+struct QuickAck(tokio::net::TcpStream);
+
+impl QuickAck {
+    fn rearm(&self) {
+        // Best effort: without it the connection is only slower.
+        let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+    }
+}
+
+impl tokio::io::AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let polled = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if polled.is_ready() {
+            self.rearm();
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
 /// Closes one connection without an answer when fired.
 ///
 /// [`serve()`] puts one into the extensions of every request, shared by all requests of the
@@ -75,6 +141,15 @@ where
                 }
             },
         };
+        // Small writes (a watch event, a short response) go out at once. With Nagle's
+        // algorithm on, a write waits while an earlier one is unacknowledged, and the
+        // client delays its ACK (up to 40 ms on Linux) when it has nothing to send: a lone
+        // watcher, whose connection only ever receives, waited that long for its events.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "setting TCP_NODELAY failed");
+        }
+        let stream = QuickAck(stream);
+        stream.rearm();
         let acceptor = acceptor.clone();
         let app = app.clone();
         let watcher = graceful.watcher();

@@ -1,7 +1,8 @@
 //! A bare server process for tests that must kill it (`kill -9`) and restart it.
 //!
 //! Usage: `apiserver-test-server DATA_DIR [LISTEN_ADDR [WATCH_WINDOW]]`. Prints `listening ADDR` on
-//! stdout once ready, then serves until killed or until stdin closes.
+//! stdout once ready, then serves until killed or until stdin closes. With
+//! `APISERVER_COMMIT_DELAY_MS=N` every commit takes N ms longer, as on a slow disk.
 
 use std::net::SocketAddr;
 
@@ -28,6 +29,9 @@ async fn main() -> std::process::ExitCode {
             eprintln!("bad watch window: {error}");
             return std::process::ExitCode::from(2);
         }
+    }
+    if let Some(ms) = std::env::var("APISERVER_COMMIT_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+        config.commit_delay = std::time::Duration::from_millis(ms);
     }
     let running = match wasmvisor_apiserver::ApiServer::start(config).await {
         Ok(running) => running,

@@ -4,14 +4,24 @@
 //! the requested version ([`crate::pipeline::to_served`]); a list reads pages until `limit`
 //! objects match, so a selector never yields short pages with a continue token to spare.
 
-use axum::http::StatusCode;
-use axum::response::Response;
-use serde_json::json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 
 use super::{Req, blocking, continue_token, json_response};
-use crate::pipeline::{subject, to_served};
+use crate::pipeline::{Served, subject, to_served};
 use crate::status::ApiError;
-use crate::table::table;
+use crate::table::table as table_of;
+
+/// A list response whose items are written from the cache ([`Served`]).
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    metadata: Value,
+    items: Vec<Served<'a>>,
+}
 
 impl Req {
     pub(super) async fn get(self) -> Result<Response, ApiError> {
@@ -58,16 +68,30 @@ impl Req {
                 meta["remainingItemCount"] = json!(remaining);
             }
         }
-        let mut items = items;
-        for item in &mut items {
-            to_served(&self.resource, item);
+        let api_version = self.resource.api_version();
+        let kind = format!("{}List", self.resource.kind);
+        let table = self.table();
+        // The common case, written straight from the cache without copying an object.
+        let shared: Option<Vec<Served<'_>>> = match table {
+            Some(_) => None,
+            None => items.iter().map(|item| Served::of(&self.resource, &api_version, item)).collect(),
+        };
+        if let Some(items) = shared {
+            let body = ListBody { kind, api_version: &api_version, metadata: meta, items };
+            let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal(&e))?;
+            return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
         }
-        let body = match self.table() {
-            Some(include) => table(&self.resource, &items, include, meta),
-            None => {
-                json!({"kind": format!("{}List", self.resource.kind), "apiVersion": self.resource.api_version(),
-                "metadata": meta, "items": items})
-            }
+        let items: Vec<Value> = items
+            .iter()
+            .map(|item| {
+                let mut item = Value::clone(item);
+                to_served(&self.resource, &mut item);
+                item
+            })
+            .collect();
+        let body = match table {
+            Some(include) => table_of(&self.resource, &items, include, meta),
+            None => json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items}),
         };
         Ok(json_response(StatusCode::OK, &body, &[]))
     }
