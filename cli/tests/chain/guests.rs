@@ -109,3 +109,57 @@ fn items(list: &Value) -> impl Iterator<Item = &Value> {
 fn str_at(object: &Value, pointer: &str) -> String {
     object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
+
+const GUEST_SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  type: LoadBalancer
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+";
+
+/// A LoadBalancer Service in the guest gets an EXTERNAL-IP from the
+/// Supervisor (cloud-provider → VirtualMachineService → NSX), the VIP
+/// answers from a worker node on the Service's node port, and deleting the
+/// Service removes the Supervisor's VirtualMachineService. Returns the VIP.
+pub(crate) fn guest_load_balancer_round_trip(
+    supervisor: &Supervisor,
+    kubeconfig: &Path,
+    namespace: &str,
+) -> String {
+    let applied = kubectl(kubeconfig, &["apply", "-f", "-"], GUEST_SERVICE);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let vip = eventually("the guest Service's EXTERNAL-IP", CONVERGE, |last| {
+        let out = kubectl(
+            kubeconfig,
+            &["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"],
+            "",
+        );
+        *last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        let ip = text(&out.stdout);
+        (!ip.is_empty()).then_some(ip)
+    });
+    let answer = eventually(&format!("an answer on {vip}:80"), CONVERGE, |last| {
+        let mut stream =
+            std::net::TcpStream::connect((vip.as_str(), 80)).map_err(|e| *last = e.to_string()).ok()?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(3))).ok()?;
+        let mut line = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut line).ok();
+        *last = line.clone();
+        line.contains("service default/web").then_some(line)
+    });
+    assert!(answer.contains("-worker-"), "a worker node answers: {answer}");
+    let deleted = kubectl(kubeconfig, &["delete", "svc", "web"], "");
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    eventually("the Supervisor's VirtualMachineService for it to go", CONVERGE, |last| {
+        let names = supervisor.names("virtualmachineservices", namespace);
+        *last = names.join(" ");
+        (names.len() == 1).then_some(())
+    });
+    vip
+}

@@ -19,7 +19,7 @@ mod world;
 use std::time::Instant;
 
 use checks::{api_leftovers, footprint, leftovers};
-use guests::{guest_kubeconfig, wait_nodes_are_the_vms};
+use guests::{guest_kubeconfig, guest_load_balancer_round_trip, wait_nodes_are_the_vms};
 use supervisor::{CONVERGE, Supervisor, condition, tkc_yaml};
 use support::eventually;
 
@@ -96,6 +96,13 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     let joined = Instant::now();
     let nodes = wait_nodes_are_the_vms(&supervisor, &guest, NS, NAME, 3);
     println!("running → 3 Ready nodes: {:.1} s more: {nodes:?}", joined.elapsed().as_secs_f64());
+    let served = Instant::now();
+    let guest_vip = guest_load_balancer_round_trip(&supervisor, &guest, NS);
+    assert_ne!(guest_vip, first.vip, "the guest Service has a VIP of its own");
+    println!(
+        "guest LoadBalancer Service → answer on its EXTERNAL-IP and gone again: {:.1} s",
+        served.elapsed().as_secs_f64()
+    );
 
     // A second cluster in another namespace at the same time: its own subnet, VIP and tags.
     supervisor.apply(&tkc_yaml("team-b", "cluster-b", 1));
