@@ -108,11 +108,9 @@ pub fn publish(
         ]),
     };
     ctx.kube().apply(ctx.cluster(), &secret)?;
-    status::update(ctx, config, |s: &mut KubeadmConfigStatus| {
-        let before = s.clone();
+    status::set(ctx, config, |s: &mut KubeadmConfigStatus| {
         s.ready = Some(true);
         s.data_secret_name = Some(name.clone());
-        *s != before
     })?;
     Ok(name)
 }

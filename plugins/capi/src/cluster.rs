@@ -51,8 +51,7 @@ pub fn reconcile(ctx: &Context, cluster: Cluster) -> Result<Action, Error> {
     let plane_status = plane.as_ref().and_then(|p| p.status.clone()).unwrap_or_default();
     let initialized = plane_status.initialized == Some(true);
     let plane_ready = plane_status.ready == Some(true);
-    status::update(ctx, &cluster, |s: &mut ClusterStatus| {
-        let before = s.clone();
+    status::set(ctx, &cluster, |s: &mut ClusterStatus| {
         s.infrastructure_ready = Some(infra_ready);
         s.control_plane_ready = Some(plane_ready);
         s.observed_generation = cluster.metadata.generation;
@@ -104,7 +103,6 @@ pub fn reconcile(ctx: &Context, cluster: Cluster) -> Result<Action, Error> {
                 "infrastructure or control plane not ready",
             ),
         );
-        *s != before
     })?;
     Ok(Action::done())
 }

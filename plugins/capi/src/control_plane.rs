@@ -16,11 +16,7 @@ fn report(
     kcp: &KubeadmControlPlane,
     change: impl FnOnce(&mut KubeadmControlPlaneStatus),
 ) -> Result<(), Error> {
-    status::update(ctx, kcp, |s: &mut KubeadmControlPlaneStatus| {
-        let before = s.clone();
-        change(s);
-        *s != before
-    })
+    status::set(ctx, kcp, change)
 }
 
 /// Keeps `spec.replicas` control-plane Machines.

@@ -53,8 +53,7 @@ pub fn reconcile(ctx: &Context, deployment: MachineDeployment) -> Result<Action,
     let wanted = deployment.spec.replicas.unwrap_or(1);
     let replicas = current.replicas.unwrap_or(0);
     let ready = current.ready_replicas.unwrap_or(0);
-    status::update(ctx, &deployment, |s: &mut MachineDeploymentStatus| {
-        let before = s.clone();
+    status::set(ctx, &deployment, |s: &mut MachineDeploymentStatus| {
         s.replicas = Some(replicas);
         s.ready_replicas = Some(ready);
         s.updated_replicas = Some(replicas);
@@ -67,7 +66,6 @@ pub fn reconcile(ctx: &Context, deployment: MachineDeployment) -> Result<Action,
         } else {
             MachineDeploymentPhase::Running
         });
-        *s != before
     })?;
     Ok(Action::done())
 }

@@ -20,11 +20,7 @@ use crate::bootstrap::{self, Role};
 const DELETE_POLL: Duration = Duration::from_secs(1);
 
 fn report(ctx: &Context, machine: &Machine, change: impl FnOnce(&mut MachineStatus)) -> Result<(), Error> {
-    status::update(ctx, machine, |s: &mut MachineStatus| {
-        let before = s.clone();
-        change(s);
-        *s != before
-    })
+    status::set(ctx, machine, change)
 }
 
 /// The bootstrap secret, made once the cluster can take this machine;

@@ -56,13 +56,11 @@ pub fn reconcile(ctx: &Context, set: MachineSet) -> Result<Action, Error> {
     }
     let ready = alive.iter().filter(|m| machines::running(m)).count();
     let count = |n: usize| Some(i32::try_from(n).unwrap_or(i32::MAX));
-    status::update(ctx, &set, |s: &mut MachineSetStatus| {
-        let before = s.clone();
+    status::set(ctx, &set, |s: &mut MachineSetStatus| {
         s.replicas = count(alive.len() + created);
         s.ready_replicas = count(ready);
         s.available_replicas = count(ready);
         s.observed_generation = set.metadata.generation;
-        *s != before
     })?;
     Ok(Action::done())
 }

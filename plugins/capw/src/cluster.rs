@@ -51,11 +51,7 @@ fn report(
     vsc: &VSphereCluster,
     change: impl FnOnce(&mut VSphereClusterStatus),
 ) -> Result<(), Error> {
-    status::update(ctx, vsc, |s: &mut VSphereClusterStatus| {
-        let before = s.clone();
-        change(s);
-        *s != before
-    })
+    status::set(ctx, vsc, change)
 }
 
 /// Drives the cluster's infrastructure to ready.

@@ -75,11 +75,7 @@ fn report(
     vsm: &VSphereMachine,
     change: impl FnOnce(&mut VSphereMachineStatus),
 ) -> Result<(), Error> {
-    status::update(ctx, vsm, |s: &mut VSphereMachineStatus| {
-        let before = s.clone();
-        change(s);
-        *s != before
-    })
+    status::set(ctx, vsm, change)
 }
 
 fn waiting(ctx: &Context, vsm: &VSphereMachine, why: &str, message: &str) -> Result<Action, Error> {

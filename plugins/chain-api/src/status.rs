@@ -9,6 +9,25 @@ use wasmvisor_sdk::{Context, Error, Object};
 
 use crate::Resource;
 
+/// Applies `object`'s status as `change` leaves it, when it differs from the
+/// status the object has: the usual way to write a status.
+pub fn set<Spec, Status>(
+    ctx: &Context,
+    object: &Object<Spec, Status>,
+    change: impl FnOnce(&mut Status),
+) -> Result<(), Error>
+where
+    Object<Spec, Status>: Resource + Serialize + DeserializeOwned,
+    Spec: Default + Clone,
+    Status: Default + Clone + PartialEq,
+{
+    update(ctx, object, |status| {
+        let before = status.clone();
+        change(status);
+        *status != before
+    })
+}
+
 /// Applies `object`'s status as `change` leaves it, when `change` says it
 /// changed anything. `change` starts from the current status (or the default).
 pub fn update<Spec, Status>(

@@ -22,28 +22,23 @@ use wasmvisor_sdk::{Action, Context, Error, Reconciler};
 
 struct Ncp;
 
-/// Decodes the watched object as the kind the target names.
-fn typed<T: serde::de::DeserializeOwned>(object: Value) -> Result<T, Error> {
-    Ok(serde_json::from_value(object)?)
-}
-
 impl Reconciler for Ncp {
     type Object = Value;
 
     fn reconcile(ctx: &Context, object: Value) -> Result<Action, Error> {
         match ctx.target().kind.as_str() {
-            VirtualNetwork::KIND => vnet::reconcile(ctx, typed(object)?),
-            VirtualNetworkInterface::KIND => vnetif::reconcile(ctx, typed(object)?),
-            Service::KIND => lb::reconcile(ctx, typed(object)?),
+            VirtualNetwork::KIND => vnet::reconcile(ctx, serde_json::from_value(object)?),
+            VirtualNetworkInterface::KIND => vnetif::reconcile(ctx, serde_json::from_value(object)?),
+            Service::KIND => lb::reconcile(ctx, serde_json::from_value(object)?),
             other => Err(Error::Invalid(format!("ncp does not reconcile {other}"))),
         }
     }
 
     fn finalize(ctx: &Context, object: Value) -> Result<Action, Error> {
         match ctx.target().kind.as_str() {
-            VirtualNetwork::KIND => vnet::finalize(ctx, typed(object)?),
-            VirtualNetworkInterface::KIND => vnetif::finalize(ctx, typed(object)?),
-            Service::KIND => lb::release(ctx, &typed(object)?),
+            VirtualNetwork::KIND => vnet::finalize(ctx, serde_json::from_value(object)?),
+            VirtualNetworkInterface::KIND => vnetif::finalize(ctx, serde_json::from_value(object)?),
+            Service::KIND => lb::release(ctx, &serde_json::from_value(object)?),
             _ => Ok(Action::done()),
         }
     }

@@ -30,11 +30,7 @@ fn write(
     tkc: &TanzuKubernetesCluster,
     change: impl FnOnce(&mut TanzuKubernetesClusterStatus),
 ) -> Result<(), Error> {
-    wasmvisor_chain_api::status::update(ctx, tkc, |s: &mut TanzuKubernetesClusterStatus| {
-        let before = s.clone();
-        change(s);
-        *s != before
-    })
+    wasmvisor_chain_api::status::set(ctx, tkc, change)
 }
 
 impl Reconciler for Tkc {

@@ -63,11 +63,7 @@ fn set_status(
     vm: &VirtualMachine,
     change: impl FnOnce(&mut VirtualMachineStatus),
 ) -> Result<(), Error> {
-    status::update(ctx, vm, |s: &mut VirtualMachineStatus| {
-        let before = s.clone();
-        change(s);
-        *s != before
-    })
+    status::set(ctx, vm, change)
 }
 
 /// The class and image the VM names, or the prerequisite condition saying which is missing.
