@@ -38,7 +38,7 @@ use wasmvisor_host::cluster::Clusters;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::host::Host;
-use wasmvisor_sim::{NsxSettings, NsxSim, SimConfig, VcenterSim, VcenterTiming};
+use wasmvisor_sim::{FaultSettings, NsxSettings, NsxSim, SimConfig, VcenterSim, VcenterTiming};
 
 /// The dynamic cluster source of the guest clusters, in `DIR/host.toml`.
 const GUESTS: &str = "guests";
@@ -65,6 +65,12 @@ pub(crate) struct Args {
     /// Where SNAT addresses come from.
     #[arg(long, env = "WASMVISOR_EGRESS_CIDR", value_name = "CIDR", default_value = "127.180.0.0/24")]
     egress_cidr: ipnet::Ipv4Net,
+    /// Faults both simulators inject from the start, as the JSON `PUT
+    /// /_sim/faults` takes, e.g. '{"latency_ms": 50, "error_rate": 0.05,
+    /// "throttle_rate": 0.02, "retry_after_secs": 1}': plugins meet flaky
+    /// endpoints as they would in a real Supervisor.
+    #[arg(long, env = "WASMVISOR_SIM_FAULTS", value_name = "JSON")]
+    sim_faults: Option<FaultSettings>,
 }
 
 impl Args {
@@ -91,10 +97,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(up(&dir, args.listen, network))
+    runtime.block_on(up(&dir, args.listen, network, args.sim_faults.unwrap_or_default()))
 }
 
-async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow::Result<()> {
+async fn up(
+    dir: &Path,
+    listen: SocketAddr,
+    network: NetworkSettings,
+    faults: FaultSettings,
+) -> anyhow::Result<()> {
     let api = ApiServer::start(wasmvisor_apiserver::Config::new(dir.join("apiserver")).listen(listen))
         .await
         .with_context(|| {
@@ -125,10 +136,10 @@ async fn up(dir: &Path, listen: SocketAddr, network: NetworkSettings) -> anyhow:
         cluster_network_cidr: Some(network.namespace_network_cidr.to_string()),
         ..NsxSettings::default()
     };
-    let nsx = NsxSim::start_with(SimConfig::new(&sim_dir, loopback), nsx_settings)
-        .await
-        .context("starting the NSX simulator")?;
-    let vcenter = VcenterSim::start(SimConfig::new(&sim_dir, loopback), VcenterTiming::default())
+    let sim_config = SimConfig { faults, ..SimConfig::new(&sim_dir, loopback) };
+    let nsx =
+        NsxSim::start_with(sim_config.clone(), nsx_settings).await.context("starting the NSX simulator")?;
+    let vcenter = VcenterSim::start(sim_config, VcenterTiming::default())
         .await
         .context("starting the vCenter simulator")?;
 

@@ -20,6 +20,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("vm-service-plugin", "vm-service"),
     ("ncp-plugin", "ncp"),
     ("cloud-provider-plugin", "cloud-provider"),
+    ("calico-plugin", "calico"),
 ];
 
 fn main() {
@@ -40,6 +41,8 @@ fn main() {
         "plugins/vm-service",
         "plugins/ncp",
         "plugins/cloud-provider",
+        "plugins/calico",
+        "crds/guest",
     ] {
         println!("cargo::rerun-if-changed={}", root.join(watched).display());
     }

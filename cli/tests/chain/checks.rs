@@ -6,11 +6,12 @@ use std::net::Ipv4Addr;
 
 use serde_json::Value;
 
-use crate::supervisor::Supervisor;
-use crate::world::{CLUSTER_SCOPE, NAMESPACE_SCOPE, World, has_tag};
+use crate::supervisor::{CONVERGE, Supervisor};
+use crate::support::eventually;
+use crate::world::{CLUSTER_SCOPE, NAMESPACE_SCOPE, OWNER_SCOPE, Vm, World, has_tag};
 
 /// What a running cluster has in the simulators.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Footprint {
     /// Its segment's subnet (NSX).
     pub(crate) subnet: (Ipv4Addr, u8),
@@ -83,6 +84,18 @@ pub(crate) fn footprint(
     if !contains(cidr(&supervisor.ingress), &vip) {
         return Err(format!("VIP {vip} is outside the ingress range {}", supervisor.ingress));
     }
+    let members = pool_members(world, server)?;
+    let planes = member_addresses(&machines, true, "6443");
+    if members != planes {
+        return Err(format!("control-plane pool members {members:?}, control-plane VMs {planes:?}"));
+    }
+    let segment_id = segment["id"].as_str().unwrap_or_default().to_owned();
+    let ports = world.nsx_list(&format!("/infra/segments/{segment_id}/ports")).len();
+    Ok(Footprint { subnet, segment: segment_id, vip, control_plane_members: members, ports })
+}
+
+/// The members (`ip:port`, sorted) of the pool behind virtual server `server`.
+fn pool_members(world: &World, server: &Value) -> Result<Vec<String>, String> {
     let pool = world
         .nsx_get(server["pool_path"].as_str().unwrap_or_default().trim_start_matches("/policy/api/v1"))
         .ok_or("the virtual server's pool is missing")?;
@@ -99,18 +112,60 @@ pub(crate) fn footprint(
         })
         .collect();
     members.sort();
-    let mut planes: Vec<String> = machines
+    Ok(members)
+}
+
+/// `ip:port` (sorted) of the control-plane VMs, or of the workers.
+fn member_addresses(machines: &[Vm], control_plane: bool, port: &str) -> Vec<String> {
+    let mut addresses: Vec<String> = machines
         .iter()
-        .filter(|v| v.name.contains("-control-plane-"))
-        .map(|v| format!("{}:6443", v.ip.as_deref().unwrap_or_default()))
+        .filter(|v| v.name.contains("-control-plane-") == control_plane)
+        .map(|v| format!("{}:{port}", v.ip.as_deref().unwrap_or_default()))
         .collect();
-    planes.sort();
-    if members != planes {
-        return Err(format!("control-plane pool members {members:?}, control-plane VMs {planes:?}"));
+    addresses.sort();
+    addresses
+}
+
+/// The NSX load balancer of a guest LoadBalancer Service: the virtual
+/// server on `port` in `namespace` that is not a control plane's, its VIP,
+/// and whether its pool holds exactly the workers of cluster `name` on
+/// `node_port`. `Err` says what is off.
+pub(crate) fn guest_service_balancer(
+    supervisor: &Supervisor,
+    namespace: &str,
+    name: &str,
+    port: u16,
+    node_port: u16,
+) -> Result<String, String> {
+    let world = &supervisor.world;
+    let servers: Vec<Value> = world
+        .nsx_tagged("/infra/lb-virtual-servers", NAMESPACE_SCOPE, namespace)
+        .into_iter()
+        .filter(|v| v["ports"] == serde_json::json!([port.to_string()]))
+        .collect();
+    let server = only(&servers, &format!("virtual servers on {port}"))?;
+    let vip = server["ip_address"].as_str().unwrap_or_default().to_owned();
+    if !contains(cidr(&supervisor.ingress), &vip) {
+        return Err(format!("VIP {vip} is outside the ingress range {}", supervisor.ingress));
     }
-    let segment_id = segment["id"].as_str().unwrap_or_default().to_owned();
-    let ports = world.nsx_list(&format!("/infra/segments/{segment_id}/ports")).len();
-    Ok(Footprint { subnet, segment: segment_id, vip, control_plane_members: members, ports })
+    let members = pool_members(world, server)?;
+    let workers = member_addresses(&world.vms(&format!("{name}-")), false, &node_port.to_string());
+    if members != workers {
+        return Err(format!("the Service's pool members {members:?}, the workers {workers:?}"));
+    }
+    Ok(vip)
+}
+
+/// The NSX objects still there for the Supervisor Service `service` in
+/// `namespace` (its virtual server, pool and VIP allocation, tagged with it
+/// as their owner); empty once it is gone.
+pub(crate) fn service_leftovers(world: &World, namespace: &str, service: &str) -> Vec<String> {
+    let owner = format!("Service/{namespace}/{service}");
+    ["/infra/lb-virtual-servers", "/infra/lb-pools", "/infra/ip-pools/ingress/ip-allocations"]
+        .into_iter()
+        .flat_map(|collection| world.nsx_tagged(collection, OWNER_SCOPE, &owner))
+        .map(|object| format!("NSX {}", object["path"].as_str().unwrap_or_default()))
+        .collect()
 }
 
 /// What of namespace `namespace` (and its cluster `name`'s VMs) is still in
@@ -132,6 +187,39 @@ pub(crate) fn leftovers(world: &World, namespace: &str, name: &str) -> Vec<Strin
         }
     }
     left
+}
+
+/// Scales the cluster's first node pool to `workers` and waits until it has
+/// `vms` VMs, one port each, and is `running` again; its footprint then.
+pub(crate) fn scale_to(
+    supervisor: &Supervisor,
+    namespace: &str,
+    name: &str,
+    workers: u32,
+    vms: usize,
+) -> Footprint {
+    supervisor.scale(namespace, name, workers);
+    eventually(&format!("{workers} workers in {namespace}/{name}"), CONVERGE, |last| {
+        let tkc = supervisor.tkc(namespace, name)?;
+        let found = footprint(supervisor, namespace, name, vms).map_err(|e| *last = e).ok()?;
+        (found.ports == vms && tkc["status"]["phase"] == "running").then_some(found)
+    })
+}
+
+/// Deletes the TKCs `clusters` (namespace, name) and waits until nothing of
+/// them is left in either simulator or the API server.
+pub(crate) fn delete_and_wait_gone(supervisor: &Supervisor, clusters: &[(&str, &str)]) {
+    for (namespace, name) in clusters {
+        supervisor.kubectl(&["delete", "tkc", name, "-n", namespace, "--wait=false"]);
+    }
+    for (namespace, name) in clusters {
+        eventually(&format!("nothing of {namespace}/{name} to remain"), CONVERGE, |last| {
+            let mut left = leftovers(&supervisor.world, namespace, name);
+            left.extend(api_leftovers(supervisor, namespace));
+            *last = left.join("\n");
+            left.is_empty().then_some(())
+        });
+    }
 }
 
 /// What of namespace `namespace` the API server still holds.

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::checks::service_leftovers;
 use crate::supervisor::{CONVERGE, Supervisor};
 use crate::support::{eventually, kubectl, text};
 
 /// (name, Ready status, InternalIP, providerID) of a Node, or of the VM it should be.
-type NodeRow = (String, String, String, String);
+pub(crate) type NodeRow = (String, String, String, String);
 
 /// Writes the cluster's kubeconfig Secret into the test's data directory;
 /// checks the Secret's shape and that its server is `https://<vip>:6443`.
@@ -110,39 +111,43 @@ fn str_at(object: &Value, pointer: &str) -> String {
     object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
-const GUEST_SERVICE: &str = "apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-spec:
-  type: LoadBalancer
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
-";
+const GUEST_SERVICE: &str = include_str!("../../../examples/guest-service.yaml");
 
-/// A LoadBalancer Service in the guest gets an EXTERNAL-IP from the
-/// Supervisor (cloud-provider → VirtualMachineService → NSX), the VIP
-/// answers from a worker node on the Service's node port, and deleting the
-/// Service removes the Supervisor's VirtualMachineService. Returns the VIP.
-pub(crate) fn guest_load_balancer_round_trip(
-    supervisor: &Supervisor,
-    kubeconfig: &Path,
-    namespace: &str,
-) -> String {
+/// The guest LoadBalancer Service `default/web` as the guest and the
+/// Supervisor see it.
+pub(crate) struct Exposed {
+    /// Its EXTERNAL-IP.
+    pub(crate) vip: String,
+    /// The node port its traffic reaches the workers on.
+    pub(crate) node_port: u16,
+    /// The Supervisor VirtualMachineService the cloud provider made for it.
+    pub(crate) vm_service: String,
+}
+
+/// Applies a LoadBalancer Service in the guest and waits for its
+/// EXTERNAL-IP from the Supervisor (cloud-provider → VirtualMachineService
+/// → NSX); the VIP must answer from a worker node on the Service's node
+/// port.
+pub(crate) fn expose(supervisor: &Supervisor, kubeconfig: &Path, namespace: &str) -> Exposed {
+    let before = supervisor.names("virtualmachineservices", namespace);
     let applied = kubectl(kubeconfig, &["apply", "-f", "-"], GUEST_SERVICE);
     assert!(applied.status.success(), "{}", text(&applied.stderr));
-    let vip = eventually("the guest Service's EXTERNAL-IP", CONVERGE, |last| {
+    let (vip, node_port) = eventually("the guest Service's EXTERNAL-IP", CONVERGE, |last| {
         let out = kubectl(
             kubeconfig,
-            &["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"],
+            &[
+                "get",
+                "svc",
+                "web",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].ip} {.spec.ports[0].nodePort}",
+            ],
             "",
         );
         *last = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        let ip = text(&out.stdout);
-        (!ip.is_empty()).then_some(ip)
+        let printed = text(&out.stdout);
+        let (ip, port) = printed.trim().split_once(' ')?;
+        Some((ip.to_owned(), port.parse::<u16>().ok()?))
     });
     let answer = eventually(&format!("an answer on {vip}:80"), CONVERGE, |last| {
         let mut stream =
@@ -154,12 +159,32 @@ pub(crate) fn guest_load_balancer_round_trip(
         line.contains("service default/web").then_some(line)
     });
     assert!(answer.contains("-worker-"), "a worker node answers: {answer}");
+    let vm_service = supervisor
+        .names("virtualmachineservices", namespace)
+        .into_iter()
+        .find(|n| !before.contains(n))
+        .expect("a VirtualMachineService for the guest Service");
+    Exposed {
+        vip,
+        node_port,
+        vm_service: vm_service.trim_start_matches("virtualmachineservice.vmoperator.vmware.com/").to_owned(),
+    }
+}
+
+/// Deletes the guest Service `default/web`; waits until the Supervisor's
+/// VirtualMachineService and Service for it are gone, and with them its
+/// virtual server, pool and VIP in NSX.
+pub(crate) fn withdraw(supervisor: &Supervisor, kubeconfig: &Path, namespace: &str, exposed: &Exposed) {
     let deleted = kubectl(kubeconfig, &["delete", "svc", "web"], "");
     assert!(deleted.status.success(), "{}", text(&deleted.stderr));
-    eventually("the Supervisor's VirtualMachineService for it to go", CONVERGE, |last| {
-        let names = supervisor.names("virtualmachineservices", namespace);
-        *last = names.join(" ");
-        (names.len() == 1).then_some(())
+    eventually("the guest Service's Supervisor objects and NSX load balancer to go", CONVERGE, |last| {
+        let mut left: Vec<String> = supervisor
+            .names("virtualmachineservices,services", namespace)
+            .into_iter()
+            .filter(|n| n.ends_with(&format!("/{}", exposed.vm_service)))
+            .collect();
+        left.extend(service_leftovers(&supervisor.world, namespace, &exposed.vm_service));
+        *last = left.join("\n");
+        left.is_empty().then_some(())
     });
-    vip
 }

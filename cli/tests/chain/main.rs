@@ -10,7 +10,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod calico;
 mod checks;
+mod flaky;
 mod guests;
 mod restarts;
 mod supervisor;
@@ -18,14 +20,56 @@ mod world;
 
 use std::time::Instant;
 
-use checks::{api_leftovers, footprint, leftovers};
-use guests::{guest_kubeconfig, guest_load_balancer_round_trip, wait_nodes_are_the_vms};
+use checks::{delete_and_wait_gone, footprint, guest_service_balancer, scale_to};
+use guests::{expose, guest_kubeconfig, wait_nodes_are_the_vms, withdraw};
 use supervisor::{CONVERGE, Supervisor, condition, tkc_yaml};
 use support::eventually;
 
 const EXAMPLE: &str = include_str!("../../../examples/tkc.yaml");
 const NS: &str = "tkgs-ns";
 const NAME: &str = "tkgs-cluster-1";
+
+/// The example's pod range, where Calico's blocks come from.
+fn pods() -> ipnet::Ipv4Net {
+    "192.0.2.0/16".parse::<ipnet::Ipv4Net>().unwrap().trunc()
+}
+
+/// The TKC reports its guest side: its addons provisioned, every node
+/// ready, and each Machine pointing at its Node.
+fn guest_side_is_reported(supervisor: &Supervisor, namespace: &str, name: &str, nodes: &[guests::NodeRow]) {
+    let tkc = eventually("the TKC to report its nodes ready", CONVERGE, |last| {
+        let tkc = supervisor.tkc(namespace, name)?;
+        *last = serde_json::to_string_pretty(&tkc["status"]).unwrap();
+        let all_ready = nodes.iter().all(|(node, ..)| tkc["status"]["nodeStatus"][node] == "ready");
+        (all_ready && tkc["status"]["nodeStatus"].as_object()?.len() == nodes.len()).then_some(tkc)
+    });
+    assert_eq!(condition(&tkc, "AddonsReady").map(|c| c["status"].clone()), Some("True".into()));
+    let addons: Vec<(String, String, String)> = tkc["status"]["addons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let provisioned =
+                a["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Provisioned"));
+            (
+                a["type"].as_str().unwrap_or_default().to_owned(),
+                a["name"].as_str().unwrap_or_default().to_owned(),
+                provisioned.map(|c| c["status"].as_str().unwrap_or_default().to_owned()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        addons,
+        [("CNI".into(), "calico".into(), "True".into()), ("CPI".into(), "vsphere-cpi".into(), "True".into())]
+    );
+    let machines = supervisor.get(&["machines", "-n", namespace]).unwrap();
+    for machine in machines["items"].as_array().unwrap() {
+        let node = &machine["status"]["nodeRef"];
+        assert_eq!(node["kind"], "Node");
+        assert_eq!(node["name"], machine["metadata"]["name"], "a Machine's Node has its name");
+        assert_eq!(machine["status"]["phase"], "Running");
+    }
+}
 
 /// A TKC naming what the Supervisor lacks gets `Ready=False` naming the
 /// field and the fix, and nothing is made for it.
@@ -51,6 +95,13 @@ fn bad_input_is_refused_with_the_field_and_the_fix(supervisor: &Supervisor) {
             "127.160.0.0/16",
             "PodCIDROverlap",
             "spec.settings.network.pods.cidrBlocks[0] 127.160.0.0/16 overlaps the Supervisor's namespace network",
+        ),
+        (
+            "bad-cni",
+            "name: calico",
+            "name: antrea",
+            "CNINotSupported",
+            "spec.settings.network.cni.name \"antrea\"",
         ),
     ];
     for (name, from, to, reason, names) in cases {
@@ -96,11 +147,22 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     let joined = Instant::now();
     let nodes = wait_nodes_are_the_vms(&supervisor, &guest, NS, NAME, 3);
     println!("running → 3 Ready nodes: {:.1} s more: {nodes:?}", joined.elapsed().as_secs_f64());
+    guest_side_is_reported(&supervisor, NS, NAME, &nodes);
+    let blocks = eventually("one Calico block per node", CONVERGE, |last| {
+        calico::blocks_per_node(&guest, pods()).map_err(|e| *last = e).ok()
+    });
+    println!("Calico blocks: {blocks:?}");
     let served = Instant::now();
-    let guest_vip = guest_load_balancer_round_trip(&supervisor, &guest, NS);
-    assert_ne!(guest_vip, first.vip, "the guest Service has a VIP of its own");
+    let exposed = expose(&supervisor, &guest, NS);
+    assert_ne!(exposed.vip, first.vip, "the guest Service has a VIP of its own");
+    let balancer = |workers: usize| {
+        eventually(&format!("the guest Service's pool to hold the {workers} workers"), CONVERGE, |last| {
+            guest_service_balancer(&supervisor, NS, NAME, 80, exposed.node_port).map_err(|e| *last = e).ok()
+        })
+    };
+    assert_eq!(balancer(2), exposed.vip, "NSX serves the EXTERNAL-IP");
     println!(
-        "guest LoadBalancer Service → answer on its EXTERNAL-IP and gone again: {:.1} s",
+        "guest LoadBalancer Service → EXTERNAL-IP answering from a worker: {:.1} s",
         served.elapsed().as_secs_f64()
     );
 
@@ -113,34 +175,37 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     assert_ne!(first.subnet, second.subnet, "each cluster has its own subnet");
     assert_ne!(first.vip, second.vip);
     assert_ne!(first.segment, second.segment);
+    assert_eq!(
+        supervisor.names("virtualmachineservices", "team-b"),
+        ["virtualmachineservice.vmoperator.vmware.com/cluster-b-control-plane-service"],
+        "the guest Service of the first cluster wrote nothing in the second's namespace"
+    );
 
+    let first_blocks = blocks;
     // Scale the node pool 2 → 4 → 1: VMs and ports follow, the control-plane pool stays.
     for (workers, vms) in [(4, 5), (1, 2)] {
-        supervisor.scale(NS, NAME, workers);
-        let scaled = eventually(&format!("{workers} workers"), CONVERGE, |last| {
-            let tkc = supervisor.tkc(NS, NAME)?;
-            let found = footprint(&supervisor, NS, NAME, vms).map_err(|e| *last = e).ok()?;
-            (found.ports == vms && tkc["status"]["phase"] == "running").then_some(found)
-        });
+        let scaled = scale_to(&supervisor, NS, NAME, workers, vms);
         assert_eq!(
             scaled.control_plane_members, first.control_plane_members,
             "the control plane's pool does not change"
         );
         assert_eq!(scaled.vip, first.vip);
-        wait_nodes_are_the_vms(&supervisor, &guest, NS, NAME, vms);
+        let nodes = wait_nodes_are_the_vms(&supervisor, &guest, NS, NAME, vms);
+        let blocks = eventually(&format!("one Calico block per node of {vms}"), CONVERGE, |last| {
+            calico::blocks_per_node(&guest, pods()).map_err(|e| *last = e).ok()
+        });
+        assert_eq!(blocks.len(), nodes.len(), "blocks follow the nodes");
+        for (node, block) in &first_blocks {
+            if let Some(kept) = blocks.get(node) {
+                assert_eq!(kept, block, "{node} keeps its block while the pool scales");
+            }
+        }
+        assert_eq!(balancer(workers as usize), exposed.vip, "the guest Service keeps its VIP");
     }
+    withdraw(&supervisor, &guest, NS, &exposed);
 
     // Delete both: nothing of them stays in either simulator or the API server.
     let deleted = Instant::now();
-    supervisor.kubectl(&["delete", "tkc", NAME, "-n", NS, "--wait=false"]);
-    supervisor.kubectl(&["delete", "tkc", "cluster-b", "-n", "team-b", "--wait=false"]);
-    for (namespace, name) in [(NS, NAME), ("team-b", "cluster-b")] {
-        eventually(&format!("nothing of {namespace}/{name} to remain"), CONVERGE, |last| {
-            let mut left = leftovers(&supervisor.world, namespace, name);
-            left.extend(api_leftovers(&supervisor, namespace));
-            *last = left.join("\n");
-            left.is_empty().then_some(())
-        });
-    }
+    delete_and_wait_gone(&supervisor, &[(NS, NAME), ("team-b", "cluster-b")]);
     println!("delete → nothing left: {:.1} s", deleted.elapsed().as_secs_f64());
 }

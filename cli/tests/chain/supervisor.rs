@@ -31,9 +31,14 @@ impl Supervisor {
     /// Starts `wasmvisor up` on a new data directory, with network ranges of
     /// its own: `127.{160,170,180}+slot.0.0`.
     pub(crate) fn start(slot: u8) -> Self {
+        Self::start_with(slot, &[])
+    }
+
+    /// As [`Supervisor::start`], with more flags for `up` (kept for restarts).
+    pub(crate) fn start_with(slot: u8, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ingress = format!("127.{}.0.0/24", 170 + slot);
-        let flags = vec![
+        let mut flags = vec![
             "--namespace-network".to_owned(),
             format!("127.{}.0.0/16", 160 + slot),
             "--ingress-cidr".to_owned(),
@@ -41,6 +46,7 @@ impl Supervisor {
             "--egress-cidr".to_owned(),
             format!("127.{}.0.0/24", 180 + slot),
         ];
+        flags.extend(extra.iter().map(|f| (*f).to_owned()));
         let (process, kubeconfig) =
             up_with(dir.path(), &flags.iter().map(String::as_str).collect::<Vec<_>>());
         let world = World::connect(dir.path());
@@ -111,24 +117,25 @@ impl Supervisor {
         self.kubectl(&["patch", "tkc", name, "-n", namespace, "--type=json", "-p", &patch]);
     }
 
-    /// Reconciles per plugin so far, from the host's `/metrics`.
-    pub(crate) fn reconciles(&self) -> Vec<(String, u64)> {
+    /// The host's `/metrics` text.
+    fn metrics(&self) -> String {
         let admin: Value =
             serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("admin.json")).unwrap())
                 .unwrap();
-        let url = admin["url"].as_str().expect("admin.json names the URL");
-        let metrics = http_get(url, "/metrics");
-        let mut counts: Vec<(String, u64)> = metrics
-            .lines()
-            .filter(|l| l.starts_with("wasmvisor_reconcile_time_seconds_count{"))
-            .filter_map(|l| {
-                let plugin = l.split("plugin=\"").nth(1)?.split('"').next()?.to_owned();
-                let count = l.rsplit(' ').next()?.parse::<f64>().ok()?;
-                Some((plugin, count as u64))
-            })
-            .collect();
-        counts.sort();
-        counts
+        http_get(admin["url"].as_str().expect("admin.json names the URL"), "/metrics")
+    }
+
+    /// Reconciles per plugin so far, from the host's `/metrics`.
+    pub(crate) fn reconciles(&self) -> Vec<(String, u64)> {
+        counters(&self.metrics(), "wasmvisor_reconcile_time_seconds_count{", &["plugin"])
+    }
+
+    /// NSX and vCenter host calls so far by capability and outcome.
+    pub(crate) fn endpoint_outcomes(&self) -> Vec<(String, u64)> {
+        counters(&self.metrics(), "wasmvisor_host_calls_total{", &["capability", "outcome"])
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("nsx") || key.starts_with("vcenter"))
+            .collect()
     }
 }
 
@@ -148,6 +155,19 @@ pub(crate) fn tkc_yaml(namespace: &str, name: &str, workers: u32) -> String {
         .replace("tkgs-ns", namespace)
         .replace("tkgs-cluster-1", name)
         .replace("replicas: 2", &format!("replicas: {workers}"))
+}
+
+/// The samples of the series starting with `prefix`, summed by the values
+/// of `labels` (joined with `/`), sorted.
+fn counters(metrics: &str, prefix: &str, labels: &[&str]) -> Vec<(String, u64)> {
+    let mut sums = std::collections::BTreeMap::new();
+    for line in metrics.lines().filter(|l| l.starts_with(prefix)) {
+        let value = |label: &str| line.split(&format!("{label}=\"")).nth(1)?.split('"').next();
+        let Some(key) = labels.iter().map(|l| value(l)).collect::<Option<Vec<_>>>() else { continue };
+        let count = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        *sums.entry(key.join("/")).or_insert(0) += count as u64;
+    }
+    sums.into_iter().collect()
 }
 
 /// `GET path` on a plain-HTTP loopback `url`; the body.

@@ -15,6 +15,8 @@ use wasmvisor_host::manifest::Method;
 pub(crate) const NAMESPACE_SCOPE: &str = "wasmvisor/namespace";
 /// The guest cluster an NSX object serves.
 pub(crate) const CLUSTER_SCOPE: &str = "wasmvisor/cluster";
+/// The Kubernetes object an NSX object exists for, `Kind/namespace/name`.
+pub(crate) const OWNER_SCOPE: &str = "wasmvisor/owner";
 
 /// Clients for both simulators.
 pub(crate) struct World {

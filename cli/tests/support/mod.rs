@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 /// Generous: the machine is shared and first starts compile components.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
+/// Bound on `up` coming up: it compiles every bundled plugin on a new data
+/// directory, which on a loaded 2-core machine with several `up`s at once
+/// takes minutes (alone, seconds).
+pub const STARTUP: Duration = Duration::from_secs(240);
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -134,8 +139,13 @@ impl Process {
     /// The rest of the first stdout or stderr line that starts with `prefix`,
     /// once one is printed; panics if the process exits first.
     pub fn wait_for_line(&mut self, prefix: &str) -> String {
+        self.wait_for_line_within(prefix, DEADLINE)
+    }
+
+    /// As [`Process::wait_for_line`], waiting at most `deadline`.
+    pub fn wait_for_line_within(&mut self, prefix: &str, deadline: Duration) -> String {
         let what = format!("{} to print {prefix:?}", self.name);
-        eventually(&what, DEADLINE, |last| {
+        eventually(&what, deadline, |last| {
             for stream in [&self.stdout, &self.stderr] {
                 let found =
                     stream.lock().unwrap().lines().find_map(|l| l.strip_prefix(prefix).map(str::to_owned));
@@ -199,7 +209,7 @@ pub fn up_with(dir: &Path, extra: &[&str]) -> (Process, PathBuf) {
     let mut args = vec!["up", "--data-dir", path(dir), "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let mut up = Process::spawn("wasmvisor up", command(&args));
-    let kubeconfig = PathBuf::from(up.wait_for_line("  kubeconfig  ").trim());
+    let kubeconfig = PathBuf::from(up.wait_for_line_within("  kubeconfig  ", STARTUP).trim());
     assert_eq!(kubeconfig, dir.canonicalize().unwrap().join("kubeconfig"), "{}", up.output());
     (up, kubeconfig)
 }

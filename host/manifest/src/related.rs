@@ -125,6 +125,11 @@ pub enum RelatedBy {
     /// an empty or missing map selects nothing) selects the changed object:
     /// `spec.selector` of VirtualMachineServices.
     SelectedBy(FieldPath),
+    /// Every reconciled object in scope (the changed object's namespace, or
+    /// all when the reconciled kind is cluster-scoped): for an object that
+    /// decides over all related objects at once, such as a pool that hands
+    /// out one block per Node.
+    Every,
 }
 
 impl fmt::Display for RelatedBy {
@@ -134,6 +139,7 @@ impl fmt::Display for RelatedBy {
             RelatedBy::NameField(path) => write!(f, "the name in {path}"),
             RelatedBy::ReferencedBy(path) => write!(f, "their {path} naming it"),
             RelatedBy::SelectedBy(path) => write!(f, "their selector {path} matching it"),
+            RelatedBy::Every => f.write_str("every one of them"),
         }
     }
 }
@@ -251,6 +257,12 @@ mod tests {
             kind = "VirtualNetwork"
             reconciles = { api-version = "vmoperator.vmware.com/v1alpha1", kind = "VirtualMachineService" }
             by = "owner-reference"
+
+            [[related]]
+            api-version = "v1"
+            kind = "Node"
+            reconciles = { api-version = "vmoperator.vmware.com/v1alpha1", kind = "VirtualMachineService" }
+            by = "every"
             "#,
         )
         .unwrap();
@@ -263,6 +275,7 @@ mod tests {
                 "the name in metadata.labels[\"cluster.x-k8s.io/cluster-name\"]",
                 "their spec.virtualNetwork naming it",
                 "an owner reference",
+                "every one of them",
             ]
         );
         assert_eq!(m.related[0].cluster, "default");

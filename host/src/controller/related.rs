@@ -49,6 +49,7 @@ pub(crate) fn targets(changed: &DynamicObject, related: &Related, reconciled: &I
                 .map(|n| key(&n))
                 .collect()
         }
+        RelatedBy::Every => scan(reconciled, namespace.as_deref(), |_| true).map(|n| key(&n)).collect(),
         RelatedBy::SelectedBy(path) => {
             let empty = BTreeMap::new();
             let labels = changed.metadata.labels.as_ref().unwrap_or(&empty);

@@ -59,11 +59,17 @@ chain_plugin!(
     "cloud-provider"
 );
 
+chain_plugin!(
+    /// `plugins/calico`: Calico's IPAM in each guest cluster.
+    CALICO,
+    "calico"
+);
+
 /// The Supervisor chain, in chain order.
-pub const CHAIN: &[Bundled] = &[TKC, CAPI, CAPW, VM_SERVICE, NCP, CLOUD_PROVIDER];
+pub const CHAIN: &[Bundled] = &[TKC, CAPI, CAPW, VM_SERVICE, NCP, CLOUD_PROVIDER, CALICO];
 
 /// Plugins `wasmvisor up` places in its plugin directory.
-pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG, TKC, CAPI, CAPW, VM_SERVICE, NCP, CLOUD_PROVIDER];
+pub const BUNDLED: &[Bundled] = &[NAMESPACE_CONFIG, TKC, CAPI, CAPW, VM_SERVICE, NCP, CLOUD_PROVIDER, CALICO];
 
 /// Test-only components; not shipped.
 pub mod testing {

@@ -1,23 +1,44 @@
 //! Machine: its bootstrap data (see [`crate::bootstrap`]) once the cluster
 //! can take it, then the infrastructure's readiness, provider ID and
-//! addresses copied up; phases `Pending` → `Provisioning` → `Running`.
-//!
-//! Without a guest cluster there is no Node to wait for, so a Machine whose
-//! infrastructure is ready counts as `Running` (its kubelet would join at
-//! that point). Deleting a Machine deletes its VSphereMachine and waits
-//! until capw has removed the VM.
+//! addresses copied up, then its Node in the workload cluster (found by
+//! provider ID, as Cluster API's node reference does); phases `Pending` →
+//! `Provisioning` → `Provisioned` → `Running`. Deleting a Machine deletes
+//! its VSphereMachine and waits until capw has removed the VM.
 
 use std::time::Duration;
 
 use wasmvisor_chain_api::capi::{Cluster, KubeadmConfig, Machine, MachinePhase, MachineStatus, condition};
 use wasmvisor_chain_api::capv::VSphereMachine;
-use wasmvisor_chain_api::{Condition, Resource, Severity, labels, new_object, set_condition, status};
+use wasmvisor_chain_api::core::{Node, ObjectReference, node_is_ready};
+use wasmvisor_chain_api::{Condition, Resource, Severity, labels, names, new_object, set_condition, status};
 use wasmvisor_sdk::{Action, Context, Error};
 
 use crate::bootstrap::{self, Role};
 
 /// How often a machine whose infrastructure is still being deleted is looked at again.
 const DELETE_POLL: Duration = Duration::from_secs(1);
+
+/// How often a provisioned machine whose Node has not joined is looked at
+/// again (the Node is in the workload cluster: no watch brings it here).
+const NODE_POLL: Duration = Duration::from_secs(1);
+
+/// The Node of `machine` in its workload cluster, by provider ID:
+/// `Ok(Err(why))` while it has not joined or the cluster does not answer.
+fn find_node(ctx: &Context, machine: &Machine, provider_id: &str) -> Result<Result<Node, String>, Error> {
+    let namespace = machine.metadata.namespace.as_deref().unwrap_or_default();
+    let guest = names::guest_cluster(namespace, &machine.spec.cluster_name);
+    let nodes: Vec<Node> = match ctx.kube().list(&Node::kind_ref(&guest, None), None) {
+        Ok(nodes) => nodes,
+        Err(Error::Unavailable(why)) => {
+            return Ok(Err(format!("the workload cluster does not answer: {why}")));
+        }
+        Err(other) => return Err(other),
+    };
+    Ok(nodes
+        .into_iter()
+        .find(|n| n.spec.provider_id.as_deref() == Some(provider_id))
+        .ok_or_else(|| format!("no Node with providerID {provider_id} has joined yet")))
+}
 
 fn report(ctx: &Context, machine: &Machine, change: impl FnOnce(&mut MachineStatus)) -> Result<(), Error> {
     status::set(ctx, machine, change)
@@ -97,15 +118,42 @@ pub fn reconcile(ctx: &Context, machine: Machine) -> Result<Action, Error> {
         update.metadata.owner_references = machine.metadata.owner_references.clone();
         kube.apply(ctx.cluster(), &update)?;
     }
+    let node = match provider_id.as_deref() {
+        Some(id) if secret.is_ok() => find_node(ctx, &machine, id)?,
+        _ => Err("the machine is not provisioned yet".to_owned()),
+    };
     report(ctx, &machine, |s| {
         s.bootstrap_ready = Some(secret.is_ok());
         s.infrastructure_ready = Some(infra_ready);
         s.addresses = infra_status.addresses.clone();
-        s.phase = Some(match (&secret, infra_ready && provider_id.is_some()) {
-            (Err(_), _) => MachinePhase::Pending,
-            (Ok(_), false) => MachinePhase::Provisioning,
-            (Ok(_), true) => MachinePhase::Running,
+        s.node_ref = node.as_ref().ok().map(|n| ObjectReference {
+            api_version: Some(Node::API_VERSION.into()),
+            kind: Some(Node::KIND.into()),
+            name: Some(n.metadata.name.clone()),
+            uid: n.metadata.uid.clone(),
+            ..ObjectReference::default()
         });
+        s.phase = Some(match (&secret, infra_ready && provider_id.is_some(), &node) {
+            (Err(_), _, _) => MachinePhase::Pending,
+            (Ok(_), false, _) => MachinePhase::Provisioning,
+            (Ok(_), true, Err(_)) => MachinePhase::Provisioned,
+            (Ok(_), true, Ok(_)) => MachinePhase::Running,
+        });
+        set_condition(
+            &mut s.conditions,
+            match &node {
+                Ok(n) if node_is_ready(n) => Condition::true_(condition::NODE_HEALTHY),
+                Ok(n) => Condition::false_(
+                    condition::NODE_HEALTHY,
+                    "NodeConditionsFailed",
+                    Severity::Warning,
+                    &format!("Node {} is not Ready", n.metadata.name),
+                ),
+                Err(why) => {
+                    Condition::false_(condition::NODE_HEALTHY, "NodeProvisioning", Severity::Info, why)
+                }
+            },
+        );
         set_condition(
             &mut s.conditions,
             match &secret {
@@ -141,7 +189,7 @@ pub fn reconcile(ctx: &Context, machine: Machine) -> Result<Action, Error> {
         };
         set_condition(&mut s.conditions, ready);
     })?;
-    Ok(Action::done())
+    Ok(if node.is_err() && provider_id.is_some() { Action::requeue(NODE_POLL) } else { Action::done() })
 }
 
 /// Deletes the machine's infrastructure and waits until it is gone.

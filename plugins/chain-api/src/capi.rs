@@ -620,6 +620,8 @@ pub mod condition {
     pub const CONTROL_PLANE_INITIALIZED: &str = "ControlPlaneInitialized";
     /// The bootstrap data is ready (Machine).
     pub const BOOTSTRAP_READY: &str = "BootstrapReady";
+    /// Machine: its Node has joined the workload cluster and is Ready.
+    pub const NODE_HEALTHY: &str = "NodeHealthy";
     /// The API server is reachable (KubeadmControlPlane).
     pub const AVAILABLE: &str = "Available";
     /// Every control plane Machine is ready (KubeadmControlPlane).

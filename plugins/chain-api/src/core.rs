@@ -409,3 +409,66 @@ impl Endpoints {
         }
     }
 }
+
+/// A guest cluster's Node (v1), as its kubelet (the embedded supervisor's
+/// guests) reports it and as capi, calico and tkc read or annotate it.
+pub type Node = Object<NodeSpec, NodeStatus>;
+crate::resource!(Node, "v1", "Node", "nodes", namespaced = false);
+
+/// `Node.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSpec {
+    /// `vsphere://<biosUUID>` of the node's VM; how a Machine finds its Node.
+    #[serde(default, rename = "providerID", skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// The pod range of this node (calico writes its block here).
+    #[serde(default, rename = "podCIDR", skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<String>,
+    /// Taints; a cloud provider removes `node.cloudprovider.kubernetes.io/uninitialized`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
+}
+
+/// `Node.status`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// Addresses; `InternalIP` is the VM's IP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<NodeAddress>,
+    /// Conditions (`Ready`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<NodeCondition>,
+}
+
+/// One condition of a Node (`corev1.NodeCondition`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeCondition {
+    /// `Ready`, `MemoryPressure`, …
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Why, in one word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Whether the kubelet reports `node` Ready.
+pub fn node_is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The `InternalIP` of `node`, if its kubelet reports one.
+pub fn node_internal_ip(node: &Node) -> Option<&str> {
+    node.status
+        .as_ref()?
+        .addresses
+        .iter()
+        .find(|a| a.type_ == AddressType::InternalIp)
+        .map(|a| a.address.as_str())
+}

@@ -4,7 +4,7 @@
 //! One module per API group, in chain order: [`tkc`] (`run.tanzu.vmware.com`), [`capi`]
 //! (`cluster.x-k8s.io` and its bootstrap and control-plane groups), [`capv`]
 //! (`vmware.infrastructure.cluster.x-k8s.io`), [`vmop`] (`vmoperator.vmware.com`), [`ncp`]
-//! (`vmware.com`), plus [`core`] for the `v1` objects the chain writes and [`conditions`]
+//! (`vmware.com`), [`calico`] (`crd.projectcalico.org`, in guest clusters), plus [`core`] for the `v1` objects the chain writes and [`conditions`]
 //! for the two condition shapes. The well-known keys live in [`labels`], [`annotations`] and
 //! [`finalizers`]; the object names the chain derives from each other in [`names`]; the
 //! Supervisor's own settings in [`supervisor`]; how a plugin writes a status in [`status`].
@@ -19,6 +19,7 @@
 //! `clusterIp`, `resourcepool`, `clustermodules`, `vmstatus`).
 
 pub mod annotations;
+pub mod calico;
 pub mod capi;
 pub mod capv;
 pub mod conditions;

@@ -60,6 +60,20 @@ pub fn segment(namespace: &str, vnet: &str) -> String {
     format!("vnet-{namespace}-{vnet}")
 }
 
+/// The Secret Cluster API publishes a cluster's admin kubeconfig in: `<cluster>-kubeconfig`.
+pub fn kubeconfig_secret(cluster: &str) -> String {
+    format!("{cluster}-kubeconfig")
+}
+
+/// The host's dynamic cluster source over the kubeconfig Secrets (`[clusters.guests]`).
+pub const GUEST_SOURCE: &str = "guests";
+
+/// The host's name for guest cluster `cluster` of Supervisor namespace
+/// `namespace`: the member of [`GUEST_SOURCE`] its kubeconfig Secret makes.
+pub fn guest_cluster(namespace: &str, cluster: &str) -> String {
+    format!("{GUEST_SOURCE}/{namespace}/{}", kubeconfig_secret(cluster))
+}
+
 /// Prefix of CAPV provider IDs.
 pub const PROVIDER_ID_PREFIX: &str = "vsphere://";
 

@@ -1,9 +1,11 @@
 //! tkc: the TKG service's part of the Supervisor chain.
 //!
 //! A TanzuKubernetesCluster is checked ([`validate`]), becomes Cluster API
-//! objects ([`objects`]), and reports what they say ([`status`]). Deleting
-//! it deletes its Cluster, whose controllers take the rest down in order.
+//! objects ([`objects`]), gets its addons installed into its guest cluster
+//! ([`addons`]), and reports what they say ([`status`]). Deleting it deletes
+//! its Cluster, whose controllers take the rest down in order.
 
+pub mod addons;
 pub mod objects;
 pub mod status;
 pub mod validate;
@@ -22,6 +24,10 @@ use status::Observed;
 
 /// How often a TKC whose Cluster is being deleted is looked at again.
 const DELETE_POLL: Duration = Duration::from_secs(1);
+
+/// How often a TKC whose guest cluster is not complete yet is looked at
+/// again (the guest is another cluster: no watch brings its changes).
+const GUEST_POLL: Duration = Duration::from_secs(1);
 
 struct Tkc;
 
@@ -92,11 +98,26 @@ impl Reconciler for Tkc {
             kube.delete(&removed.object_ref(ctx.cluster()))?;
         }
         let observed = Observed::read(ctx, &tkc)?;
+        let guest = if observed.endpoint().is_some() {
+            let install =
+                addons::Install { tkc: &tkc, resolved: &resolved, node_network: observed.node_network() };
+            addons::sync(ctx, &install)?
+        } else {
+            addons::Guest {
+                unreachable: Some("the control plane has no endpoint yet".into()),
+                ..addons::Guest::default()
+            }
+        };
+        let mut ready = false;
         write(ctx, &tkc, |s| {
             s.version = Some(resolved.version.clone());
-            observed.report(&tkc, s);
+            ready = observed.report(&tkc, &guest, s);
         })?;
-        Ok(Action::done())
+        // Nodes and addons live in the guest cluster: look again until whole.
+        // Before the endpoint exists, the Supervisor objects' watches bring every change.
+        let whole =
+            ready && guest.nodes.len() == observed.machine_count() && guest.nodes.values().all(|r| *r);
+        Ok(if whole || observed.endpoint().is_none() { Action::done() } else { Action::requeue(GUEST_POLL) })
     }
 
     fn finalize(ctx: &Context, tkc: TanzuKubernetesCluster) -> Result<Action, Error> {

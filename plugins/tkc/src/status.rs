@@ -1,7 +1,7 @@
-//! The TKC's status, read off what the chain made: phase, conditions
-//! (`Ready`, `ControlPlaneReady`, `NodePoolsReady`,
-//! `TanzuKubernetesReleaseCompatible`), the API endpoint, the worker count,
-//! and per Machine and per VM where each one stands.
+//! The TKC's status, read off what the chain made and what its guest cluster
+//! shows: phase, conditions (`Ready`, `ControlPlaneReady`, `NodePoolsReady`,
+//! `AddonsReady`, `TanzuKubernetesReleaseCompatible`), the API endpoint, the
+//! worker count, the addons, and per node and per VM where each one stands.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,7 @@ use wasmvisor_chain_api::vmop::{PowerState, VirtualMachine};
 use wasmvisor_chain_api::{Condition, Resource, Severity, labels, set_condition};
 use wasmvisor_sdk::{Context, Error};
 
+use crate::addons::{self, Guest};
 use crate::objects;
 
 /// What the chain reports for one cluster, gathered in one place.
@@ -48,14 +49,36 @@ impl Observed {
         })
     }
 
+    /// The cluster's segment subnet, from the first VM NIC that reports an
+    /// address in CIDR form.
+    pub fn node_network(&self) -> Option<ipnet::Ipv4Net> {
+        self.vms
+            .iter()
+            .filter_map(|vm| vm.status.as_ref())
+            .flat_map(|s| &s.network_interfaces)
+            .flat_map(|nic| &nic.ip_addresses)
+            .find_map(|address| address.parse::<ipnet::Ipv4Net>().ok())
+    }
+
+    /// How many Machines the cluster has.
+    pub fn machine_count(&self) -> usize {
+        self.machines.len()
+    }
+
     /// The cluster's API endpoint, once it has one.
     pub fn endpoint(&self) -> Option<ApiEndpoint> {
         let endpoint = self.cluster.as_ref()?.spec.control_plane_endpoint.clone().filter(|e| !e.is_zero())?;
         Some(ApiEndpoint { host: endpoint.host, port: endpoint.port })
     }
 
-    /// Fills `status` for `tkc`; returns whether the cluster is ready.
-    pub fn report(&self, tkc: &TanzuKubernetesCluster, status: &mut TanzuKubernetesClusterStatus) -> bool {
+    /// Fills `status` for `tkc` and what its `guest` shows; returns whether
+    /// the cluster is ready.
+    pub fn report(
+        &self,
+        tkc: &TanzuKubernetesCluster,
+        guest: &Guest,
+        status: &mut TanzuKubernetesClusterStatus,
+    ) -> bool {
         let topology = &tkc.spec.topology;
         let wanted_planes = topology.control_plane.replicas.unwrap_or(1);
         let plane = self.control_plane.as_ref().and_then(|p| p.status.clone()).unwrap_or_default();
@@ -79,7 +102,8 @@ impl Observed {
         let infrastructure =
             self.cluster.as_ref().and_then(|c| c.status.as_ref()).and_then(|s| s.infrastructure_ready)
                 == Some(true);
-        let ready = planes_ready && pools_waiting.is_empty() && infrastructure;
+        let addons_ready = guest.addons_ready();
+        let ready = planes_ready && pools_waiting.is_empty() && infrastructure && addons_ready;
 
         status.api_endpoints = self.endpoint().into_iter().collect();
         status.total_worker_replicas =
@@ -122,6 +146,20 @@ impl Observed {
                 )
             },
         );
+        status.addons = addons::statuses(guest);
+        set_condition(
+            &mut status.conditions,
+            if addons_ready {
+                Condition::true_(condition::ADDONS_READY)
+            } else {
+                Condition::false_(
+                    condition::ADDONS_READY,
+                    "WaitingForAddons",
+                    Severity::Info,
+                    &guest.waiting(),
+                )
+            },
+        );
         set_condition(
             &mut status.conditions,
             if ready {
@@ -133,12 +171,19 @@ impl Observed {
                     Severity::Info,
                     "the cluster network or load balancer is not ready",
                 )
-            } else {
+            } else if !(planes_ready && pools_waiting.is_empty()) {
                 Condition::false_(
                     condition::READY,
                     "WaitingForMachines",
                     Severity::Info,
                     "control plane or node pools not ready",
+                )
+            } else {
+                Condition::false_(
+                    condition::READY,
+                    "WaitingForAddons",
+                    Severity::Info,
+                    "the guest cluster's addons are not provisioned yet",
                 )
             },
         );
@@ -146,11 +191,12 @@ impl Observed {
             .machines
             .iter()
             .map(|m| {
-                let state = match m.status.as_ref().and_then(|s| s.phase) {
-                    Some(MachinePhase::Running) => "ready",
-                    Some(MachinePhase::Failed) => "notready",
-                    Some(_) => "pending",
-                    None => "unknown",
+                let state = match (guest.nodes.get(&m.metadata.name), m.status.as_ref().and_then(|s| s.phase))
+                {
+                    (Some(true), _) => "ready",
+                    (Some(false), _) | (None, Some(MachinePhase::Failed)) => "notready",
+                    (None, Some(_)) => "pending",
+                    (None, None) => "unknown",
                 };
                 (m.metadata.name.clone(), state.to_owned())
             })

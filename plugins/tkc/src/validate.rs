@@ -15,6 +15,9 @@ use wasmvisor_sdk::{Context, Error};
 pub const DEFAULT_POD_CIDR: &str = "192.168.0.0/16";
 /// The default service range of a TKC.
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
+/// The CNI this Supervisor installs (the calico plugin runs its IPAM); also
+/// the default when a TKC names none.
+pub const CNI: &str = "calico";
 
 /// A request the Supervisor cannot serve, said so the user can fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +37,8 @@ pub struct Resolved {
     pub version: String,
     /// Its VirtualMachineImage.
     pub image: String,
+    /// The pod ranges (the TKC's, or the default).
+    pub pods: Vec<Ipv4Net>,
 }
 
 fn names<T>(items: &[wasmvisor_sdk::Object<T, impl Sized>]) -> String {
@@ -146,6 +151,17 @@ pub fn check(
         .map(|p| p.cidr_blocks.clone())
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| vec![DEFAULT_POD_CIDR.to_owned()]);
+    let cni = tkc.spec.settings.as_ref().and_then(|s| s.network.as_ref()).and_then(|n| n.cni.as_ref());
+    if let Some(cni) = cni.filter(|c| !c.name.is_empty() && c.name != CNI) {
+        return Ok(Err(Invalid {
+            reason: "CNINotSupported",
+            message: format!(
+                "spec.settings.network.cni.name {:?} is not a CNI this Supervisor installs; set it to {CNI:?} or leave it out",
+                cni.name
+            ),
+        }));
+    }
+    let mut nets = Vec::new();
     for (i, block) in pods.iter().enumerate() {
         let field = format!("spec.settings.network.pods.cidrBlocks[{i}]");
         let Ok(net) = block.parse::<Ipv4Net>() else {
@@ -163,7 +179,8 @@ pub fn check(
                 ),
             }));
         }
+        nets.push(net);
     }
     let version = release.spec.kubernetes_version.clone().unwrap_or_else(|| release.spec.version.clone());
-    Ok(Ok(Resolved { release, version, image }))
+    Ok(Ok(Resolved { release, version, image, pods: nets }))
 }
