@@ -207,5 +207,7 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     // Delete both: nothing of them stays in either simulator or the API server.
     let deleted = Instant::now();
     delete_and_wait_gone(&supervisor, &[(NS, NAME), ("team-b", "cluster-b")]);
+    let refused = std::net::TcpStream::connect((first.vip.as_str(), 6443)).map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused), "the guest API server's VIP is gone");
     println!("delete → nothing left: {:.1} s", deleted.elapsed().as_secs_f64());
 }
