@@ -111,7 +111,7 @@ fn str_at(object: &Value, pointer: &str) -> String {
     object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
-const GUEST_SERVICE: &str = include_str!("../../../examples/guest-service.yaml");
+pub(crate) const GUEST_SERVICE: &str = include_str!("../../../examples/guest-service.yaml");
 
 /// The guest LoadBalancer Service `default/web` as the guest and the
 /// Supervisor see it.

@@ -135,6 +135,7 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     let took = applied.elapsed();
     println!("apply → running: {:.1} s", took.as_secs_f64());
     println!("reconciles per plugin for one cluster: {:?}", supervisor.reconciles());
+    println!("host calls per plugin for one cluster: {:?}", supervisor.host_calls());
     let first = eventually("the cluster's VMs, network and load balancer", CONVERGE, |last| {
         footprint(&supervisor, NS, NAME, 3).map_err(|e| *last = e).ok()
     });

@@ -130,6 +130,11 @@ impl Supervisor {
         counters(&self.metrics(), "wasmvisor_reconcile_time_seconds_count{", &["plugin"])
     }
 
+    /// Host calls per plugin so far, every capability and outcome.
+    pub(crate) fn host_calls(&self) -> Vec<(String, u64)> {
+        counters(&self.metrics(), "wasmvisor_host_calls_total{", &["plugin"])
+    }
+
     /// NSX and vCenter host calls so far by capability and outcome.
     pub(crate) fn endpoint_outcomes(&self) -> Vec<(String, u64)> {
         counters(&self.metrics(), "wasmvisor_host_calls_total{", &["capability", "outcome"])

@@ -161,6 +161,11 @@ impl Process {
         })
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (a `kill -s` name such as INT or TERM).
     pub fn signal(&self, signal: &str) {
         let status =

@@ -1,0 +1,174 @@
+//! The Supervisor chain under load: N TanzuKubernetesClusters (1 control
+//! plane + 2 workers, default 20, `CLUSTERS=N` to change) applied at once
+//! across namespaces; once all are `running`, a LoadBalancer Service in
+//! each guest; then all deleted. For each of two runs, simulators at their
+//! default timings and with 50 ms added to every NSX and vCenter request,
+//! it prints: time from the apply until all are running and until every
+//! guest Service has its EXTERNAL-IP, time from the delete until nothing is
+//! left in the API server and either simulator, the peak RSS of `up` (API
+//! server, simulators, guest API servers and host in one process), and
+//! reconciles and host calls per plugin per cluster.
+//!
+//! `cargo bench -p wasmvisor --bench chain`. It shares the chain test's
+//! helpers (`tests/chain/`), so what it checks is what the test checks.
+
+#[path = "../tests/chain/checks.rs"]
+#[allow(dead_code)]
+mod checks;
+#[path = "../tests/chain/guests.rs"]
+#[allow(dead_code)]
+mod guests;
+#[path = "../tests/chain/supervisor.rs"]
+#[allow(dead_code)]
+mod supervisor;
+#[path = "../tests/support/mod.rs"]
+mod support;
+#[path = "../tests/chain/world.rs"]
+#[allow(dead_code)]
+mod world;
+
+use std::time::{Duration, Instant};
+
+use checks::{api_leftovers, leftovers};
+use supervisor::{Supervisor, ready, tkc_yaml};
+use support::{eventually, kubectl, text};
+
+/// How long one stage of a load may take before the bench gives up.
+const STAGE: Duration = Duration::from_secs(900);
+
+/// One run's figures.
+struct Figures {
+    label: &'static str,
+    running: Duration,
+    services: Duration,
+    gone: Duration,
+    peak_rss_mib: u64,
+    reconciles: Vec<(String, u64)>,
+    host_calls: Vec<(String, u64)>,
+}
+
+/// `VmHWM` (the peak resident set) of process `pid`, in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+/// The namespace and name of cluster `i`.
+fn cluster(i: usize) -> (String, String) {
+    (format!("load-{i}"), format!("tkc-{i}"))
+}
+
+/// Whether the guest Service `web` behind `kubeconfig` has its EXTERNAL-IP.
+fn has_ip(kubeconfig: &std::path::Path) -> bool {
+    let out = kubectl(
+        kubeconfig,
+        &["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"],
+        "",
+    );
+    !text(&out.stdout).is_empty()
+}
+
+fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figures {
+    let supervisor = Supervisor::start_with(slot, extra);
+    let all: Vec<(String, String)> = (0..clusters).map(cluster).collect();
+    let yaml: Vec<String> = all.iter().map(|(ns, name)| tkc_yaml(ns, name, 2)).collect();
+
+    let applied = Instant::now();
+    supervisor.apply(&yaml.join("\n---\n"));
+    eventually(&format!("{clusters} TKCs running"), STAGE, |last| {
+        let list = supervisor.get(&["tkc", "-A"])?;
+        let up = list["items"]
+            .as_array()?
+            .iter()
+            .filter(|t| t["status"]["phase"] == "running" && ready(t))
+            .count();
+        *last = format!("{up} of {clusters} running");
+        (up == clusters).then_some(())
+    });
+    let running = applied.elapsed();
+
+    let guests: Vec<_> = all
+        .iter()
+        .map(|(ns, name)| {
+            let tkc = supervisor.tkc(ns, name).expect("a running TKC");
+            let vip = tkc["status"]["apiEndpoints"][0]["host"].as_str().unwrap_or_default().to_owned();
+            guests::guest_kubeconfig(&supervisor, ns, name, &vip)
+        })
+        .collect();
+    for guest in &guests {
+        let out = kubectl(guest, &["apply", "-f", "-"], guests::GUEST_SERVICE);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    eventually("every guest Service's EXTERNAL-IP", STAGE, |last| {
+        let waiting = guests.iter().filter(|g| !has_ip(g)).count();
+        *last = format!("{waiting} of {clusters} without an IP");
+        (waiting == 0).then_some(())
+    });
+    let services = applied.elapsed();
+    let reconciles = supervisor.reconciles();
+    let host_calls = supervisor.host_calls();
+
+    let deleted = Instant::now();
+    supervisor.kubectl(&["delete", "tkc", "-A", "--all", "--wait=false"]);
+    eventually("nothing of any cluster to remain", STAGE, |last| {
+        let left: usize = all
+            .iter()
+            .map(|(ns, name)| {
+                leftovers(&supervisor.world, ns, name).len() + api_leftovers(&supervisor, ns).len()
+            })
+            .sum();
+        *last = format!("{left} objects left");
+        (left == 0).then_some(())
+    });
+    Figures {
+        label,
+        running,
+        services,
+        gone: deleted.elapsed(),
+        peak_rss_mib: peak_rss_mib(supervisor.process.id()),
+        reconciles,
+        host_calls,
+    }
+}
+
+/// `plugin count/clusters, …` for the plugins with a count.
+fn per_cluster(counts: &[(String, u64)], clusters: usize) -> String {
+    counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(plugin, n)| format!("{plugin} {:.0}", *n as f64 / clusters as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() {
+    let clusters: usize = std::env::var("CLUSTERS").ok().and_then(|n| n.parse().ok()).unwrap_or(20);
+    let latency = r#"{"latency_ms": 50}"#;
+    let runs = [
+        run("default timings", 5, &[], clusters),
+        run("+50 ms per request", 6, &["--sim-faults", latency], clusters),
+    ];
+    println!("\nchain under load: {clusters} TKCs (1 control plane + 2 workers) applied at once\n");
+    println!(
+        "| simulators | all running | all guest Services with an IP | all deleted → nothing left | peak RSS of up |"
+    );
+    println!("|---|---|---|---|---|");
+    for f in &runs {
+        println!(
+            "| {} | {:.1} s | {:.1} s | {:.1} s | {} MiB |",
+            f.label,
+            f.running.as_secs_f64(),
+            f.services.as_secs_f64(),
+            f.gone.as_secs_f64(),
+            f.peak_rss_mib
+        );
+    }
+    for f in &runs {
+        println!("\n{}: reconciles per cluster: {}", f.label, per_cluster(&f.reconciles, clusters));
+        println!("{}: host calls per cluster: {}", f.label, per_cluster(&f.host_calls, clusters));
+    }
+}
