@@ -78,7 +78,7 @@ async fn established(client: &Client, crds: &[Value]) -> anyhow::Result<Discover
 }
 
 /// Server-side applies one object, addressed through discovery.
-async fn apply(client: &Client, discovery: &Discovery, object: &Value) -> anyhow::Result<()> {
+pub(crate) async fn apply(client: &Client, discovery: &Discovery, object: &Value) -> anyhow::Result<()> {
     let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
     let (api_version, kind, name) = (text("/apiVersion"), text("/kind"), text("/metadata/name"));
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));

@@ -4,6 +4,7 @@
 
 mod apiserver;
 mod install;
+mod least_privilege;
 mod plugin;
 mod rbac;
 mod run;

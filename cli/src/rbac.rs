@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use wasmvisor_host::Grants;
+use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::rbac::{RbacOptions, generate};
 
@@ -36,8 +36,9 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
-    let grants = Grants::from_host_config(&text)
+    let config = HostConfig::parse(&text)
         .with_context(|| format!("{} is not a valid host config", args.config.display()))?;
+    let grants = config.grants();
     let mut manifests = Vec::new();
     for path in &args.plugins {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -46,11 +47,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not a plugin", path.display()))?,
         );
     }
+    let kubeconfig_secrets = config.kubeconfig_secret_namespaces(&args.cluster);
     let options = RbacOptions {
         service_account: args.service_account,
         namespace: args.namespace,
         cluster: args.cluster,
         leader_election: args.leader_election,
+        kubeconfig_secrets,
     };
     print!("{}", generate(&grants, &manifests, &options).to_yaml()?);
     Ok(())

@@ -71,6 +71,12 @@ pub(crate) struct Args {
     /// endpoints as they would in a real Supervisor.
     #[arg(long, env = "WASMVISOR_SIM_FAULTS", value_name = "JSON")]
     sim_faults: Option<FaultSettings>,
+    /// Run the host under the ServiceAccount `wasmvisor rbac` generates for
+    /// the placed plugins (`DIR/host-kubeconfig`), not as the API server's
+    /// administrator. A plugin dropped in later that needs more gets 403s
+    /// until the next start.
+    #[arg(long, env = "WASMVISOR_LEAST_PRIVILEGE")]
+    least_privilege: bool,
 }
 
 impl Args {
@@ -97,7 +103,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(up(&dir, args.listen, network, args.sim_faults.unwrap_or_default()))
+    let faults = args.sim_faults.unwrap_or_default();
+    runtime.block_on(up(&dir, args.listen, network, faults, args.least_privilege))
 }
 
 async fn up(
@@ -105,6 +112,7 @@ async fn up(
     listen: SocketAddr,
     network: NetworkSettings,
     faults: FaultSettings,
+    least_privilege: bool,
 ) -> anyhow::Result<()> {
     let api = ApiServer::start(wasmvisor_apiserver::Config::new(dir.join("apiserver")).listen(listen))
         .await
@@ -172,6 +180,19 @@ async fn up(
     );
     config.nsx = Some(endpoint(&nsx.base_url, &nsx.credentials_file));
     config.vcenter = Some(endpoint(&vcenter.base_url, &vcenter.credentials_file));
+    if least_privilege {
+        let host_kubeconfig = crate::least_privilege::service_account_kubeconfig(
+            &client,
+            &kubeconfig,
+            &config,
+            &plugin_dir,
+            &dir.join("host-kubeconfig"),
+        )
+        .await
+        .context("setting up the host's least-privilege ServiceAccount")?;
+        let source = ClusterSource::Kubeconfig { kubeconfig: host_kubeconfig, context: None };
+        config.clusters.insert(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), ClusterConfig { source });
+    }
     write_config(&dir.join("host.toml"), &config)?;
 
     let host = Host::start(config).await.context("starting the host")?;
@@ -249,8 +270,13 @@ fn place_bundled(plugin_dir: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 fn copy_private(from: &Path, to: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
     let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    write_private(to, &bytes)
+}
+
+/// Writes `bytes` to `to`, readable by its owner only (it holds a credential).
+pub(crate) fn write_private(to: &Path, bytes: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     std::fs::write(to, bytes).with_context(|| format!("writing {}", to.display()))?;
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {}", to.display()))

@@ -200,6 +200,22 @@ impl HostConfig {
         Grants { plugins: self.plugins.clone(), trust_manifests: self.trust_manifests }
     }
 
+    /// Where the dynamic cluster sources built on `cluster` watch kubeconfig
+    /// Secrets: one namespace each, or (`None`) all of them.
+    pub fn kubeconfig_secret_namespaces(&self, cluster: &str) -> Vec<Option<String>> {
+        self.clusters
+            .values()
+            .filter_map(|c| match &c.source {
+                crate::cluster::ClusterSource::KubeconfigSecrets { cluster: on, namespace, .. }
+                    if on == cluster =>
+                {
+                    Some(namespace.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The plugin directory.
     pub fn plugin_dir(&self) -> PathBuf {
         self.plugin_dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))

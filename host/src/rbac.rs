@@ -51,6 +51,9 @@ pub struct RbacOptions {
     pub cluster: String,
     /// The Lease name, when the host runs with leader election.
     pub leader_election: Option<String>,
+    /// Where a dynamic cluster source of this cluster watches kubeconfig
+    /// Secrets: one namespace, or (`None`) all of them.
+    pub kubeconfig_secrets: Vec<Option<String>>,
 }
 
 impl Default for RbacOptions {
@@ -60,6 +63,7 @@ impl Default for RbacOptions {
             namespace: "wasmvisor-system".into(),
             cluster: wasmvisor_manifest::DEFAULT_CLUSTER.into(),
             leader_election: None,
+            kubeconfig_secrets: Vec::new(),
         }
     }
 }
@@ -199,10 +203,18 @@ fn verbs_of(verb: KubeVerb) -> (&'static [&'static str], bool) {
 }
 
 /// Generates the RBAC objects for `grants` and `manifests` under `options`.
+///
+/// With `trust-manifests`, a plugin without a grant runs with what its
+/// manifest declares, so its manifest's kube rules count as its grant.
 pub fn generate(grants: &Grants, manifests: &[Manifest], options: &RbacOptions) -> RbacObjects {
     let mut needs = Needs::default();
-    for grant in grants.plugins.values() {
-        for rule in grant.capabilities.kube.iter().filter(|r| r.cluster.admits(&options.cluster)) {
+    let trusted = manifests
+        .iter()
+        .filter(|m| grants.trust_manifests && !grants.plugins.contains_key(&m.name))
+        .map(|m| &m.capabilities.kube);
+    let granted = grants.plugins.values().map(|g| &g.capabilities.kube).chain(trusted);
+    for kube in granted {
+        for rule in kube.iter().filter(|r| r.cluster.admits(&options.cluster)) {
             let group = api_group(&rule.api_version);
             let resource = plural(&rule.kind);
             let reaches: Vec<Reach> = match &rule.namespaces {
@@ -243,6 +255,10 @@ pub fn generate(grants: &Grants, manifests: &[Manifest], options: &RbacOptions) 
     }
     if watches_any {
         needs.add(&Reach::Cluster, "events.k8s.io", "events", &["create", "patch"]);
+    }
+    for namespace in &options.kubeconfig_secrets {
+        let reach = namespace.clone().map_or(Reach::Cluster, Reach::Namespace);
+        needs.add(&reach, "", "secrets", &["get", "list", "watch"]);
     }
     if let Some(lease) = &options.leader_election {
         let home = Reach::Namespace(options.namespace.clone());

@@ -210,5 +210,8 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     delete_and_wait_gone(&supervisor, &[(NS, NAME), ("team-b", "cluster-b")]);
     let refused = std::net::TcpStream::connect((first.vip.as_str(), 6443)).map(|_| ()).map_err(|e| e.kind());
     assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused), "the guest API server's VIP is gone");
+    let output = supervisor.process.output();
+    let denied: Vec<&str> = output.lines().filter(|l| l.contains("forbidden: User")).collect();
+    assert!(denied.is_empty(), "a 403 under the generated ServiceAccount:\n{}", denied.join("\n"));
     println!("delete → nothing left: {:.1} s", deleted.elapsed().as_secs_f64());
 }

@@ -45,6 +45,8 @@ impl Supervisor {
             ingress.clone(),
             "--egress-cidr".to_owned(),
             format!("127.{}.0.0/24", 180 + slot),
+            // The host as it should run in a Supervisor: under the generated ServiceAccount.
+            "--least-privilege".to_owned(),
         ];
         flags.extend(extra.iter().map(|f| (*f).to_owned()));
         let (process, kubeconfig) =

@@ -16,11 +16,12 @@ use crate::support::{Env, at, create_widget, ensure_namespace, eventually, host_
 
 const NAMESPACE: &str = "wasmvisor-system";
 
-/// Applies the generated RBAC and returns a kubeconfig holding a token of
-/// its ServiceAccount.
+/// Applies the generated RBAC, less the rules for resource `without` if
+/// given, and returns a kubeconfig holding a token of its ServiceAccount.
 async fn service_account_kubeconfig(
     env: &Env,
     config: &wasmvisor_host::config::HostConfig,
+    without: Option<&str>,
 ) -> std::path::PathBuf {
     let manifest = Manifest::from_component(WIDGET.bytes).unwrap();
     let options = RbacOptions {
@@ -28,7 +29,13 @@ async fn service_account_kubeconfig(
         leader_election: Some("wasmvisor".into()),
         ..RbacOptions::default()
     };
-    let rbac = generate(&config.grants(), &[manifest], &options);
+    let mut rbac = generate(&config.grants(), &[manifest], &options);
+    if let (Some(resource), Some((role, _))) = (without, &mut rbac.cluster_role) {
+        let rules = role.rules.get_or_insert_default();
+        let before = rules.len();
+        rules.retain(|r| r.resources.as_deref() != Some(&[resource.to_owned()][..]));
+        assert_eq!(rules.len(), before - 1, "the generated ClusterRole has one rule for {resource}");
+    }
     let post = PostParams::default();
     let accounts: Api<ServiceAccount> = Api::namespaced(env.client.clone(), NAMESPACE);
     accounts.create(&post, &rbac.service_account).await.unwrap();
@@ -65,7 +72,7 @@ async fn the_generated_service_account_is_enough_for_every_engine_path() {
     std::fs::create_dir_all(dir.join("plugins")).unwrap();
     std::fs::write(dir.join("plugins").join(WIDGET.file), WIDGET.bytes).unwrap();
     let admin_config = host_config(&dir, env.kubeconfig(), &[WIDGET]);
-    let kubeconfig = service_account_kubeconfig(&env, &admin_config).await;
+    let kubeconfig = service_account_kubeconfig(&env, &admin_config, None).await;
     // With leader election too: the Lease is part of what the RBAC grants.
     let mut config = host_config(&dir, &kubeconfig, &[WIDGET]);
     config.leader_election = Some(wasmvisor_host::config::LeaderElection {
@@ -119,5 +126,43 @@ async fn the_generated_service_account_is_enough_for_every_engine_path() {
     .await;
     let config_maps: Api<ConfigMap> = Api::namespaced(env.client.clone(), "apps");
     config_maps.get("ok-finalized").await.unwrap();
+    host.shutdown().await;
+}
+
+/// One rule less than generated, and the plugin's write that needed it
+/// fails with Kubernetes' 403 naming the resource and the verb, on the
+/// object's Event: the generated RBAC is the least that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_removed_from_the_generated_role_fails_naming_it() {
+    let env = Env::start_api_only().await;
+    ensure_namespace(&env.client, NAMESPACE).await;
+    ensure_namespace(&env.client, "apps").await;
+    let dir = env.dir().join("host");
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::write(dir.join("plugins").join(WIDGET.file), WIDGET.bytes).unwrap();
+    let admin_config = host_config(&dir, env.kubeconfig(), &[WIDGET]);
+    let kubeconfig = service_account_kubeconfig(&env, &admin_config, Some("configmaps")).await;
+    let host = Host::start(host_config(&dir, &kubeconfig, &[WIDGET])).await.unwrap();
+    let widgets = env.widgets("apps");
+
+    create_widget(&env, "apps", "ok", json!({})).await;
+    eventually("the widget to be reconciled", || {
+        let widgets = widgets.clone();
+        async move { widgets.get("ok").await.ok().filter(|w| at(w, "/status/phase") == "Ready") }
+    })
+    .await;
+    // Its finalize writes a ConfigMap: the one thing the removed rule allowed.
+    widgets.delete("ok", &DeleteParams::default()).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.client.clone(), "apps");
+    let note = eventually("an Event naming the missing rule", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items.into_iter().filter_map(|e| e.note).find(|n| n.contains("configmaps"))
+        }
+    })
+    .await;
+    assert!(note.contains("forbidden") && note.contains("resource \"configmaps\""), "{note}");
+    assert!(widgets.get_opt("ok").await.unwrap().is_some(), "the finalizer holds the widget");
     host.shutdown().await;
 }
