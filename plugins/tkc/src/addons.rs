@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
-use serde_json::{Value, json};
+use serde_json::Value;
 use wasmvisor_chain_api::calico::{self, IpPool, IpPoolSpec};
-use wasmvisor_chain_api::core::{Node, node_is_ready};
+use wasmvisor_chain_api::core::{ConfigMap, Node, node_is_ready};
 use wasmvisor_chain_api::tkc::{AddonStatus, TanzuKubernetesCluster};
 use wasmvisor_chain_api::{Condition, Resource, Severity, names, new_object};
 use wasmvisor_sdk::{Context, Error};
@@ -93,24 +93,10 @@ pub fn sync(ctx: &Context, install: &Install<'_>) -> Result<Guest, Error> {
 
 fn apply_and_read(ctx: &Context, guest: &str, install: &Install<'_>) -> Result<Guest, Error> {
     let kube = ctx.kube();
-    for crd in CALICO_CRDS {
-        let object: Value = serde_yaml::from_str(crd)
-            .map_err(|e| Error::Internal(format!("a bundled Calico CRD does not parse: {e}")))?;
-        kube.apply(guest, &object)?;
-    }
-    let mut data = json!({"calico_backend": "bird"});
+    let mut data = BTreeMap::from([("calico_backend".to_owned(), "bird".to_owned())]);
     if let Some(network) = install.node_network {
-        data[calico::IP_AUTODETECTION_METHOD] = json!(format!("cidr={}", network.trunc()));
+        data.insert(calico::IP_AUTODETECTION_METHOD.into(), format!("cidr={}", network.trunc()));
     }
-    kube.apply(
-        guest,
-        &json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": calico::CONFIG, "namespace": "kube-system"},
-            "data": data,
-        }),
-    )?;
     let pods = install.resolved.pods.first().map(|net| net.trunc().to_string()).unwrap_or_default();
     let pool: IpPool = new_object(
         "",
@@ -125,7 +111,34 @@ fn apply_and_read(ctx: &Context, guest: &str, install: &Install<'_>) -> Result<G
             node_selector: Some("all()".into()),
         },
     );
-    kube.apply(guest, &pool)?;
+    // Installed in this order (CRDs, config, pool), so a config as wanted
+    // means the CRDs are in and the pool's kind is served: then only the
+    // pool needs a look. The common case costs two reads, not five writes.
+    let config = ConfigMap::named(guest, "kube-system", calico::CONFIG);
+    let configured = kube.get_opt::<ConfigMap>(&config)?.is_some_and(|c| c.data == data);
+    if !configured {
+        for crd in CALICO_CRDS {
+            let object: Value = serde_yaml::from_str(crd)
+                .map_err(|e| Error::Internal(format!("a bundled Calico CRD does not parse: {e}")))?;
+            kube.apply(guest, &object)?;
+        }
+        let mut wanted: ConfigMap = ConfigMap {
+            api_version: ConfigMap::API_VERSION.into(),
+            kind: ConfigMap::KIND.into(),
+            data,
+            ..ConfigMap::default()
+        };
+        wanted.metadata.name = calico::CONFIG.into();
+        wanted.metadata.namespace = Some("kube-system".into());
+        kube.apply(guest, &wanted)?;
+    }
+    let pooled = configured
+        && kube
+            .get_opt::<IpPool>(&IpPool::named(guest, "", calico::DEFAULT_POOL))?
+            .is_some_and(|p| p.spec == pool.spec);
+    if !pooled {
+        kube.apply(guest, &pool)?;
+    }
     let nodes: Vec<Node> = kube.list(&Node::kind_ref(guest, None), None)?;
     Ok(Guest {
         unreachable: None,
