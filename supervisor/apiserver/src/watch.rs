@@ -154,12 +154,7 @@ impl Watcher {
 
     /// Sends the current state as ADDED events; `self.last` becomes the snapshot's version.
     async fn send_state(&mut self, storage_resource: &str) -> Result<(), StorageError> {
-        let store = self.store.clone();
-        let (resource, namespace) = (storage_resource.to_owned(), self.spec.namespace.clone());
-        let page =
-            tokio::task::spawn_blocking(move || store.list(&resource, namespace.as_deref(), None, None))
-                .await
-                .map_err(|_| StorageError::Poisoned)??;
+        let page = self.store.list(storage_resource, self.spec.namespace.as_deref())?;
         self.last = page.rv;
         for object in page.items {
             if self.spec.selector.matches(&object) && !self.send("ADDED", (*object).clone()).await {

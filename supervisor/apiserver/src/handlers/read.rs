@@ -8,9 +8,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Req, blocking, continue_token, json_response};
+use super::{Req, continue_token, json_response};
 use crate::pipeline::{Served, subject, to_served};
 use crate::status::ApiError;
+use crate::storage::{PageStart, StorageError};
 use crate::table::table as table_of;
 
 /// A list response whose items are written from the cache ([`Served`]).
@@ -26,41 +27,32 @@ struct ListBody<'a> {
 impl Req {
     pub(super) async fn get(self) -> Result<Response, ApiError> {
         let key = self.key(self.name());
-        let store = self.ctx.store.clone();
-        let found = blocking(move || Ok(store.get(&key)?)).await?;
+        let found = self.ctx.store.get(&key)?;
         let object = found.ok_or_else(|| ApiError::not_found(subject(&self.resource, self.name())))?;
         Ok(self.respond_object(StatusCode::OK, object, &[]))
     }
 
     pub(super) async fn list(self) -> Result<Response, ApiError> {
-        let (first_rv, mut after) = match &self.params.continue_token {
-            Some(token) => {
-                let (rv, ns, name) = continue_token::decode(token)?;
-                (Some(rv), Some((ns, name)))
-            }
-            None => (None, None),
+        let start = match &self.params.continue_token {
+            Some(token) => continue_token::decode(token)?,
+            None => PageStart::First,
         };
-        let limit = self.params.limit;
-        let store = self.ctx.store.clone();
+        let limit = (self.params.limit > 0).then_some(self.params.limit);
+        let selector = &self.params.selector;
         let resource = self.resource.storage_resource();
-        let namespace = self.path.namespace.clone();
-        let selector = self.params.selector.clone();
-        let (items, rv, next, remaining) = blocking(move || {
-            // Read pages until `limit` objects match the selector (or the end is reached).
-            let mut items = Vec::new();
-            loop {
-                let want = if limit == 0 { None } else { Some(limit - items.len()) };
-                let cursor = after.as_ref().map(|(a, b): &(String, String)| (a.as_str(), b.as_str()));
-                let page = store.list(&resource, namespace.as_deref(), cursor, want)?;
-                items.extend(page.items.into_iter().filter(|o| selector.matches(o)));
-                match page.next {
-                    Some(next) if limit > 0 && items.len() < limit => after = Some(next),
-                    next => return Ok((items, page.rv, next, page.remaining)),
-                }
+        let namespace = self.path.namespace.as_deref();
+        let page = match self.ctx.store.page(&resource, namespace, &start, limit, |o| selector.matches(o)) {
+            Err(StorageError::ContinueExpired { .. }) => {
+                let (PageStart::After { namespace, name, .. } | PageStart::Latest { namespace, name }) =
+                    &start
+                else {
+                    return Err(ApiError::expired_continue(None));
+                };
+                return Err(ApiError::expired_continue(Some(continue_token::encode_latest(namespace, name))));
             }
-        })
-        .await?;
-        let rv = first_rv.unwrap_or(rv);
+            page => page?,
+        };
+        let (items, rv, next, remaining) = (page.items, page.rv, page.next, page.remaining);
         let mut meta = json!({"resourceVersion": rv.to_string()});
         if let Some((ns, name)) = next {
             meta["continue"] = json!(continue_token::encode(rv, &ns, &name));
