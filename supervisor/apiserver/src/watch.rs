@@ -29,7 +29,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::pipeline::to_served;
+use crate::pipeline::{Served, to_served};
 use crate::resource::Resource;
 use crate::selectors::Selector;
 use crate::status::ApiError;
@@ -209,7 +209,13 @@ impl Watcher {
         }
         let resource = &self.spec.resource;
         let line = change.encoded.get_or_encode(&self.format, event, || {
-            let mut object = (*change.object).clone();
+            let api_version = resource.api_version();
+            if Served::of(resource, &api_version, &change.object).is_some()
+                && change.object.served_as(&api_version, &resource.kind)
+            {
+                return encode_stored(event, change.object.json());
+            }
+            let mut object = Value::clone(&change.object);
             to_served(resource, &mut object);
             encode(event, object)
         });
@@ -228,6 +234,17 @@ impl Watcher {
     async fn send_raw(&self, event: &str, object: Value) -> bool {
         self.tx.send(encode(event, object)).await.is_ok()
     }
+}
+
+/// One watch event as a line of JSON, around an object's stored JSON text.
+fn encode_stored(event: &str, json: &str) -> Bytes {
+    let mut line = String::with_capacity(json.len() + 32);
+    line.push_str("{\"type\":\"");
+    line.push_str(event);
+    line.push_str("\",\"object\":");
+    line.push_str(json);
+    line.push_str("}\n");
+    Bytes::from(line)
 }
 
 /// One watch event as a line of JSON.

@@ -4,6 +4,8 @@
 //! the requested version ([`crate::pipeline::to_served`]); a list reads pages until `limit`
 //! objects match, so a selector never yields short pages with a continue token to spare.
 
+use std::sync::Arc;
+
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -11,18 +13,8 @@ use serde_json::{Value, json};
 use super::{Req, continue_token, json_response};
 use crate::pipeline::{Served, subject, to_served};
 use crate::status::ApiError;
-use crate::storage::{PageStart, StorageError};
+use crate::storage::{PageStart, StorageError, Stored};
 use crate::table::table as table_of;
-
-/// A list response whose items are written from the cache ([`Served`]).
-#[derive(serde::Serialize)]
-struct ListBody<'a> {
-    kind: String,
-    #[serde(rename = "apiVersion")]
-    api_version: &'a str,
-    metadata: Value,
-    items: Vec<Served<'a>>,
-}
 
 impl Req {
     pub(super) async fn get(self) -> Result<Response, ApiError> {
@@ -63,15 +55,10 @@ impl Req {
         let api_version = self.resource.api_version();
         let kind = format!("{}List", self.resource.kind);
         let table = self.table();
-        // The common case, written straight from the cache without copying an object.
-        let shared: Option<Vec<Served<'_>>> = match table {
-            Some(_) => None,
-            None => items.iter().map(|item| Served::of(&self.resource, &api_version, item)).collect(),
-        };
-        if let Some(items) = shared {
-            let body = ListBody { kind, api_version: &api_version, metadata: meta, items };
-            let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal(&e))?;
-            return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
+        if table.is_none() {
+            let body =
+                self.list_body(&kind, &api_version, &meta, &items).map_err(|e| ApiError::internal(&e))?;
+            return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
         }
         let items: Vec<Value> = items
             .iter()
@@ -86,5 +73,43 @@ impl Req {
             None => json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items}),
         };
         Ok(json_response(StatusCode::OK, &body, &[]))
+    }
+
+    /// A list response written from the cache: each item's stored JSON text as it is when
+    /// that is its served shape (the common case), else the object serialised as served.
+    fn list_body(
+        &self,
+        kind: &str,
+        api_version: &str,
+        meta: &Value,
+        items: &[Arc<Stored>],
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let mut body =
+            Vec::with_capacity(items.iter().map(|item| item.json().len() + 1).sum::<usize>() + 256);
+        body.extend_from_slice(b"{\"kind\":");
+        serde_json::to_writer(&mut body, kind)?;
+        body.extend_from_slice(b",\"apiVersion\":");
+        serde_json::to_writer(&mut body, api_version)?;
+        body.extend_from_slice(b",\"metadata\":");
+        serde_json::to_writer(&mut body, meta)?;
+        body.extend_from_slice(b",\"items\":[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            match Served::of(&self.resource, api_version, item) {
+                Some(_) if item.served_as(api_version, &self.resource.kind) => {
+                    body.extend_from_slice(item.json().as_bytes());
+                }
+                Some(served) => serde_json::to_writer(&mut body, &served)?,
+                None => {
+                    let mut object = Value::clone(item);
+                    to_served(&self.resource, &mut object);
+                    serde_json::to_writer(&mut body, &object)?;
+                }
+            }
+        }
+        body.extend_from_slice(b"]}");
+        Ok(body)
     }
 }

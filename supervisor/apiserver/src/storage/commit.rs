@@ -17,13 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, params};
-use serde_json::Value;
 // futures' one-shot, not tokio's: tokio's counts against the task budget of whatever
 // runtime the thread is in, so a blocking wait inside one would spin once it ran out.
 use futures::channel::oneshot;
 use tokio::sync::broadcast;
 
-use super::{Change, Encodings, EventType, ObjectKey, Objects, StorageError};
+use super::{Change, Encodings, EventType, ObjectKey, Objects, StorageError, Stored};
 
 /// The most writes one commit holds; more wait for the next one.
 pub const MAX_BATCH: usize = 256;
@@ -40,9 +39,8 @@ pub(super) struct Pending {
     pub rv: u64,
     pub event: EventType,
     pub key: ObjectKey,
-    pub object: Arc<Value>,
-    pub prev: Option<Arc<Value>>,
-    pub text: String,
+    pub object: Arc<Stored>,
+    pub prev: Option<Arc<Stored>>,
 }
 
 /// Everything behind the state lock: the cache and the group-commit queue.
@@ -51,7 +49,7 @@ pub(super) struct State {
     pub objects: std::collections::HashMap<String, Objects>,
     /// The newest state of each key written by a queued (not yet durable) write, with its
     /// resourceVersion; `None` for a queued delete. Writers read through it, readers do not.
-    pub overlay: std::collections::HashMap<ObjectKey, (u64, Option<Arc<Value>>)>,
+    pub overlay: std::collections::HashMap<ObjectKey, (u64, Option<Arc<Stored>>)>,
     /// Decided writes no commit has taken yet, in resourceVersion order.
     pub queue: VecDeque<Pending>,
     /// Who waits for which resourceVersion to be durable, in resourceVersion order.
@@ -226,13 +224,13 @@ fn write_batch(
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![key.resource, key.namespace, key.name, db_rv(write.rv), write.text])?;
+                .execute(params![key.resource, key.namespace, key.name, db_rv(write.rv), write.object.json()])?;
             }
         }
         tx.prepare_cached(
             "INSERT INTO changes (rv, resource, namespace, name, event, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![db_rv(write.rv), key.resource, key.namespace, key.name, write.event.as_str(), write.text])?;
+        .execute(params![db_rv(write.rv), key.resource, key.namespace, key.name, write.event.as_str(), write.object.json()])?;
     }
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [db_rv(last)])?;
     if let Some(to) = compact_to {

@@ -35,7 +35,7 @@
 //! apply never race with another writer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::ops::Bound;
+use std::ops::{Bound, Deref};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -47,9 +47,11 @@ use tokio::sync::broadcast;
 
 use commit::{Durable, Pending, Shared, State};
 use snapshots::{Of, Rest, Snapshots};
+pub use stored::Stored;
 
 mod commit;
 mod snapshots;
+mod stored;
 
 pub use commit::MAX_BATCH;
 
@@ -108,9 +110,9 @@ pub struct Change {
     /// Which object.
     pub key: ObjectKey,
     /// The object after the change (for deletions: the last state, at the deletion's rv).
-    pub object: Arc<Value>,
+    pub object: Arc<Stored>,
     /// The object before the change, when known (live changes only, not replayed ones).
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Arc<Stored>>,
     /// Watch-event encodings of this change, made once and shared by every watcher.
     pub encoded: Encodings,
 }
@@ -199,7 +201,7 @@ pub enum PageStart {
 #[derive(Debug)]
 pub struct Page {
     /// Objects in (namespace, name) order, shared with the cache.
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Arc<Stored>>,
     /// The global resourceVersion the page was read at.
     pub rv: u64,
     /// The `namespace/name` after which the next page starts, if there are more.
@@ -260,11 +262,11 @@ pub enum StorageError {
 }
 
 /// Committed objects of one resource, in (namespace, name) order.
-type Objects = BTreeMap<(String, String), Arc<Value>>;
+type Objects = BTreeMap<(String, String), Arc<Stored>>;
 
 impl State {
     /// The object at `key` as a writer sees it: queued writes included.
-    fn current(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+    fn current(&self, key: &ObjectKey) -> Option<Arc<Stored>> {
         match self.overlay.get(key) {
             Some((_, queued)) => queued.clone(),
             None => self.committed_object(key),
@@ -272,7 +274,7 @@ impl State {
     }
 
     /// The object at `key` as readers see it: committed writes only.
-    fn committed_object(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+    fn committed_object(&self, key: &ObjectKey) -> Option<Arc<Stored>> {
         self.objects.get(&key.resource)?.get(&(key.namespace.clone(), key.name.clone())).cloned()
     }
 }
@@ -403,11 +405,11 @@ impl Store {
 
     /// Reads one object (from the cache: committed state only).
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StorageError> {
-        Ok(self.get_shared(key)?.map(|object| (*object).clone()))
+        Ok(self.get_shared(key)?.map(|object| Value::clone(&object)))
     }
 
     /// [`Store::get`] without copying the object.
-    pub fn get_shared(&self, key: &ObjectKey) -> Result<Option<Arc<Value>>, StorageError> {
+    pub fn get_shared(&self, key: &ObjectKey) -> Result<Option<Arc<Stored>>, StorageError> {
         Ok(self.lock()?.committed_object(key))
     }
 
@@ -558,7 +560,7 @@ impl Store {
         // What `decide` saw may include queued writes (this key's, or others' through the
         // snapshot): an answer that commits nothing still waits for them.
         let seen = (state.assigned > state.committed).then_some(state.assigned);
-        let decided = decide(current.as_deref(), &Snapshot(&state));
+        let decided = decide(current.as_deref().map(Deref::deref), &Snapshot(&state));
         let done = |object: Value, event| Outcome { object, event };
         let settle = |state: &mut State| seen.map(|rv| state.durable(rv));
         let write = match decided {
@@ -567,7 +569,7 @@ impl Store {
         };
         let (event, mut body) = match (write, &current) {
             (Write::Keep, _) => {
-                let object = current.as_deref().cloned().unwrap_or(Value::Null);
+                let object = current.as_deref().map_or(Value::Null, |object| Value::clone(object));
                 return Ok((Ok(done(object, None)), settle(&mut state)));
             }
             (Write::Delete | Write::DeleteAs(_), None) => {
@@ -586,23 +588,15 @@ impl Store {
         if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
         }
-        let text = body.to_string();
-        let object = Arc::new(body);
+        let object = Arc::new(Stored::new(body));
         let stays = (event != EventType::Deleted).then(|| object.clone());
         state.overlay.insert(key.clone(), (rv, stays));
-        state.queue.push_back(Pending {
-            rv,
-            event,
-            key: key.clone(),
-            object: object.clone(),
-            prev: current,
-            text,
-        });
+        state.queue.push_back(Pending { rv, event, key: key.clone(), object: object.clone(), prev: current });
         let durable = state.durable(rv);
         drop(state);
         self.shared.queued.notify_one();
-        // The committer's Change holds the other reference; the answer gets a copy.
-        Ok((Ok(done(Arc::unwrap_or_clone(object), Some(event))), Some(durable)))
+        // The cache keeps the stored object; the answer gets a copy.
+        Ok((Ok(done(Value::clone(&object), Some(event))), Some(durable)))
     }
 
     /// Removes every object of `resource` (used when a CRD goes away), one change each.
@@ -657,7 +651,7 @@ impl Store {
                 rv: u64::try_from(rv).unwrap_or(0),
                 event,
                 key,
-                object: Arc::new(object),
+                object: Arc::new(Stored::with_json(object, body)),
                 prev: None,
                 encoded: Encodings::default(),
             }));
@@ -685,12 +679,12 @@ impl Snapshot<'_> {
             .get(resource)
             .into_iter()
             .flatten()
-            .map(|((ns, name), object)| ((ns.as_str(), name.as_str()), &**object))
+            .map(|((ns, name), object)| ((ns.as_str(), name.as_str()), &***object))
             .collect();
         for (key, (_, queued)) in state.overlay.iter().filter(|(key, _)| key.resource == resource) {
             let slot = (key.namespace.as_str(), key.name.as_str());
             match queued {
-                Some(object) => items.insert(slot, object),
+                Some(object) => items.insert(slot, &***object),
                 None => items.remove(&slot),
             };
         }
@@ -718,7 +712,10 @@ fn load_objects(conn: &Connection) -> Result<HashMap<String, Objects>, StorageEr
     for row in rows {
         let (resource, namespace, name, body) = row?;
         let object = parse(&resource, &namespace, &name, &body)?;
-        objects.entry(resource).or_default().insert((namespace, name), Arc::new(object));
+        objects
+            .entry(resource)
+            .or_default()
+            .insert((namespace, name), Arc::new(Stored::with_json(object, body)));
     }
     Ok(objects)
 }
@@ -735,10 +732,10 @@ fn parse(resource: &str, namespace: &str, name: &str, body: &str) -> Result<Valu
 /// Takes the objects `keep` accepts from `source` until there are `limit`; returns them and
 /// the last object looked at when the limit was reached.
 fn fill<'a>(
-    source: impl Iterator<Item = &'a Arc<Value>>,
+    source: impl Iterator<Item = &'a Arc<Stored>>,
     limit: usize,
     keep: &impl Fn(&Value) -> bool,
-) -> (Vec<Arc<Value>>, Option<&'a Arc<Value>>) {
+) -> (Vec<Arc<Stored>>, Option<&'a Arc<Stored>>) {
     let mut items = Vec::new();
     for object in source {
         if keep(object) {
@@ -756,7 +753,7 @@ fn key_of(object: &Value) -> (&str, &str) {
     (str_at(object, "namespace"), str_at(object, "name"))
 }
 
-fn owned_key(object: &Arc<Value>) -> (String, String) {
+fn owned_key(object: &Arc<Stored>) -> (String, String) {
     let (namespace, name) = key_of(object);
     (namespace.to_owned(), name.to_owned())
 }
@@ -851,7 +848,7 @@ mod tests {
         assert!(store.get(&key("b")).unwrap().is_none());
     }
 
-    fn names(items: &[Arc<Value>]) -> Vec<&str> {
+    fn names(items: &[Arc<Stored>]) -> Vec<&str> {
         items.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect()
     }
 

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use super::Stored;
 
 /// How long the rest of a paged list stays readable at its first page's resourceVersion.
 pub(super) const KEEP_FOR: Duration = Duration::from_secs(5 * 60);
@@ -19,7 +19,7 @@ pub(super) const KEEP_FOR: Duration = Duration::from_secs(5 * 60);
 pub(super) const MAX_SNAPSHOTS: usize = 64;
 
 /// The objects of one list after a page, in (namespace, name) order.
-pub(super) type Rest = Arc<[Arc<Value>]>;
+pub(super) type Rest = Arc<[Arc<Stored>]>;
 
 /// What a snapshot is a snapshot of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ mod tests {
     }
 
     fn rest(names: &[&str]) -> Rest {
-        names.iter().map(|n| Arc::new(Value::String((*n).to_owned()))).collect()
+        names.iter().map(|n| Arc::new(Stored::new(serde_json::Value::String((*n).to_owned())))).collect()
     }
 
     #[test]
