@@ -29,7 +29,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::pipeline::{Served, to_served};
+use crate::pipeline::{served_text, to_served};
 use crate::resource::Resource;
 use crate::selectors::Selector;
 use crate::status::ApiError;
@@ -209,11 +209,8 @@ impl Watcher {
         }
         let resource = &self.spec.resource;
         let line = change.encoded.get_or_encode(&self.format, event, || {
-            let api_version = resource.api_version();
-            if Served::of(resource, &api_version, &change.object).is_some()
-                && change.object.served_as(&api_version, &resource.kind)
-            {
-                return encode_stored(event, change.object.json());
+            if let Some(text) = served_text(resource, &resource.api_version(), &change.object) {
+                return encode_stored(event, text);
             }
             let mut object = Value::clone(&change.object);
             to_served(resource, &mut object);

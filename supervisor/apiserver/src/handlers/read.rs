@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{Req, continue_token, json_response};
-use crate::pipeline::{Served, subject, to_served};
+use crate::pipeline::{Served, served_text, subject, to_served};
 use crate::status::ApiError;
 use crate::storage::{PageStart, StorageError, Stored};
 use crate::table::table as table_of;
@@ -19,9 +19,15 @@ use crate::table::table as table_of;
 impl Req {
     pub(super) async fn get(self) -> Result<Response, ApiError> {
         let key = self.key(self.name());
-        let found = self.ctx.store.get(&key)?;
+        let found = self.ctx.store.get_shared(&key)?;
         let object = found.ok_or_else(|| ApiError::not_found(subject(&self.resource, self.name())))?;
-        Ok(self.respond_object(StatusCode::OK, object, &[]))
+        let api_version = self.resource.api_version();
+        if self.table().is_none()
+            && let Some(text) = served_text(&self.resource, &api_version, &object)
+        {
+            return Ok(([(header::CONTENT_TYPE, "application/json")], text.to_owned()).into_response());
+        }
+        Ok(self.respond_object(StatusCode::OK, Value::clone(&object), &[]))
     }
 
     pub(super) async fn list(self) -> Result<Response, ApiError> {
@@ -97,10 +103,11 @@ impl Req {
             if i > 0 {
                 body.push(b',');
             }
+            if let Some(text) = served_text(&self.resource, api_version, item) {
+                body.extend_from_slice(text.as_bytes());
+                continue;
+            }
             match Served::of(&self.resource, api_version, item) {
-                Some(_) if item.served_as(api_version, &self.resource.kind) => {
-                    body.extend_from_slice(item.json().as_bytes());
-                }
                 Some(served) => serde_json::to_writer(&mut body, &served)?,
                 None => {
                     let mut object = Value::clone(item);
