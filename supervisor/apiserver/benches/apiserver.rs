@@ -2,7 +2,13 @@
 //! against the `apiserver-test-server` binary in a child process (so RSS is the server's).
 //!
 //! Run: `cargo bench -p wasmvisor-apiserver --bench apiserver` (release build). Prints a table.
-//! `BENCH_OBJECTS` (default 10000) sets how many objects the list benchmark stores.
+//! `BENCH_OBJECTS` (default 10000) sets how many objects the list benchmark stores;
+//! `BENCH_SERVER=PATH` runs another build of `apiserver-test-server` (an older commit's, to
+//! compare servers under the same client and the same machine load).
+//!
+//! Beside wall-clock figures it prints the CPU time the server process and the bench
+//! process (the kube-rs client) spent per operation, from `/proc`: on a shared 2-core
+//! machine throughput moves with the load, CPU per operation much less.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,6 +63,44 @@ where
         .try_collect::<Vec<_>>()
         .await?;
     Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+/// CPU time (user + system, all threads) process `pid` has used so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+    // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU used by the server (`pid`) and by this process while `phase` runs, per operation.
+struct CpuPerOp {
+    server: Duration,
+    client: Duration,
+}
+
+impl CpuPerOp {
+    async fn measure<T>(pid: u32, operations: usize, phase: impl Future<Output = T>) -> (T, CpuPerOp) {
+        let (server, client) = (cpu_time(pid), cpu_time(std::process::id()));
+        let out = phase.await;
+        let per = |d: Duration| d / u32::try_from(operations.max(1)).unwrap_or(u32::MAX);
+        let cost = CpuPerOp {
+            server: per(cpu_time(pid) - server),
+            client: per(cpu_time(std::process::id()) - client),
+        };
+        (out, cost)
+    }
+
+    fn cells(&self) -> String {
+        format!("{} | {}", us(self.server), us(self.client))
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -129,7 +173,9 @@ async fn main() -> anyhow::Result<()> {
     let objects: usize = std::env::var("BENCH_OBJECTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiserver-test-server"))
+    let server = std::env::var_os("BENCH_SERVER")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_apiserver-test-server").into());
+    let mut child = tokio::process::Command::new(server)
         .arg(&data)
         .arg("127.0.0.1:0")
         .stdin(std::process::Stdio::piped())
@@ -145,24 +191,34 @@ async fn main() -> anyhow::Result<()> {
 
     let creates = 2_000;
     let create_api = api.clone();
-    let creates_per_s = throughput(creates, move |i| {
-        let api = create_api.clone();
-        async move {
-            api.create(&PostParams::default(), &config_map(&format!("c-{i}"))).await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let (creates_per_s, create_cpu) = CpuPerOp::measure(
+        pid,
+        creates,
+        throughput(creates, move |i| {
+            let api = create_api.clone();
+            async move {
+                api.create(&PostParams::default(), &config_map(&format!("c-{i}"))).await?;
+                Ok(())
+            }
+        }),
+    )
+    .await;
+    let creates_per_s = creates_per_s?;
     let update_api = api.clone();
-    let updates_per_s = throughput(creates, move |i| {
-        let api = update_api.clone();
-        async move {
-            let patch = json!({"data": {"k": format!("updated-{i}")}});
-            api.patch(&format!("c-{i}"), &PatchParams::default(), &Patch::Merge(patch)).await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let (updates_per_s, update_cpu) = CpuPerOp::measure(
+        pid,
+        creates,
+        throughput(creates, move |i| {
+            let api = update_api.clone();
+            async move {
+                let patch = json!({"data": {"k": format!("updated-{i}")}});
+                api.patch(&format!("c-{i}"), &PatchParams::default(), &Patch::Merge(patch)).await?;
+                Ok(())
+            }
+        }),
+    )
+    .await;
+    let updates_per_s = updates_per_s?;
 
     let mut watch_rows = Vec::new();
     for watchers in [1, 10, 100] {
@@ -182,11 +238,16 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let mut list_times = Vec::new();
     let mut listed = 0;
-    for _ in 0..5 {
-        let start = Instant::now();
-        listed = api.list(&ListParams::default()).await?.items.len();
-        list_times.push(start.elapsed());
-    }
+    let (listing, list_cpu) = CpuPerOp::measure(pid, 5, async {
+        for _ in 0..5 {
+            let start = Instant::now();
+            listed = api.list(&ListParams::default()).await?.items.len();
+            list_times.push(start.elapsed());
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    listing?;
     list_times.sort();
     let mut paged = Vec::new();
     for _ in 0..5 {
@@ -197,15 +258,21 @@ async fn main() -> anyhow::Result<()> {
     paged.sort();
     let loaded_rss = rss_kib(pid);
 
-    println!("| measurement | value |");
-    println!("| --- | --- |");
-    println!("| creates/s ({creates} ConfigMaps, {CONCURRENCY} in flight) | {creates_per_s:.0} |");
-    println!("| updates/s (merge patch, {CONCURRENCY} in flight) | {updates_per_s:.0} |");
+    println!("| measurement | value | server CPU per op | bench (client) CPU per op |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| creates/s ({creates} ConfigMaps, {CONCURRENCY} in flight) | {creates_per_s:.0} | {} |",
+        create_cpu.cells()
+    );
+    println!(
+        "| updates/s (merge patch, {CONCURRENCY} in flight) | {updates_per_s:.0} | {} |",
+        update_cpu.cells()
+    );
     for (watchers, p50, p99) in watch_rows {
-        println!("| watch delivery, {watchers} watcher(s), p50 / p99 | {} / {} |", ms(p50), ms(p99));
+        println!("| watch delivery, {watchers} watcher(s), p50 / p99 | {} / {} | | |", ms(p50), ms(p99));
     }
-    println!("| list of {listed} objects, p50 of 5 | {} |", ms(list_times[2]));
-    println!("| list first page (limit 500) at {listed} objects, p50 of 5 | {} |", ms(paged[2]));
-    println!("| server RSS idle / after the run | {} MiB / {} MiB |", idle_rss / 1024, loaded_rss / 1024);
+    println!("| list of {listed} objects, p50 of 5 | {} | {} |", ms(list_times[2]), list_cpu.cells());
+    println!("| list first page (limit 500) at {listed} objects, p50 of 5 | {} | | |", ms(paged[2]));
+    println!("| server RSS idle / after the run | {} MiB / {} MiB | | |", idle_rss / 1024, loaded_rss / 1024);
     Ok(())
 }

@@ -206,7 +206,7 @@ impl Collector {
         self.terminating.clear();
         let mut objects = Vec::new();
         for resource in self.storage_resources() {
-            match self.store.list(&resource.storage_resource(), None, None, None) {
+            match self.store.list(&resource.storage_resource(), None) {
                 Ok(page) => objects.extend(page.items.into_iter().map(|o| (resource.storage_resource(), o))),
                 Err(error) => {
                     tracing::warn!(%error, resource = %resource.storage_resource(), "garbage collector could not list")
@@ -400,7 +400,7 @@ impl Collector {
     fn namespaced_contents(&self, namespace: &str) -> Vec<(ObjectKey, bool)> {
         let mut out = Vec::new();
         for resource in self.storage_resources().into_iter().filter(|r| r.namespaced) {
-            let Ok(page) = self.store.list(&resource.storage_resource(), Some(namespace), None, None) else {
+            let Ok(page) = self.store.list(&resource.storage_resource(), Some(namespace)) else {
                 continue;
             };
             for object in page.items {

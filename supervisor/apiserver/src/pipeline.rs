@@ -18,7 +18,7 @@ use crate::propagation::Propagation;
 use crate::request::{FieldValidation, ResourcePath};
 use crate::resource::{BuiltinKind, Resource, Strategy};
 use crate::status::{ApiError, Cause, Subject};
-use crate::storage::{Snapshot, Write};
+use crate::storage::{Snapshot, Stored, Write};
 use crate::validation::{NameRule, check_metadata};
 
 /// The `Subject` of errors about `name` of `resource`.
@@ -157,6 +157,14 @@ impl serde::Serialize for Served<'_> {
         }
         map.end()
     }
+}
+
+/// The stored JSON text of `stored` when it is already the object as `resource` serves it
+/// at `api_version` (no conversion, same `apiVersion` and `kind`): then responses and watch
+/// events send that text instead of serialising the object again.
+pub fn served_text<'a>(resource: &Resource, api_version: &str, stored: &'a Stored) -> Option<&'a str> {
+    let converts = matches!(&resource.strategy, Strategy::Builtin(kind) if kind.converts_from_storage());
+    (!converts && stored.served_as(api_version, &resource.kind)).then(|| stored.json())
 }
 
 /// Drops unknown top-level fields of a built-in kind and unknown `metadata` fields of any

@@ -267,7 +267,7 @@ fn router(ctx: Arc<Context>) -> Router {
 }
 
 fn load_crds(store: &Store, registry: &Registry) -> Result<(), StorageError> {
-    let page = store.list("apiextensions.k8s.io/customresourcedefinitions", None, None, None)?;
+    let page = store.list("apiextensions.k8s.io/customresourcedefinitions", None)?;
     for crd in page.items {
         let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
         registry.set_crd(&name, crate::crd::resources_for(&crd));

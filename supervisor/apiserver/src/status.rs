@@ -110,6 +110,8 @@ pub struct ApiError {
     pub message: String,
     /// `Status.details`, when the error concerns one object.
     pub details: Option<Value>,
+    /// `Status.metadata.continue`: how a list whose continue token expired may go on.
+    pub continue_token: Option<String>,
 }
 
 /// What a `Status` error is about: the resource (group and plural) and the object name.
@@ -139,7 +141,7 @@ impl Subject<'_> {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError { code, reason, message: message.into(), details: None, continue_token: None }
     }
 
     fn with_details(mut self, details: Value) -> ApiError {
@@ -206,6 +208,20 @@ impl ApiError {
     /// 410: the requested resourceVersion is older than the change log keeps.
     pub fn gone(message: impl Into<String>) -> ApiError {
         ApiError::new(410, "Expired", message)
+    }
+
+    /// 410: a paged list's continue token is too old to give a consistent list; `latest`
+    /// (in the Status's metadata) continues it at the newest resourceVersion instead.
+    pub fn expired_continue(latest: Option<String>) -> ApiError {
+        let mut error = ApiError::gone(
+            "The provided continue parameter is too old to display a consistent list result. You can \
+             start a new list without the continue parameter, or use the continue token in this \
+             response to retrieve the remainder of the results. Continuing with the provided token \
+             results in an inconsistent list - objects that were created, modified, or deleted \
+             between the time the first chunk was returned and now may show up in the list.",
+        );
+        error.continue_token = latest;
+        error
     }
 
     /// 405: the verb is not supported on this resource.
@@ -298,6 +314,9 @@ impl ApiError {
         });
         if let Some(details) = &self.details {
             status["details"] = details.clone();
+        }
+        if let Some(token) = &self.continue_token {
+            status["metadata"]["continue"] = json!(token);
         }
         status
     }

@@ -29,7 +29,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::pipeline::to_served;
+use crate::pipeline::{served_text, to_served};
 use crate::resource::Resource;
 use crate::selectors::Selector;
 use crate::status::ApiError;
@@ -154,12 +154,7 @@ impl Watcher {
 
     /// Sends the current state as ADDED events; `self.last` becomes the snapshot's version.
     async fn send_state(&mut self, storage_resource: &str) -> Result<(), StorageError> {
-        let store = self.store.clone();
-        let (resource, namespace) = (storage_resource.to_owned(), self.spec.namespace.clone());
-        let page =
-            tokio::task::spawn_blocking(move || store.list(&resource, namespace.as_deref(), None, None))
-                .await
-                .map_err(|_| StorageError::Poisoned)??;
+        let page = self.store.list(storage_resource, self.spec.namespace.as_deref())?;
         self.last = page.rv;
         for object in page.items {
             if self.spec.selector.matches(&object) && !self.send("ADDED", (*object).clone()).await {
@@ -214,7 +209,10 @@ impl Watcher {
         }
         let resource = &self.spec.resource;
         let line = change.encoded.get_or_encode(&self.format, event, || {
-            let mut object = (*change.object).clone();
+            if let Some(text) = served_text(resource, &resource.api_version(), &change.object) {
+                return encode_stored(event, text);
+            }
+            let mut object = Value::clone(&change.object);
             to_served(resource, &mut object);
             encode(event, object)
         });
@@ -233,6 +231,17 @@ impl Watcher {
     async fn send_raw(&self, event: &str, object: Value) -> bool {
         self.tx.send(encode(event, object)).await.is_ok()
     }
+}
+
+/// One watch event as a line of JSON, around an object's stored JSON text.
+fn encode_stored(event: &str, json: &str) -> Bytes {
+    let mut line = String::with_capacity(json.len() + 32);
+    line.push_str("{\"type\":\"");
+    line.push_str(event);
+    line.push_str("\",\"object\":");
+    line.push_str(json);
+    line.push_str("}\n");
+    Bytes::from(line)
 }
 
 /// One watch event as a line of JSON.

@@ -104,6 +104,7 @@ pub fn invalid_options(field: &str, detail: &str, reason: &'static str) -> ApiEr
         message,
         details: Some(json!({"group": "meta.k8s.io", "kind": "PatchOptions",
             "causes": [{"reason": reason, "message": detail, "field": field}]})),
+        continue_token: None,
     }
 }
 
@@ -370,6 +371,7 @@ fn conflict_error(resource: &Resource, name: &str, conflicts: &[(Manager, Path)]
         details: Some(
             json!({"name": subject.name, "group": subject.group, "kind": subject.resource, "causes": causes}),
         ),
+        continue_token: None,
     }
 }
 

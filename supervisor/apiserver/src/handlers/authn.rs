@@ -13,7 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::blocking;
 use crate::auth::User;
 use crate::context::Context;
 use crate::status::ApiError;
@@ -64,15 +63,14 @@ async fn service_account_user(ctx: &Context, claims: crate::rbac::tokens::Claims
     };
     let account = key("/serviceaccounts", &claims.name);
     let secret = claims.secret.as_deref().map(|s| key("/secrets", s));
-    let found = blocking(move || {
-        let account = store.get(&account)?;
+    let found = (|| -> Result<_, crate::storage::StorageError> {
+        let account = store.get_shared(&account)?;
         let secret = match &secret {
-            Some(key) => Some(store.get(key)?),
+            Some(key) => Some(store.get_shared(key)?),
             None => None,
         };
         Ok((account, secret))
-    })
-    .await
+    })()
     .ok()?;
     let uid = found.0?.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_owned)?;
     if uid != claims.uid {
@@ -96,15 +94,13 @@ async fn impersonate(ctx: &Context, caller: User, headers: &HeaderMap) -> Result
         crate::impersonation::requested(headers).map_err(|error| ApiError::bad_request(error.to_string()))?;
     let Some(requested) = requested else { return Ok(caller) };
     let (store, checks, who) = (ctx.store.clone(), requested.checks(), caller.clone());
-    let refused = blocking(move || {
-        for attrs in checks {
-            if !crate::rbac::authorize(&store, &who, &attrs)?.allowed {
-                return Ok(Some(attrs));
-            }
+    let mut refused = None;
+    for attrs in checks {
+        if !crate::rbac::authorize(&store, &who, &attrs)?.allowed {
+            refused = Some(attrs);
+            break;
         }
-        Ok(None)
-    })
-    .await?;
+    }
     match refused {
         Some(attrs) => Err(crate::rbac::forbidden(&caller, &attrs)),
         None => Ok(requested.user()),

@@ -38,16 +38,13 @@ impl Req {
     pub(super) async fn delete(self, bytes: &[u8]) -> Result<Response, ApiError> {
         let DeleteOptions { preconditions, propagation, dry_run } = self.delete_options(bytes)?;
         let key = self.key(self.name());
-        let store = self.ctx.store.clone();
-        let resource = self.resource.clone();
-        let name = self.name().to_owned();
-        let outcome = blocking(move || {
-            store.mutate(&key, dry_run, |current| {
-                let current = current.ok_or_else(|| ApiError::not_found(subject(&resource, &name)))?;
-                pipeline::prepare_delete_with(&resource, current, &preconditions, propagation)
+        let (resource, name) = (&self.resource, self.name());
+        let outcome = (self.ctx.store)
+            .write(&key, dry_run, |current, _| {
+                let current = current.ok_or_else(|| ApiError::not_found(subject(resource, name)))?;
+                pipeline::prepare_delete_with(resource, current, &preconditions, propagation)
             })
-        })
-        .await?;
+            .await?;
         self.after_write(&outcome).await?;
         Ok(self.respond_object(StatusCode::OK, outcome.object, &[]))
     }
@@ -62,7 +59,7 @@ impl Req {
         let namespace = self.path.namespace.clone();
         let selector = self.params.selector.clone();
         let deleted = blocking(move || {
-            let page = store.list(&resource.storage_resource(), namespace.as_deref(), None, None)?;
+            let page = store.list(&resource.storage_resource(), namespace.as_deref())?;
             let mut deleted = Vec::new();
             for object in page.items.into_iter().filter(|o| selector.matches(o)) {
                 let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();

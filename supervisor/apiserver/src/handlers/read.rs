@@ -4,63 +4,53 @@
 //! the requested version ([`crate::pipeline::to_served`]); a list reads pages until `limit`
 //! objects match, so a selector never yields short pages with a continue token to spare.
 
+use std::sync::Arc;
+
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Req, blocking, continue_token, json_response};
-use crate::pipeline::{Served, subject, to_served};
+use super::{Req, continue_token, json_response};
+use crate::pipeline::{Served, served_text, subject, to_served};
 use crate::status::ApiError;
+use crate::storage::{PageStart, StorageError, Stored};
 use crate::table::table as table_of;
-
-/// A list response whose items are written from the cache ([`Served`]).
-#[derive(serde::Serialize)]
-struct ListBody<'a> {
-    kind: String,
-    #[serde(rename = "apiVersion")]
-    api_version: &'a str,
-    metadata: Value,
-    items: Vec<Served<'a>>,
-}
 
 impl Req {
     pub(super) async fn get(self) -> Result<Response, ApiError> {
         let key = self.key(self.name());
-        let store = self.ctx.store.clone();
-        let found = blocking(move || Ok(store.get(&key)?)).await?;
+        let found = self.ctx.store.get_shared(&key)?;
         let object = found.ok_or_else(|| ApiError::not_found(subject(&self.resource, self.name())))?;
-        Ok(self.respond_object(StatusCode::OK, object, &[]))
+        let api_version = self.resource.api_version();
+        if self.table().is_none()
+            && let Some(text) = served_text(&self.resource, &api_version, &object)
+        {
+            return Ok(([(header::CONTENT_TYPE, "application/json")], text.to_owned()).into_response());
+        }
+        Ok(self.respond_object(StatusCode::OK, Value::clone(&object), &[]))
     }
 
     pub(super) async fn list(self) -> Result<Response, ApiError> {
-        let (first_rv, mut after) = match &self.params.continue_token {
-            Some(token) => {
-                let (rv, ns, name) = continue_token::decode(token)?;
-                (Some(rv), Some((ns, name)))
-            }
-            None => (None, None),
+        let start = match &self.params.continue_token {
+            Some(token) => continue_token::decode(token)?,
+            None => PageStart::First,
         };
-        let limit = self.params.limit;
-        let store = self.ctx.store.clone();
+        let limit = (self.params.limit > 0).then_some(self.params.limit);
+        let selector = &self.params.selector;
         let resource = self.resource.storage_resource();
-        let namespace = self.path.namespace.clone();
-        let selector = self.params.selector.clone();
-        let (items, rv, next, remaining) = blocking(move || {
-            // Read pages until `limit` objects match the selector (or the end is reached).
-            let mut items = Vec::new();
-            loop {
-                let want = if limit == 0 { None } else { Some(limit - items.len()) };
-                let cursor = after.as_ref().map(|(a, b): &(String, String)| (a.as_str(), b.as_str()));
-                let page = store.list(&resource, namespace.as_deref(), cursor, want)?;
-                items.extend(page.items.into_iter().filter(|o| selector.matches(o)));
-                match page.next {
-                    Some(next) if limit > 0 && items.len() < limit => after = Some(next),
-                    next => return Ok((items, page.rv, next, page.remaining)),
-                }
+        let namespace = self.path.namespace.as_deref();
+        let page = match self.ctx.store.page(&resource, namespace, &start, limit, |o| selector.matches(o)) {
+            Err(StorageError::ContinueExpired { .. }) => {
+                let (PageStart::After { namespace, name, .. } | PageStart::Latest { namespace, name }) =
+                    &start
+                else {
+                    return Err(ApiError::expired_continue(None));
+                };
+                return Err(ApiError::expired_continue(Some(continue_token::encode_latest(namespace, name))));
             }
-        })
-        .await?;
-        let rv = first_rv.unwrap_or(rv);
+            page => page?,
+        };
+        let (items, rv, next, remaining) = (page.items, page.rv, page.next, page.remaining);
         let mut meta = json!({"resourceVersion": rv.to_string()});
         if let Some((ns, name)) = next {
             meta["continue"] = json!(continue_token::encode(rv, &ns, &name));
@@ -71,15 +61,10 @@ impl Req {
         let api_version = self.resource.api_version();
         let kind = format!("{}List", self.resource.kind);
         let table = self.table();
-        // The common case, written straight from the cache without copying an object.
-        let shared: Option<Vec<Served<'_>>> = match table {
-            Some(_) => None,
-            None => items.iter().map(|item| Served::of(&self.resource, &api_version, item)).collect(),
-        };
-        if let Some(items) = shared {
-            let body = ListBody { kind, api_version: &api_version, metadata: meta, items };
-            let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal(&e))?;
-            return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
+        if table.is_none() {
+            let body =
+                self.list_body(&kind, &api_version, &meta, &items).map_err(|e| ApiError::internal(&e))?;
+            return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
         }
         let items: Vec<Value> = items
             .iter()
@@ -94,5 +79,44 @@ impl Req {
             None => json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items}),
         };
         Ok(json_response(StatusCode::OK, &body, &[]))
+    }
+
+    /// A list response written from the cache: each item's stored JSON text as it is when
+    /// that is its served shape (the common case), else the object serialised as served.
+    fn list_body(
+        &self,
+        kind: &str,
+        api_version: &str,
+        meta: &Value,
+        items: &[Arc<Stored>],
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let mut body =
+            Vec::with_capacity(items.iter().map(|item| item.json().len() + 1).sum::<usize>() + 256);
+        body.extend_from_slice(b"{\"kind\":");
+        serde_json::to_writer(&mut body, kind)?;
+        body.extend_from_slice(b",\"apiVersion\":");
+        serde_json::to_writer(&mut body, api_version)?;
+        body.extend_from_slice(b",\"metadata\":");
+        serde_json::to_writer(&mut body, meta)?;
+        body.extend_from_slice(b",\"items\":[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            if let Some(text) = served_text(&self.resource, api_version, item) {
+                body.extend_from_slice(text.as_bytes());
+                continue;
+            }
+            match Served::of(&self.resource, api_version, item) {
+                Some(served) => serde_json::to_writer(&mut body, &served)?,
+                None => {
+                    let mut object = Value::clone(item);
+                    to_served(&self.resource, &mut object);
+                    serde_json::to_writer(&mut body, &object)?;
+                }
+            }
+        }
+        body.extend_from_slice(b"]}");
+        Ok(body)
     }
 }

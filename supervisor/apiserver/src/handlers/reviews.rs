@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::body::{BodyKind, decode_object, read_body};
-use super::{blocking, json_response};
+use super::json_response;
 use crate::auth::User;
 use crate::context::Context;
 use crate::pipeline;
@@ -53,14 +53,11 @@ impl Review<'_> {
         let store = self.ctx.store.clone();
         let rules = self.resource.kind == "SelfSubjectRulesReview";
         let user = self.user;
-        let answered = blocking(move || {
-            if rules {
-                crate::rbac::rules_review(&store, &user, review)
-            } else {
-                crate::rbac::review(&store, &user, review)
-            }
-        })
-        .await?;
+        let answered = if rules {
+            crate::rbac::rules_review(&store, &user, review)?
+        } else {
+            crate::rbac::review(&store, &user, review)?
+        };
         Ok(json_response(StatusCode::CREATED, &answered, &[]))
     }
 }

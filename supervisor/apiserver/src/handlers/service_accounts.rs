@@ -10,7 +10,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{blocking, json_response};
+use super::json_response;
 use crate::context::Context;
 use crate::request::ResourcePath;
 use crate::status::ApiError;
@@ -41,8 +41,7 @@ pub(super) async fn token_request(
     let store = ctx.store.clone();
     let key =
         ObjectKey { resource: "/serviceaccounts".into(), namespace: namespace.clone(), name: name.clone() };
-    let account =
-        blocking(move || Ok(store.get(&key)?)).await?.ok_or_else(|| ApiError::not_found(subject))?;
+    let account = store.get(&key)?.ok_or_else(|| ApiError::not_found(subject))?;
     let uid = account.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_owned();
     let now = crate::meta::unix_now();
     let claims = crate::rbac::tokens::Claims {
@@ -82,7 +81,7 @@ pub(super) async fn fill_service_account_secret(ctx: &Context, secret: &Value) -
         namespace: namespace.clone(),
         name: account_name.clone(),
     };
-    let Some(account) = blocking(move || Ok(store.get(&key)?)).await? else { return Ok(()) };
+    let Some(account) = store.get(&key)? else { return Ok(()) };
     let uid = account.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_owned();
     let claims = crate::rbac::tokens::Claims {
         sub: format!("system:serviceaccount:{namespace}:{account_name}"),
@@ -96,10 +95,9 @@ pub(super) async fn fill_service_account_secret(ctx: &Context, secret: &Value) -
     let encode = |s: &str| json!(base64::engine::general_purpose::STANDARD.encode(s));
     let token = encode(&ctx.tokens.issue(&claims));
     let (ca, ns) = (encode(&ctx.ca_pem), encode(&namespace));
-    let store = ctx.store.clone();
     let key = ObjectKey { resource: "/secrets".into(), namespace, name };
-    blocking(move || {
-        store.mutate(&key, false, |current| {
+    (ctx.store)
+        .write(&key, false, |current, _| {
             let Some(current) = current else { return Ok::<_, ApiError>(Write::Keep) };
             if current.pointer("/data/token").is_some() {
                 return Ok(Write::Keep);
@@ -117,7 +115,6 @@ pub(super) async fn fill_service_account_secret(ctx: &Context, secret: &Value) -
             }
             Ok(Write::Put(filled))
         })
-    })
-    .await?;
+        .await?;
     Ok(())
 }

@@ -20,9 +20,8 @@ use crate::storage::{EventType, ObjectKey, Outcome, Write};
 impl Req {
     pub(super) async fn namespace_ready(&self) -> Result<(), ApiError> {
         let Some(ns) = self.path.namespace.clone() else { return Ok(()) };
-        let store = self.ctx.store.clone();
         let key = ObjectKey { resource: "/namespaces".into(), namespace: String::new(), name: ns.clone() };
-        let found = blocking(move || Ok(store.get(&key)?)).await?;
+        let found = self.ctx.store.get_shared(&key)?;
         let subject = crate::status::Subject { group: "", resource: "namespaces", name: &ns };
         match found {
             None => Err(ApiError::not_found(subject)),
@@ -42,20 +41,17 @@ impl Req {
         let warnings = pipeline::prepare_create(&self.resource, &mut body, self.params.field_validation)?;
         let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
         let key = self.key(&name);
-        let store = self.ctx.store.clone();
-        let resource = self.resource.clone();
-        let dry_run = self.params.dry_run;
-        let outcome = blocking(move || {
-            store.mutate_reading(&key, dry_run, |current, snapshot| match current {
-                Some(_) => Err(ApiError::already_exists(subject(&resource, &name))),
+        let resource = &self.resource;
+        let outcome = (self.ctx.store)
+            .write(&key, self.params.dry_run, |current, snapshot| match current {
+                Some(_) => Err(ApiError::already_exists(subject(resource, &name))),
                 None => {
-                    pipeline::allocate(&resource, &mut body, snapshot)?;
-                    let ownership = Ownership::update(&resource, false, None, &body, manager);
+                    pipeline::allocate(resource, &mut body, snapshot)?;
+                    let ownership = Ownership::update(resource, false, None, &body, manager);
                     Ok(ownership.finish(None, Write::Put(body)))
                 }
             })
-        })
-        .await?;
+            .await?;
         self.after_write(&outcome).await?;
         Ok(self.respond_object(StatusCode::CREATED, outcome.object, &warnings))
     }
@@ -123,29 +119,24 @@ impl Req {
         make: impl FnOnce(&Value) -> Result<Value, ApiError> + Send + 'static,
     ) -> Result<Response, ApiError> {
         let key = self.key(self.name());
-        let store = self.ctx.store.clone();
-        let resource = self.resource.clone();
-        let (dry_run, status_only, validation) =
-            (self.params.dry_run, self.status_only, self.params.field_validation);
-        let name = self.name().to_owned();
-        let (outcome, warnings) = blocking(move || {
-            let mut warnings = Vec::new();
-            let outcome = store.mutate_reading(&key, dry_run, |current, snapshot| {
-                let current = current.ok_or_else(|| ApiError::not_found(subject(&resource, &name)))?;
+        let (resource, name) = (&self.resource, self.name());
+        let (status_only, validation) = (self.status_only, self.params.field_validation);
+        let mut warnings = Vec::new();
+        let outcome = (self.ctx.store)
+            .write(&key, self.params.dry_run, |current, snapshot| {
+                let current = current.ok_or_else(|| ApiError::not_found(subject(resource, name)))?;
                 let new = make(current)?;
                 let (mut write, w) =
-                    pipeline::prepare_update(&resource, status_only, current, new, validation)?;
+                    pipeline::prepare_update(resource, status_only, current, new, validation)?;
                 warnings = w;
                 if let Write::Put(object) = &mut write {
-                    pipeline::allocate(&resource, object, snapshot)?;
-                    let ownership = Ownership::update(&resource, status_only, Some(current), object, manager);
+                    pipeline::allocate(resource, object, snapshot)?;
+                    let ownership = Ownership::update(resource, status_only, Some(current), object, manager);
                     return Ok(ownership.finish(Some(current), write));
                 }
                 Ok::<_, ApiError>(write)
-            })?;
-            Ok((outcome, warnings))
-        })
-        .await?;
+            })
+            .await?;
         self.after_write(&outcome).await?;
         Ok(self.respond_object(StatusCode::OK, outcome.object, &warnings))
     }
@@ -172,52 +163,42 @@ impl Req {
         }
         pipeline::check_identity(&self.resource, &self.path, &mut applied)?;
         let key = self.key(self.name());
-        let store = self.ctx.store.clone();
-        let exists = {
-            let key = key.clone();
-            blocking(move || Ok(store.get(&key)?.is_some())).await?
-        };
+        let exists = self.ctx.store.get_shared(&key)?.is_some();
         if !exists {
             if self.status_only {
                 return Err(ApiError::not_found(subject(&self.resource, self.name())));
             }
             self.namespace_ready().await?;
         }
-        let store = self.ctx.store.clone();
-        let resource = self.resource.clone();
-        let path = self.path.clone();
-        let (dry_run, status_only, validation) =
-            (self.params.dry_run, self.status_only, self.params.field_validation);
+        let (resource, path, name) = (&self.resource, &self.path, self.name());
+        let (status_only, validation) = (self.status_only, self.params.field_validation);
         let force = self.params.force.unwrap_or(false);
-        let name = self.name().to_owned();
-        let (outcome, warnings) = blocking(move || {
-            let mut warnings = Vec::new();
-            let apply = Apply { resource: &resource, status_only, manager, force };
-            let outcome = store.mutate_reading(&key, dry_run, |current, snapshot| {
+        let mut warnings = Vec::new();
+        let apply = Apply { resource, status_only, manager, force };
+        let outcome = (self.ctx.store)
+            .write(&key, self.params.dry_run, |current, snapshot| {
                 let Some(current) = current else {
                     if status_only {
-                        return Err(ApiError::not_found(subject(&resource, &name)));
+                        return Err(ApiError::not_found(subject(resource, name)));
                     }
-                    let Applied { mut object, ownership } = apply.merge(None, &applied, &name)?;
-                    warnings = pipeline::prepare_create(&resource, &mut object, validation)?;
-                    pipeline::allocate(&resource, &mut object, snapshot)?;
+                    let Applied { mut object, ownership } = apply.merge(None, &applied, name)?;
+                    warnings = pipeline::prepare_create(resource, &mut object, validation)?;
+                    pipeline::allocate(resource, &mut object, snapshot)?;
                     return Ok(ownership.finish(None, Write::Put(object)));
                 };
                 let mut served = current.clone();
-                to_served(&resource, &mut served);
-                let Applied { mut object, ownership } = apply.merge(Some(&served), &applied, &name)?;
-                pipeline::check_identity(&resource, &path, &mut object)?;
+                to_served(resource, &mut served);
+                let Applied { mut object, ownership } = apply.merge(Some(&served), &applied, name)?;
+                pipeline::check_identity(resource, path, &mut object)?;
                 let (mut write, w) =
-                    pipeline::prepare_update(&resource, status_only, current, object, validation)?;
+                    pipeline::prepare_update(resource, status_only, current, object, validation)?;
                 warnings = w;
                 if let Write::Put(object) = &mut write {
-                    pipeline::allocate(&resource, object, snapshot)?;
+                    pipeline::allocate(resource, object, snapshot)?;
                 }
                 Ok::<_, ApiError>(ownership.finish(Some(current), write))
-            })?;
-            Ok((outcome, warnings))
-        })
-        .await?;
+            })
+            .await?;
         self.after_write(&outcome).await?;
         let code = if outcome.event == Some(EventType::Added) { StatusCode::CREATED } else { StatusCode::OK };
         Ok(self.respond_object(code, outcome.object, &warnings))

@@ -174,7 +174,7 @@ fn for_each_rule(
             .and_then(|role| role.get("rules").and_then(Value::as_array).cloned())
             .unwrap_or_default())
     };
-    let bindings = store.list(&format!("{RBAC}/clusterrolebindings"), None, None, None)?;
+    let bindings = store.list(&format!("{RBAC}/clusterrolebindings"), None)?;
     for binding in &bindings.items {
         let bound = binding.get("subjects").and_then(Value::as_array).into_iter().flatten();
         if !bound.clone().any(|s| subject_matches(s, "", user)) {
@@ -190,7 +190,7 @@ fn for_each_rule(
         }
     }
     if !namespace.is_empty() {
-        let bindings = store.list(&format!("{RBAC}/rolebindings"), Some(namespace), None, None)?;
+        let bindings = store.list(&format!("{RBAC}/rolebindings"), Some(namespace))?;
         for binding in &bindings.items {
             let bound = binding.get("subjects").and_then(Value::as_array).into_iter().flatten();
             if !bound.clone().any(|s| subject_matches(s, namespace, user)) {
@@ -264,6 +264,7 @@ pub fn forbidden(user: &User, attrs: &Attributes) -> ApiError {
                 user.name, attrs.verb, attrs.path
             ),
             details: Some(json!({})),
+            continue_token: None,
         };
     }
     let resource = if attrs.subresource.is_empty() {
@@ -290,6 +291,7 @@ pub fn forbidden(user: &User, attrs: &Attributes) -> ApiError {
             user.name, attrs.verb, attrs.group
         ),
         details: Some(json!({"name": attrs.name, "group": attrs.group, "kind": attrs.resource})),
+        continue_token: None,
     }
 }
 

@@ -271,3 +271,34 @@ async fn odd_shapes_never_get_5xx() -> anyhow::Result<()> {
     assert_eq!(raw(&client, "GET", &target, "application/json", vec![]).await?.status, 200);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_expired_continue_token_is_410_with_a_token_to_go_on() -> anyhow::Result<()> {
+    use base64::Engine;
+    let server = TestServer::start().await?;
+    let client = server.client().await?;
+    for name in ["a", "b", "c"] {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+        assert_eq!(
+            raw(&client, "POST", CM, "application/json", body.to_string().into_bytes()).await?.status,
+            201
+        );
+    }
+    // A token of a list at resourceVersion 1, which no page was read at and which is long past.
+    let old = json!({"rv": 1, "ns": "default", "name": "a"}).to_string();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(old);
+    let expired =
+        raw(&client, "GET", &format!("{CM}?limit=1&continue={token}"), "application/json", vec![]).await?;
+    assert_eq!((expired.status, expired.body["reason"].as_str()), (410, Some("Expired")), "{}", expired.body);
+    let go_on = expired.body["metadata"]["continue"].as_str().unwrap_or_default();
+    let rest =
+        raw(&client, "GET", &format!("{CM}?limit=5&continue={go_on}"), "application/json", vec![]).await?;
+    let names: Vec<&str> = rest.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!((rest.status, names), (200, vec!["b", "c"]), "{}", rest.body);
+    Ok(())
+}

@@ -115,15 +115,24 @@ async fn generate_name_dry_run_paging_and_missing_namespace() -> anyhow::Result<
     }
     let mut names = Vec::new();
     let mut params = ListParams::default().limit(3);
+    let mut versions = Vec::new();
     loop {
         let page = api.list(&params).await?;
         names.extend(page.items.iter().map(|c| c.name_any()));
+        versions.push(page.metadata.resource_version.clone());
+        if versions.len() == 1 {
+            // Written after the first page: later pages still show the first page's list.
+            api.create(&PostParams::default(), &config_map("page-2a", &[])).await?;
+            api.delete("page-5", &Default::default()).await?;
+        }
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => break,
         }
     }
-    assert_eq!(names.iter().filter(|n| n.starts_with("page-")).count(), 7);
+    let paged: Vec<&String> = names.iter().filter(|n| n.starts_with("page-")).collect();
+    assert_eq!(paged, ["page-0", "page-1", "page-2", "page-3", "page-4", "page-5", "page-6"]);
+    assert!(versions.iter().all(|v| *v == versions[0]), "pages at one resourceVersion: {versions:?}");
 
     let nowhere: Api<ConfigMap> = Api::namespaced(client, "no-such-namespace");
     let status = api_error(nowhere.create(&PostParams::default(), &config_map("x", &[])).await.unwrap_err());

@@ -3,7 +3,7 @@
 //! Request flow: fault injection → basic auth or a session (`session`) → one of
 //! - `objects` (GET/PATCH/PUT/DELETE of objects, GET of collections, `…/state`),
 //! - `realized` (`/infra/realized-state/…`),
-//! - `search` (`/search/query`),
+//! - `search` (`/search/query`, and `/search` as NSX before 3.0 spelled it),
 //! - `node` (the manager's `/api/v1/node`, its health and the tag-limit schemas).
 //!
 //! Beside the API, `dataplane` serves every enabled virtual server as a TCP listener.
@@ -127,6 +127,7 @@ fn router(state: NsxState) -> Router {
         .route("/policy/api/v1/infra/realized-state/realized-entity", get(realized::one_entity))
         .route("/policy/api/v1/infra/realized-state/status", get(realized::status))
         .route("/policy/api/v1/search/query", get(search::query))
+        .route("/policy/api/v1/search", get(search::query))
         .route("/api/v1/reverse-proxy/node/health", get(node::health))
         .route("/api/v1/node", get(node::node))
         .route("/api/v1/spec/vmware/types/{name}", get(node::spec_type))

@@ -3,8 +3,9 @@
 //! (its `node_version` picks the client's API dialect) and the schema look-ups under
 //! `GET /api/v1/spec/vmware/types/{type}` (tag limits).
 //!
-//! The version is a current 4.x, so clients use the dialect the simulator serves
-//! (`/policy/api/v1/search/query`, partial PATCH). The schema answers carry only the
+//! The version is a current 4.x, so clients that read it use the current dialect
+//! (`/policy/api/v1/search/query`, partial PATCH); clients that assume an older version
+//! get its dialect served too. The schema answers carry only the
 //! properties clients read; the limits are the ones `tags` enforces.
 
 use axum::extract::Path;

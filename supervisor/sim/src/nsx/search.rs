@@ -1,5 +1,7 @@
 //! `GET /policy/api/v1/search/query?query=…`: the subset of NSX's Lucene search that
-//! controllers use to find their objects by type and tags.
+//! controllers use to find their objects by type and tags. `GET /policy/api/v1/search`
+//! is the same search under its pre-3.0 path, which real managers still serve and which
+//! nsxlib uses whenever it has not read a 3.x version (its default configuration).
 //!
 //! Supported: terms joined by `AND`, each `field:value` with `\` escapes and an optional
 //! trailing `*` for a prefix; `tags.scope` / `tags.tag` match any tag of the object (as

@@ -79,6 +79,8 @@ async fn search_finds_objects_by_type_and_tags() -> Result<()> {
     let hits = nsx.get(&format!("{POLICY}/search/query?query={query}")).await?.expect(200).json;
     assert_eq!(hits["result_count"], 1, "{hits}");
     assert_eq!(hits["results"][0]["id"], "mine");
+    let old_path = nsx.get(&format!("{POLICY}/search?query={query}")).await?.expect(200).json;
+    assert_eq!(old_path, hits, "the pre-3.0 search path answers the same");
     nsx.get(&format!("{POLICY}/search/query?query=a:b%20OR%20c:d")).await?.expect(400);
     running.shutdown().await;
     Ok(())

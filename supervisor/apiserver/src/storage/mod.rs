@@ -10,9 +10,9 @@
 //!   commit and an acknowledged write survives `kill -9` and power loss.
 //! - Group commit: concurrent writes share one SQLite transaction and one fsync. A write is
 //!   decided under the state lock (against the committed objects plus the writes queued
-//!   before it), gets the next resourceVersion and joins the queue; then its thread waits
-//!   until a commit holding it is durable, or leads that commit itself when none is running
-//!   (see [`Store::mutate_reading`]). The batching window is the previous commit: whatever
+//!   before it), gets the next resourceVersion and joins the queue; the store's committer
+//!   thread commits the queue and answers the writer once its commit is durable (module
+//!   `commit`, [`Store::write`]). The batching window is the previous commit: whatever
 //!   queued while one fsync ran goes into the next, at most [`MAX_BATCH`] writes.
 //!   Each transaction bumps the stored global resourceVersion, writes the object rows and
 //!   appends to the change log, so the log and the objects never disagree, and
@@ -25,6 +25,8 @@
 //!   read from etcd would). It is rebuilt from SQLite at open.
 //! - Changes are broadcast after commit, under the state lock, in resourceVersion order:
 //!   watch order is commit order.
+//! - Paged lists are consistent: later pages show the first page's resourceVersion, or
+//!   fail with [`StorageError::ContinueExpired`] (module `snapshots`).
 //! - The change log keeps the last `window` changes. A watch from an older resourceVersion
 //!   gets [`StorageError::Gone`] (410 for the client, which relists).
 //!
@@ -33,7 +35,7 @@
 //! apply never race with another writer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::ops::Bound;
+use std::ops::{Bound, Deref};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -43,11 +45,18 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use commit::{Durable, Pending, Shared, State};
+use snapshots::{Of, Rest, Snapshots};
+pub use stored::Stored;
+
+mod commit;
+mod snapshots;
+mod stored;
+
+pub use commit::MAX_BATCH;
+
 /// How many changes a lagging subscriber may fall behind before it must catch up from SQLite.
 const BROADCAST_CAPACITY: usize = 8192;
-
-/// The most writes one commit holds; more wait for the next one.
-pub const MAX_BATCH: usize = 256;
 
 /// Identifies one stored object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -101,9 +110,9 @@ pub struct Change {
     /// Which object.
     pub key: ObjectKey,
     /// The object after the change (for deletions: the last state, at the deletion's rv).
-    pub object: Arc<Value>,
+    pub object: Arc<Stored>,
     /// The object before the change, when known (live changes only, not replayed ones).
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Arc<Stored>>,
     /// Watch-event encodings of this change, made once and shared by every watcher.
     pub encoded: Encodings,
 }
@@ -161,16 +170,43 @@ pub struct Outcome {
     pub event: Option<EventType>,
 }
 
+/// A decided write's answer, and what it must wait for before it is given.
+type Decided<E> = (Result<Outcome, E>, Option<Durable>);
+
+/// Where a page of a list starts (see [`Store::page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// At the beginning, at the newest durable resourceVersion.
+    First,
+    /// After the object `namespace/name`, at resourceVersion `rv` (a continue token's).
+    After {
+        /// The first page's resourceVersion.
+        rv: u64,
+        /// Namespace of the last object of the previous page.
+        namespace: String,
+        /// Name of the last object of the previous page.
+        name: String,
+    },
+    /// After the object `namespace/name`, at the newest resourceVersion: the inconsistent
+    /// continuation a 410 for an expired continue token offers.
+    Latest {
+        /// Namespace of the last object of the previous page.
+        namespace: String,
+        /// Name of the last object of the previous page.
+        name: String,
+    },
+}
+
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
     /// Objects in (namespace, name) order, shared with the cache.
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Arc<Stored>>,
     /// The global resourceVersion the page was read at.
     pub rv: u64,
     /// The `namespace/name` after which the next page starts, if there are more.
     pub next: Option<(String, String)>,
-    /// How many objects follow this page.
+    /// How many objects follow this page (before any filter).
     pub remaining: u64,
 }
 
@@ -210,51 +246,27 @@ pub enum StorageError {
         /// The oldest resourceVersion a watch can start from.
         oldest: u64,
     },
+    /// The rest of a paged list is no longer kept at its first page's resourceVersion and
+    /// the store has changed since (see [`Store::page`]).
+    #[error("the continue token of a list at resource version {rv} has expired")]
+    ContinueExpired {
+        /// The first page's resourceVersion.
+        rv: u64,
+    },
+    /// The committer thread could not be started.
+    #[error("starting the commit thread")]
+    Committer(#[source] Arc<std::io::Error>),
     /// The storage lock was poisoned by a panic in another request.
     #[error("storage lock poisoned")]
     Poisoned,
 }
 
 /// Committed objects of one resource, in (namespace, name) order.
-type Objects = BTreeMap<(String, String), Arc<Value>>;
-
-/// A write decided and numbered but not yet durable.
-struct Pending {
-    rv: u64,
-    event: EventType,
-    key: ObjectKey,
-    object: Arc<Value>,
-    prev: Option<Arc<Value>>,
-    text: String,
-}
-
-/// Everything behind the state lock: the cache and the group-commit queue.
-struct State {
-    /// Committed objects per resource: the cache every read is served from.
-    objects: HashMap<String, Objects>,
-    /// The newest state of each key written by a queued (not yet durable) write, with its
-    /// resourceVersion; `None` for a queued delete. Writers read through it, readers do not.
-    overlay: HashMap<ObjectKey, (u64, Option<Arc<Value>>)>,
-    /// Decided writes no commit has taken yet, in resourceVersion order.
-    queue: VecDeque<Pending>,
-    /// The last resourceVersion handed out (queued or committed).
-    assigned: u64,
-    /// The last durable resourceVersion; the cache is at this version.
-    committed: u64,
-    /// The oldest resourceVersion a watch may resume from.
-    compacted: u64,
-    /// Whether a thread is committing a batch right now.
-    committing: bool,
-    /// Bumped when a commit fails and the queue is dropped; a write decided in an older
-    /// epoch that is not committed has failed.
-    epoch: u64,
-    /// Why the last failed commit failed.
-    failure: Option<Arc<StorageError>>,
-}
+type Objects = BTreeMap<(String, String), Arc<Stored>>;
 
 impl State {
     /// The object at `key` as a writer sees it: queued writes included.
-    fn current(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+    fn current(&self, key: &ObjectKey) -> Option<Arc<Stored>> {
         match self.overlay.get(key) {
             Some((_, queued)) => queued.clone(),
             None => self.committed_object(key),
@@ -262,29 +274,34 @@ impl State {
     }
 
     /// The object at `key` as readers see it: committed writes only.
-    fn committed_object(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+    fn committed_object(&self, key: &ObjectKey) -> Option<Arc<Stored>> {
         self.objects.get(&key.resource)?.get(&(key.namespace.clone(), key.name.clone())).cloned()
     }
 }
 
-/// The storage: SQLite behind an in-memory cache. Cheap to share behind an `Arc`.
+/// The storage: SQLite behind an in-memory cache, and its committer thread. Cheap to share
+/// behind an `Arc`; dropping it commits what is queued and closes the database.
 pub struct Store {
-    state: Mutex<State>,
-    /// Signalled whenever a commit ends (durable or failed).
-    commit_ended: Condvar,
-    /// The connection; only a committing thread, a change-log read and `open` use it.
-    conn: Mutex<Connection>,
-    events: broadcast::Sender<Arc<Change>>,
-    window: u64,
-    /// Commits made since open (each one fsync).
-    commits: AtomicU64,
-    /// Extra time a commit holds the connection after its fsync (a slow disk, in tests).
-    commit_delay: std::time::Duration,
+    shared: Arc<Shared>,
+    /// The rest of paged lists, at their first page's resourceVersion.
+    snapshots: Mutex<Snapshots>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner).closing = true;
+        self.shared.queued.notify_one();
+        if let Some(committer) = self.committer.take() {
+            // A committer that panicked has nothing left to release.
+            let _ = committer.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("window", &self.window).finish_non_exhaustive()
+        f.debug_struct("Store").field("window", &self.shared.window).finish_non_exhaustive()
     }
 }
 
@@ -330,33 +347,39 @@ impl Store {
             objects,
             overlay: HashMap::new(),
             queue: VecDeque::new(),
+            waiters: VecDeque::new(),
             assigned: rv,
             committed: rv,
             compacted,
-            committing: false,
-            epoch: 0,
-            failure: None,
+            closing: false,
         };
-        Ok(Store {
+        let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            commit_ended: Condvar::new(),
+            queued: Condvar::new(),
             conn: Mutex::new(conn),
             events,
             window: window.max(1),
             commits: AtomicU64::new(0),
-            commit_delay: std::time::Duration::ZERO,
-        })
+            commit_delay_ns: AtomicU64::new(0),
+        });
+        let committer = std::thread::Builder::new().name("apiserver-commit".into()).spawn({
+            let shared = shared.clone();
+            move || shared.run_committer()
+        });
+        let committer = committer.map_err(|e| StorageError::Committer(Arc::new(e)))?;
+        Ok(Store { shared, snapshots: Mutex::default(), committer: Some(committer) })
     }
 
     /// The same store, each commit holding the database `delay` longer after its fsync,
     /// as on a slow disk: more writes queue behind each commit. For tests.
-    pub fn with_commit_delay(mut self, delay: std::time::Duration) -> Store {
-        self.commit_delay = delay;
+    pub fn with_commit_delay(self, delay: std::time::Duration) -> Store {
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.shared.commit_delay_ns.store(nanos, Ordering::Relaxed);
         self
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, StorageError> {
-        self.state.lock().map_err(|_| StorageError::Poisoned)
+        self.shared.state.lock().map_err(|_| StorageError::Poisoned)
     }
 
     /// The newest durable resourceVersion.
@@ -367,7 +390,7 @@ impl Store {
     /// How many commits (each one fsync) this store has made since it was opened; with
     /// concurrent writers it is less than the number of writes.
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.shared.commits.load(Ordering::Relaxed)
     }
 
     /// The oldest resourceVersion a watch may resume from.
@@ -377,52 +400,87 @@ impl Store {
 
     /// Subscribes to changes committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
-        self.events.subscribe()
+        self.shared.events.subscribe()
     }
 
     /// Reads one object (from the cache: committed state only).
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StorageError> {
-        Ok(self.get_shared(key)?.map(|object| (*object).clone()))
+        Ok(self.get_shared(key)?.map(|object| Value::clone(&object)))
     }
 
     /// [`Store::get`] without copying the object.
-    pub fn get_shared(&self, key: &ObjectKey) -> Result<Option<Arc<Value>>, StorageError> {
+    pub fn get_shared(&self, key: &ObjectKey) -> Result<Option<Arc<Stored>>, StorageError> {
         Ok(self.lock()?.committed_object(key))
     }
 
-    /// Lists objects of `resource` (optionally in one namespace), `limit` at a time after
-    /// `after`, from the cache, at the newest durable resourceVersion.
-    pub fn list(
+    /// Every object of `resource` (optionally in one namespace), from the cache, at the
+    /// newest durable resourceVersion.
+    pub fn list(&self, resource: &str, namespace: Option<&str>) -> Result<Page, StorageError> {
+        self.page(resource, namespace, &PageStart::First, None, |_| true)
+    }
+
+    /// One page of a list: up to `limit` objects of `resource` (optionally in one
+    /// namespace) that `keep` accepts, in (namespace, name) order, from `start`.
+    ///
+    /// # Guarantees
+    ///
+    /// Every page of a list shows the collection at the first page's resourceVersion: a
+    /// first page that leaves objects for later keeps them (module `snapshots`), and a
+    /// [`PageStart::After`] reads them. When they are no longer kept and the store has
+    /// changed since, the page fails with [`StorageError::ContinueExpired`] (410 for the
+    /// client, which may continue inconsistently with [`PageStart::Latest`] or relist).
+    pub fn page(
         &self,
         resource: &str,
         namespace: Option<&str>,
-        after: Option<(&str, &str)>,
+        start: &PageStart,
         limit: Option<usize>,
+        keep: impl Fn(&Value) -> bool,
     ) -> Result<Page, StorageError> {
         let state = self.lock()?;
         let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let mut page = Page { items: Vec::new(), rv: state.committed, next: None, remaining: 0 };
+        let rv = state.committed;
+        let after = match start {
+            PageStart::First => None,
+            PageStart::Latest { namespace, name } => Some((namespace.as_str(), name.as_str())),
+            PageStart::After { rv: at, namespace: ns, name } if *at != rv => {
+                let of =
+                    Of { resource: resource.to_owned(), namespace: namespace.map(str::to_owned), rv: *at };
+                let rest = self.snapshots().get(&of).ok_or(StorageError::ContinueExpired { rv: *at })?;
+                let from = rest.partition_point(|object| key_of(object) <= (ns.as_str(), name.as_str()));
+                let mut source = rest[from..].iter();
+                let (items, last) = fill(source.by_ref(), limit, &keep);
+                let remaining = source.len() as u64;
+                let next = (remaining > 0).then(|| last.map(owned_key)).flatten();
+                return Ok(Page { items, rv: *at, next, remaining });
+            }
+            PageStart::After { namespace, name, .. } => Some((namespace.as_str(), name.as_str())),
+        };
+        let mut page = Page { items: Vec::new(), rv, next: None, remaining: 0 };
         let Some(objects) = state.objects.get(resource) else { return Ok(page) };
-        let start = match (after, namespace) {
+        let from = match (after, namespace) {
             (Some((ns, name)), _) => Bound::Excluded((ns.to_owned(), name.to_owned())),
             (None, Some(ns)) => Bound::Included((ns.to_owned(), String::new())),
             (None, None) => Bound::Unbounded,
         };
-        let in_namespace = |(ns, _): &(String, String)| namespace.is_none_or(|wanted| ns == wanted);
-        let mut range = objects.range((start, Bound::Unbounded)).filter(|(key, _)| in_namespace(key));
-        let mut last = None;
-        for (key, object) in range.by_ref() {
-            page.items.push(object.clone());
-            if page.items.len() == limit {
-                last = Some(key);
-                break;
-            }
-        }
-        page.remaining = range.count() as u64;
-        if page.remaining > 0 {
-            page.next = last.cloned();
+        let mut source = objects
+            .range((from, Bound::Unbounded))
+            .take_while(|(key, _)| namespace.is_none_or(|ns| key.0 == ns));
+        let (items, last) = fill(source.by_ref().map(|(_, object)| object), limit, &keep);
+        page.items = items;
+        // Of the live source, what follows this page is kept for the next pages.
+        let rest: Rest = source.map(|(_, object)| object.clone()).collect();
+        if !rest.is_empty() {
+            page.remaining = rest.len() as u64;
+            page.next = last.map(owned_key);
+            let of = Of { resource: resource.to_owned(), namespace: namespace.map(str::to_owned), rv };
+            self.snapshots().keep(of, || rest);
         }
         Ok(page)
+    }
+
+    fn snapshots(&self) -> MutexGuard<'_, Snapshots> {
+        self.snapshots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Reads the object at `key`, lets `decide` choose a [`Write`], and commits it atomically.
@@ -448,15 +506,14 @@ impl Store {
     ///
     /// `decide` runs under the state lock and sees the object as the writes queued before
     /// this one leave it, so read-modify-write never loses an update. A write is returned
-    /// only once durable: the calling thread blocks until a commit holding it has been
-    /// fsynced, leading that commit itself when no other thread is committing. Whatever
-    /// else returns (a `Keep`, a dry run, an error `decide` chose) also waits until the
-    /// queued write it was decided on, if any, is durable, so no answer ever rests on a
-    /// write that could still be lost.
+    /// only once durable (module `commit`). Whatever else returns (a `Keep`, a dry run, an
+    /// error `decide` chose) also waits until the queued write it was decided on, if any,
+    /// is durable, so no answer ever rests on a write that could still be lost.
     ///
     /// # Caveats
     ///
-    /// It blocks (on the fsync of a commit): call it from a blocking thread.
+    /// It blocks until the commit's fsync: call it from a blocking thread, or use
+    /// [`Store::write`] from a task.
     pub fn mutate_reading<E>(
         &self,
         key: &ObjectKey,
@@ -466,32 +523,57 @@ impl Store {
     where
         E: From<StorageError>,
     {
+        let (answer, durable) = self.decide(key, dry_run, decide)?;
+        if let Some(durable) = durable {
+            commit::wait_blocking(durable)?;
+        }
+        answer
+    }
+
+    /// [`Store::mutate_reading`] for tasks: waits for the commit without blocking a thread.
+    pub async fn write<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        decide: impl FnOnce(Option<&Value>, &Snapshot<'_>) -> Result<Write, E>,
+    ) -> Result<Outcome, E>
+    where
+        E: From<StorageError>,
+    {
+        let (answer, durable) = self.decide(key, dry_run, decide)?;
+        if let Some(durable) = durable {
+            commit::wait(durable).await?;
+        }
+        answer
+    }
+
+    /// Runs `decide` under the state lock and queues the write it chose; returns the answer
+    /// and, when that answer rests on a write not yet durable, what to wait for first.
+    fn decide<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        decide: impl FnOnce(Option<&Value>, &Snapshot<'_>) -> Result<Write, E>,
+    ) -> Result<Decided<E>, StorageError> {
         let mut state = self.lock()?;
         let current = state.current(key);
-        let epoch = state.epoch;
         // What `decide` saw may include queued writes (this key's, or others' through the
         // snapshot): an answer that commits nothing still waits for them.
         let seen = (state.assigned > state.committed).then_some(state.assigned);
-        let decided = decide(current.as_deref(), &Snapshot(&state));
+        let decided = decide(current.as_deref().map(Deref::deref), &Snapshot(&state));
+        let done = |object: Value, event| Outcome { object, event };
+        let settle = |state: &mut State| seen.map(|rv| state.durable(rv));
         let write = match decided {
             Ok(write) => write,
-            Err(error) => {
-                if let Some(rv) = seen {
-                    self.wait_durable(state, rv, epoch)?;
-                }
-                return Err(error);
-            }
+            Err(error) => return Ok((Err(error), settle(&mut state))),
         };
-        let done = |object: Value, event| Outcome { object, event };
         let (event, mut body) = match (write, &current) {
             (Write::Keep, _) => {
-                let object = current.as_deref().cloned().unwrap_or(Value::Null);
-                self.settle(state, seen, epoch)?;
-                return Ok(done(object, None));
+                let object = current.as_deref().map_or(Value::Null, |object| Value::clone(object));
+                return Ok((Ok(done(object, None)), settle(&mut state)));
             }
             (Write::Delete | Write::DeleteAs(_), None) => {
-                self.settle(state, seen, epoch)?;
-                return Ok(done(Value::Null, None));
+                return Ok((Ok(done(Value::Null, None)), settle(&mut state)));
             }
             (Write::DeleteAs(last), Some(_)) => (EventType::Deleted, last),
             (Write::Put(body), None) => (EventType::Added, body),
@@ -499,144 +581,29 @@ impl Store {
             (Write::Delete, Some(current)) => (EventType::Deleted, (**current).clone()),
         };
         if dry_run {
-            self.settle(state, seen, epoch)?;
-            return Ok(done(body, None));
+            return Ok((Ok(done(body, None)), settle(&mut state)));
         }
         state.assigned += 1;
         let rv = state.assigned;
         if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
         }
-        let text = body.to_string();
-        let object = Arc::new(body);
+        let object = Arc::new(Stored::new(body));
         let stays = (event != EventType::Deleted).then(|| object.clone());
         state.overlay.insert(key.clone(), (rv, stays));
-        state.queue.push_back(Pending {
-            rv,
-            event,
-            key: key.clone(),
-            object: object.clone(),
-            prev: current,
-            text,
-        });
-        self.wait_durable(state, rv, epoch)?;
-        Ok(done(Arc::unwrap_or_clone(object), Some(event)))
-    }
-
-    /// Waits until `seen` (a queued write something was decided on), if any, is durable.
-    fn settle<'a>(
-        &'a self,
-        state: MutexGuard<'a, State>,
-        seen: Option<u64>,
-        epoch: u64,
-    ) -> Result<(), StorageError> {
-        match seen {
-            Some(rv) => self.wait_durable(state, rv, epoch),
-            None => Ok(()),
-        }
-    }
-
-    /// Blocks until the write at `rv` (queued in `epoch`) is durable, committing queued
-    /// writes itself whenever no other thread is; fails if a commit dropped it.
-    fn wait_durable<'a>(
-        &'a self,
-        mut state: MutexGuard<'a, State>,
-        rv: u64,
-        epoch: u64,
-    ) -> Result<(), StorageError> {
-        loop {
-            if state.epoch != epoch {
-                let source = state.failure.clone().ok_or(StorageError::Poisoned)?;
-                return Err(StorageError::Commit { source });
-            }
-            if state.committed >= rv {
-                return Ok(());
-            }
-            state = if state.committing || state.queue.is_empty() {
-                self.commit_ended.wait(state).map_err(|_| StorageError::Poisoned)?
-            } else {
-                self.commit_queued(state)
-            };
-        }
-    }
-
-    /// Commits up to [`MAX_BATCH`] queued writes in one transaction (one fsync), without
-    /// holding the state lock meanwhile; then updates the cache, broadcasts the changes
-    /// in order and wakes the waiting writers.
-    fn commit_queued<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let take = state.queue.len().min(MAX_BATCH);
-        let batch: Vec<Pending> = state.queue.drain(..take).collect();
-        let (first, last) = match (batch.first(), batch.last()) {
-            (Some(first), Some(last)) => (first.rv, last.rv),
-            _ => return state,
-        };
-        // Compact in steps rather than on every write; the window is a lower bound.
-        let compact_to = (first..=last)
-            .any(|rv| rv.is_multiple_of(64))
-            .then(|| last.saturating_sub(self.window))
-            .filter(|to| *to > state.compacted);
-        state.committing = true;
+        state.queue.push_back(Pending { rv, event, key: key.clone(), object: object.clone(), prev: current });
+        let durable = state.durable(rv);
         drop(state);
-        let written = match self.conn.lock() {
-            Ok(mut conn) => {
-                let written = write_batch(&mut conn, &batch, last, compact_to);
-                if !self.commit_delay.is_zero() {
-                    std::thread::sleep(self.commit_delay);
-                }
-                written
-            }
-            Err(_) => Err(StorageError::Poisoned),
-        };
-        // The commit protocol must go on even if a decide closure panicked meanwhile.
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.committing = false;
-        match written {
-            Ok(()) => {
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                let state = &mut *state;
-                for Pending { rv, event, key, object, prev, .. } in batch {
-                    let objects = state.objects.entry(key.resource.clone()).or_default();
-                    let slot = (key.namespace.clone(), key.name.clone());
-                    match event {
-                        EventType::Deleted => objects.remove(&slot),
-                        EventType::Added | EventType::Modified => objects.insert(slot, object.clone()),
-                    };
-                    if state.overlay.get(&key).is_some_and(|(queued, _)| *queued == rv) {
-                        state.overlay.remove(&key);
-                    }
-                    state.committed = rv;
-                    // No receivers is fine: nobody is watching.
-                    let _ = self.events.send(Arc::new(Change {
-                        rv,
-                        event,
-                        key,
-                        object,
-                        prev,
-                        encoded: Encodings::default(),
-                    }));
-                }
-                if let Some(to) = compact_to {
-                    state.compacted = to;
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, first, last, "committing a batch of writes failed");
-                state.epoch += 1;
-                state.failure = Some(Arc::new(error));
-                state.queue.clear();
-                state.overlay.clear();
-                state.assigned = state.committed;
-            }
-        }
-        self.commit_ended.notify_all();
-        state
+        self.shared.queued.notify_one();
+        // The cache keeps the stored object; the answer gets a copy.
+        Ok((Ok(done(Value::clone(&object), Some(event))), Some(durable)))
     }
 
     /// Removes every object of `resource` (used when a CRD goes away), one change each.
     pub fn delete_all(&self, resource: &str) -> Result<usize, StorageError> {
         let mut count = 0;
         loop {
-            let page = self.list(resource, None, None, Some(500))?;
+            let page = self.list(resource, None)?;
             if page.items.is_empty() {
                 return Ok(count);
             }
@@ -656,7 +623,7 @@ impl Store {
     ///
     /// Fails with [`StorageError::Gone`] when changes after `rv` have been compacted away.
     pub fn changes_since(&self, resource: &str, rv: u64) -> Result<Vec<Arc<Change>>, StorageError> {
-        let conn = self.conn.lock().map_err(|_| StorageError::Poisoned)?;
+        let conn = self.shared.conn.lock().map_err(|_| StorageError::Poisoned)?;
         // Read under the connection lock, with the rows: a commit cannot compact in between.
         let compacted = read_meta(&conn, "compacted")?;
         if rv < compacted {
@@ -684,7 +651,7 @@ impl Store {
                 rv: u64::try_from(rv).unwrap_or(0),
                 event,
                 key,
-                object: Arc::new(object),
+                object: Arc::new(Stored::with_json(object, body)),
                 prev: None,
                 encoded: Encodings::default(),
             }));
@@ -712,56 +679,17 @@ impl Snapshot<'_> {
             .get(resource)
             .into_iter()
             .flatten()
-            .map(|((ns, name), object)| ((ns.as_str(), name.as_str()), &**object))
+            .map(|((ns, name), object)| ((ns.as_str(), name.as_str()), &***object))
             .collect();
         for (key, (_, queued)) in state.overlay.iter().filter(|(key, _)| key.resource == resource) {
             let slot = (key.namespace.as_str(), key.name.as_str());
             match queued {
-                Some(object) => items.insert(slot, object),
+                Some(object) => items.insert(slot, &***object),
                 None => items.remove(&slot),
             };
         }
         Ok(items.into_values().cloned().collect())
     }
-}
-
-/// Writes `batch` in one transaction and commits it (one fsync).
-fn write_batch(
-    conn: &mut Connection,
-    batch: &[Pending],
-    last: u64,
-    compact_to: Option<u64>,
-) -> Result<(), StorageError> {
-    let db_rv = |rv: u64| i64::try_from(rv).unwrap_or(i64::MAX);
-    let tx = conn.transaction()?;
-    for write in batch {
-        let key = &write.key;
-        match write.event {
-            EventType::Deleted => {
-                tx.prepare_cached(
-                    "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
-                )?
-                .execute(params![key.resource, key.namespace, key.name])?;
-            }
-            EventType::Added | EventType::Modified => {
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![key.resource, key.namespace, key.name, db_rv(write.rv), write.text])?;
-            }
-        }
-        tx.prepare_cached(
-            "INSERT INTO changes (rv, resource, namespace, name, event, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![db_rv(write.rv), key.resource, key.namespace, key.name, write.event.as_str(), write.text])?;
-    }
-    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [db_rv(last)])?;
-    if let Some(to) = compact_to {
-        tx.execute("DELETE FROM changes WHERE rv <= ?1", [db_rv(to)])?;
-        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'compacted'", [db_rv(to)])?;
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 fn read_meta(conn: &Connection, key: &str) -> Result<u64, StorageError> {
@@ -784,7 +712,10 @@ fn load_objects(conn: &Connection) -> Result<HashMap<String, Objects>, StorageEr
     for row in rows {
         let (resource, namespace, name, body) = row?;
         let object = parse(&resource, &namespace, &name, &body)?;
-        objects.entry(resource).or_default().insert((namespace, name), Arc::new(object));
+        objects
+            .entry(resource)
+            .or_default()
+            .insert((namespace, name), Arc::new(Stored::with_json(object, body)));
     }
     Ok(objects)
 }
@@ -796,6 +727,35 @@ fn parse(resource: &str, namespace: &str, name: &str, body: &str) -> Result<Valu
         name: name.to_owned(),
         source,
     })
+}
+
+/// Takes the objects `keep` accepts from `source` until there are `limit`; returns them and
+/// the last object looked at when the limit was reached.
+fn fill<'a>(
+    source: impl Iterator<Item = &'a Arc<Stored>>,
+    limit: usize,
+    keep: &impl Fn(&Value) -> bool,
+) -> (Vec<Arc<Stored>>, Option<&'a Arc<Stored>>) {
+    let mut items = Vec::new();
+    for object in source {
+        if keep(object) {
+            items.push(object.clone());
+            if items.len() == limit {
+                return (items, Some(object));
+            }
+        }
+    }
+    (items, None)
+}
+
+/// The cache key of a stored object: its (namespace, name).
+fn key_of(object: &Value) -> (&str, &str) {
+    (str_at(object, "namespace"), str_at(object, "name"))
+}
+
+fn owned_key(object: &Arc<Stored>) -> (String, String) {
+    let (namespace, name) = key_of(object);
+    (namespace.to_owned(), name.to_owned())
 }
 
 fn str_at<'a>(object: &'a Value, field: &str) -> &'a str {
@@ -828,7 +788,7 @@ mod tests {
         let a2 = put(&store, "a", "2");
         assert_eq!(a2.event, Some(EventType::Modified));
         assert_eq!(store.current_rv().unwrap(), 3);
-        let page = store.list("/configmaps", Some("default"), None, None).unwrap();
+        let page = store.list("/configmaps", Some("default")).unwrap();
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.rv, 3);
     }
@@ -888,29 +848,78 @@ mod tests {
         assert!(store.get(&key("b")).unwrap().is_none());
     }
 
+    fn names(items: &[Arc<Stored>]) -> Vec<&str> {
+        items.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect()
+    }
+
+    fn after(page: &Page) -> PageStart {
+        let (namespace, name) = page.next.clone().unwrap();
+        PageStart::After { rv: page.rv, namespace, name }
+    }
+
     #[test]
-    fn pages_follow_each_other() {
+    fn later_pages_show_the_first_pages_resource_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db"), 100).unwrap();
         for name in ["a", "b", "c", "d", "e"] {
             put(&store, name, "x");
         }
-        let first = store.list("/configmaps", None, None, Some(2)).unwrap();
-        assert_eq!(first.remaining, 3);
-        let (ns, name) = first.next.clone().unwrap();
-        let second = store.list("/configmaps", None, Some((&ns, &name)), Some(2)).unwrap();
-        let third = store
-            .list("/configmaps", None, second.next.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), Some(2))
-            .unwrap();
-        let names: Vec<&str> = first
-            .items
-            .iter()
-            .chain(&second.items)
-            .chain(&third.items)
-            .map(|o| o["metadata"]["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        let all = |_: &Value| true;
+        let first = store.page("/configmaps", None, &PageStart::First, Some(2), all).unwrap();
+        assert_eq!((names(&first.items), first.remaining), (vec!["a", "b"], 3));
+        // Writes after the first page: a new object, a deleted one and a changed one.
+        put(&store, "bb", "x");
+        store.mutate::<StorageError>(&key("d"), false, |_| Ok(Write::Delete)).unwrap();
+        put(&store, "e", "changed");
+        let second = store.page("/configmaps", None, &after(&first), Some(2), all).unwrap();
+        let third = store.page("/configmaps", None, &after(&second), Some(2), all).unwrap();
+        assert_eq!((names(&second.items), names(&third.items)), (vec!["c", "d"], vec!["e"]));
+        assert_eq!((second.rv, third.rv), (5, 5), "every page is at the first page's resourceVersion");
+        assert_eq!(third.items[0]["data"]["k"], "x");
         assert!(third.next.is_none());
+    }
+
+    #[test]
+    fn a_continue_whose_snapshot_is_gone_expires_unless_nothing_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 1000).unwrap();
+        for name in ["a", "b", "c"] {
+            put(&store, name, "x");
+        }
+        let all = |_: &Value| true;
+        let first = store.page("/configmaps", None, &PageStart::First, Some(1), all).unwrap();
+        // As many other paged lists, each at a newer resourceVersion, push it out.
+        for i in 0..snapshots::MAX_SNAPSHOTS {
+            put(&store, &format!("z{i}"), "x");
+            store.page("/configmaps", None, &PageStart::First, Some(1), all).unwrap();
+        }
+        let expired = store.page("/configmaps", None, &after(&first), Some(1), all);
+        assert!(matches!(expired, Err(StorageError::ContinueExpired { rv: 3 })), "{expired:?}");
+        let latest = PageStart::Latest { namespace: "default".into(), name: "a".into() };
+        let inconsistent = store.page("/configmaps", None, &latest, Some(1), all).unwrap();
+        assert_eq!(names(&inconsistent.items), ["b"]);
+        // With no write since the first page, the live objects are that page's version.
+        let quiet = store.page("/configmaps", None, &PageStart::First, Some(1), all).unwrap();
+        store.snapshots().kept_clear();
+        let next = store.page("/configmaps", None, &after(&quiet), Some(1), all).unwrap();
+        assert_eq!(names(&next.items), ["b"]);
+    }
+
+    #[test]
+    fn pages_of_a_selection_are_full_and_of_one_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 100).unwrap();
+        for name in ["a", "b", "c", "d", "e", "f"] {
+            put(&store, name, if name < "d" { "x" } else { "y" });
+        }
+        let other = ObjectKey { resource: "/configmaps".into(), namespace: "other".into(), name: "a".into() };
+        let body = json!({"metadata": {"name": "a", "namespace": "other"}, "data": {"k": "y"}});
+        store.mutate::<StorageError>(&other, false, |_| Ok(Write::Put(body))).unwrap();
+        let ys = |o: &Value| o["data"]["k"] == "y";
+        let first = store.page("/configmaps", Some("default"), &PageStart::First, Some(2), ys).unwrap();
+        assert_eq!((names(&first.items), first.remaining), (vec!["d", "e"], 1));
+        let second = store.page("/configmaps", Some("default"), &after(&first), Some(2), ys).unwrap();
+        assert_eq!((names(&second.items), second.next), (vec!["f"], None));
     }
 
     #[test]
@@ -947,22 +956,28 @@ mod tests {
         let store = Store::open(&dir.path().join("db"), 100).unwrap();
         let mut rx = store.subscribe();
         std::thread::scope(|scope| {
-            // Holding the connection stands for a slow fsync: the first writer leads a
-            // commit and waits for it, the other nine queue behind.
-            let conn = store.conn.lock().unwrap();
-            let writers: Vec<_> = (0..10)
-                .map(|i| {
-                    scope.spawn({
-                        let store = &store;
-                        move || put(store, &format!("cm-{i}"), "x")
-                    })
+            // Holding the connection stands for a slow fsync: the committer takes the first
+            // write and waits for the disk, the other nine queue behind.
+            let conn = store.shared.conn.lock().unwrap();
+            let spawn = |i: usize| {
+                scope.spawn({
+                    let store = &store;
+                    move || put(store, &format!("cm-{i}"), "x")
                 })
-                .collect();
+            };
+            let mut writers = vec![spawn(0)];
+            wait_assigned(&store, 1);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !store.lock().unwrap().queue.is_empty() {
+                assert!(std::time::Instant::now() < deadline, "the committer never took the write");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            writers.extend((1..10).map(spawn));
             wait_assigned(&store, 10);
             assert_eq!(store.current_rv().unwrap(), 0, "nothing is durable yet");
             assert!(
                 store.get(&key("cm-0")).unwrap().is_none()
-                    && store.list("/configmaps", None, None, None).unwrap().items.is_empty(),
+                    && store.list("/configmaps", None).unwrap().items.is_empty(),
                 "readers see queued writes"
             );
             drop(conn);
@@ -975,10 +990,10 @@ mod tests {
             rvs.sort();
             assert_eq!(rvs, (1..=10).collect::<Vec<u64>>());
         });
-        assert_eq!(store.commits(), 2, "one commit for the leader, one for the nine queued behind it");
+        assert_eq!(store.commits(), 2, "one commit for the first write, one for the nine queued behind it");
         let order: Vec<u64> = (0..10).map(|_| rx.try_recv().unwrap().rv).collect();
         assert_eq!(order, (1..=10).collect::<Vec<u64>>(), "watch order is commit order");
-        assert_eq!(store.list("/configmaps", None, None, None).unwrap().items.len(), 10);
+        assert_eq!(store.list("/configmaps", None).unwrap().items.len(), 10);
     }
 
     #[test]
@@ -986,9 +1001,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db"), 100).unwrap();
         put(&store, "a", "1");
-        store.conn.lock().unwrap().execute_batch("ALTER TABLE objects RENAME TO hidden").unwrap();
+        store.shared.conn.lock().unwrap().execute_batch("ALTER TABLE objects RENAME TO hidden").unwrap();
         std::thread::scope(|scope| {
-            let conn = store.conn.lock().unwrap();
+            let conn = store.shared.conn.lock().unwrap();
             let writers: Vec<_> = (0..5)
                 .map(|i| {
                     let store = &store;
@@ -1006,7 +1021,7 @@ mod tests {
         });
         assert_eq!(store.current_rv().unwrap(), 1);
         assert_eq!(store.get(&key("a")).unwrap().unwrap()["data"]["k"], "1");
-        store.conn.lock().unwrap().execute_batch("ALTER TABLE hidden RENAME TO objects").unwrap();
+        store.shared.conn.lock().unwrap().execute_batch("ALTER TABLE hidden RENAME TO objects").unwrap();
         assert_eq!(put(&store, "a", "2").object["metadata"]["resourceVersion"], "2");
         drop(store);
         let store = Store::open(&dir.path().join("db"), 100).unwrap();
@@ -1018,7 +1033,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db"), 100).unwrap();
         std::thread::scope(|scope| {
-            let conn = store.conn.lock().unwrap();
+            let conn = store.shared.conn.lock().unwrap();
             let writer = scope.spawn(|| put(&store, "a", "1"));
             wait_assigned(&store, 1);
             let keeper = scope.spawn(|| store.mutate::<StorageError>(&key("a"), false, |_| Ok(Write::Keep)));
