@@ -14,6 +14,7 @@
 //! | `guests/<namespace>/<cluster>/` | each guest cluster's API server store (removed with the cluster) |
 //! | `plugins/` | hot-reloaded; each bundled plugin is placed here once (`bundled` lists them) |
 //! | `cache/`, `admin.json` | the host's compile cache and admin endpoint |
+//! | `plugin-names.json` | the first file seen with each plugin name, which keeps it |
 //! | `host.toml` | the generated host config (rewritten at every start) |
 //!
 //! A second `up` on the same DIR comes back with the same objects, world

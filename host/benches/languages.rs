@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use wasmvisor_host::capability::kube::{KubeBackend, KubeError, MemoryKube, ReadSource};
 use wasmvisor_host::label_selector::LabelSelector;
+use wasmvisor_host::manifest::ResourceScope;
 use wasmvisor_host::object::KindScope;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
@@ -81,6 +82,9 @@ impl GatedKube {
 
 #[async_trait]
 impl KubeBackend for GatedKube {
+    async fn scope(&self, cluster: &str, api_version: &str, kind: &str) -> Result<ResourceScope, KubeError> {
+        self.inner.scope(cluster, api_version, kind).await
+    }
     async fn get(&self, target: &ObjectRef, source: ReadSource) -> Result<Value, KubeError> {
         self.pass().await;
         self.inner.get(target, source).await

@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::label_selector::LabelSelector;
-use wasmvisor_host::manifest::section;
+use wasmvisor_host::manifest::{ResourceScope, section};
 use wasmvisor_host::object::KindScope;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
@@ -35,6 +35,9 @@ struct EchoKube;
 
 #[async_trait]
 impl KubeBackend for EchoKube {
+    async fn scope(&self, _: &str, _: &str, _: &str) -> Result<ResourceScope, KubeError> {
+        Ok(ResourceScope::Namespaced)
+    }
     async fn get(&self, target: &ObjectRef, _: ReadSource) -> Result<Value, KubeError> {
         Err(KubeError::NotFound(target.to_string()))
     }

@@ -23,6 +23,9 @@
 //! namespace = "wasmvisor-system"
 //! lease = "wasmvisor"
 //!
+//! [plugins.namespace-config]
+//! source = "namespace-config.wasm"       # the plugin-dir file that serves this name
+//!
 //! [[plugins.namespace-config.capabilities.kube]]
 //! api-version = "v1"
 //! kind = "ConfigMap"

@@ -24,6 +24,7 @@ use crate::controller::metrics::ControllerMetrics;
 use crate::controller::watch::Informers;
 use crate::controller::{Controller, Shared};
 use crate::leader::{Leader, LeaderConfig, LeaderError};
+use crate::runtime::claims::{Claims, RecordError};
 use crate::runtime::engine::EngineSettings;
 use crate::runtime::instance::Backends;
 use crate::runtime::reload::{DirError, PluginDir, WatchHandle};
@@ -32,6 +33,10 @@ use crate::runtime::{Runtime, RuntimeConfig, RuntimeError};
 
 /// The plugin directory is rescanned this often even without a file event.
 const PLUGIN_RESYNC: Duration = Duration::from_secs(30);
+
+/// In the data directory: the first file seen with each plugin name, which
+/// keeps the name under `trust-manifests` ([`Claims`]).
+pub const PLUGIN_NAMES: &str = "plugin-names.json";
 
 /// Why a host could not start; each names the part and the cause.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +66,9 @@ pub enum StartError {
     /// The plugin directory could not be read.
     #[error(transparent)]
     PluginDir(#[from] DirError),
+    /// The record of which file first served each plugin name could not be read.
+    #[error(transparent)]
+    PluginNames(#[from] RecordError),
     /// Leader election could not start.
     #[error(transparent)]
     Leader(#[from] LeaderError),
@@ -129,7 +137,8 @@ impl Host {
             backends,
         )?);
 
-        let plugin_dir = Arc::new(PluginDir::open(&plugin_dir_path)?);
+        let claims = Claims::recorded(&config.data_dir.join(PLUGIN_NAMES))?;
+        let plugin_dir = Arc::new(PluginDir::open(&plugin_dir_path)?.with_claims(claims));
         plugin_dir.sync(&runtime).await?;
         let reload = plugin_dir.clone().watch(runtime.clone(), PLUGIN_RESYNC)?;
 

@@ -218,6 +218,7 @@ pub fn generate(grants: &Grants, manifests: &[Manifest], options: &RbacOptions) 
             let group = api_group(&rule.api_version);
             let resource = plural(&rule.kind);
             let reaches: Vec<Reach> = match &rule.namespaces {
+                _ if rule.cluster_scoped => vec![Reach::Cluster],
                 Namespaces::All => vec![Reach::Cluster],
                 Namespaces::Only(set) => set.iter().cloned().map(Reach::Namespace).collect(),
                 // Origins are the namespaces of guest clusters yet to come, so
@@ -229,7 +230,21 @@ pub fn generate(grants: &Grants, manifests: &[Manifest], options: &RbacOptions) 
                 let (verbs, status) = verbs_of(verb);
                 let resource = if status { format!("{resource}/status") } else { resource.clone() };
                 for reach in &reaches {
-                    needs.add(reach, group, &resource, verbs);
+                    match &rule.names {
+                        None => needs.add(reach, group, &resource, verbs),
+                        Some(names) => {
+                            // RBAC cannot narrow `create` by name (the request
+                            // has none yet); the host's own check does.
+                            let (create, named): (Vec<&'static str>, Vec<&'static str>) =
+                                verbs.iter().partition(|v| **v == "create");
+                            for name in names {
+                                needs.add_named(reach, group, &resource, Some(name), &named);
+                            }
+                            if !create.is_empty() {
+                                needs.add(reach, group, &resource, &create);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -415,6 +430,43 @@ mod tests {
         assert_eq!(
             (subject.name.as_str(), subject.namespace.as_deref()),
             ("wasmvisor", Some("wasmvisor-system"))
+        );
+        assert!(out.roles.is_empty());
+    }
+
+    #[test]
+    fn cluster_scoped_and_named_rules_reach_cluster_wide_by_name() {
+        let g = grants(
+            r#"
+            [[plugins.a.capabilities.kube]]
+            api-version = "v1"
+            kind = "Namespace"
+            verbs = ["get", "apply"]
+            cluster-scoped = true
+            names = ["h06"]
+            [[plugins.a.capabilities.kube]]
+            api-version = "vmoperator.vmware.com/v1alpha1"
+            kind = "VirtualMachineClass"
+            verbs = ["list"]
+            cluster-scoped = true
+        "#,
+        );
+        let out = generate(&g, &[], &RbacOptions::default());
+        let named = |verbs: &[&str]| {
+            (
+                "".to_owned(),
+                "namespaces".to_owned(),
+                Some("h06".to_owned()),
+                verbs.iter().map(|v| (*v).to_owned()).collect(),
+            )
+        };
+        assert_eq!(
+            flat(&out.cluster_role.unwrap().0.rules),
+            vec![
+                rule("", "namespaces", &["create"]),
+                named(&["get", "patch"]),
+                rule("vmoperator.vmware.com", "virtualmachineclasses", &["list", "watch"]),
+            ]
         );
         assert!(out.roles.is_empty());
     }

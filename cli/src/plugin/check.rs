@@ -38,7 +38,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         None => Grants {
             plugins: [(
                 manifest.name.clone(),
-                Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
+                Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits },
             )]
             .into(),
             trust_manifests: false,

@@ -12,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::path_pattern::PathPattern;
+use crate::sensitive;
 
 /// A name that is either one value or `*` for any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -192,11 +193,16 @@ impl fmt::Display for Namespaces {
 }
 
 /// Kube verbs on one kind in one cluster and some namespaces.
+///
+/// Which objects a rule reaches depends on the kind's scope, as the
+/// cluster's discovery reports it (never on what the plugin passes): a
+/// namespaced kind in [`KubeRule::namespaces`], a cluster-scoped kind only
+/// with `cluster-scoped = true`, which lists no namespaces. Namespaces and
+/// the RBAC kinds ([`sensitive`]) are reached only by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(try_from = "KubeRuleFields", rename_all = "kebab-case")]
 pub struct KubeRule {
     /// Cluster name from the host configuration, or `*` (the default).
-    #[serde(default)]
     pub cluster: Scope,
     /// `apiVersion` of the kind, e.g. `v1`.
     pub api_version: String,
@@ -204,9 +210,74 @@ pub struct KubeRule {
     pub kind: String,
     /// The operations.
     pub verbs: BTreeSet<KubeVerb>,
-    /// Which namespaces (default: all).
-    #[serde(default)]
+    /// Which namespaces (default: all) of a namespaced kind.
     pub namespaces: Namespaces,
+    /// The kind is cluster-scoped and the rule reaches it (default false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_scoped: bool,
+    /// Only the objects of these names (default: any name; required for
+    /// the kinds in [`sensitive`]). A list names no object, so it never
+    /// matches a rule with names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<BTreeSet<String>>,
+}
+
+/// A kube rule as written, before [`KubeRule`]'s checks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KubeRuleFields {
+    #[serde(default)]
+    cluster: Scope,
+    api_version: String,
+    kind: String,
+    verbs: BTreeSet<KubeVerb>,
+    #[serde(default)]
+    namespaces: Option<Namespaces>,
+    #[serde(default)]
+    cluster_scoped: bool,
+    #[serde(default)]
+    names: Option<BTreeSet<String>>,
+}
+
+impl TryFrom<KubeRuleFields> for KubeRule {
+    type Error = String;
+
+    fn try_from(f: KubeRuleFields) -> Result<Self, String> {
+        let kind = format!("{}/{}", f.api_version, f.kind);
+        if f.cluster_scoped && f.namespaces.as_ref().is_some_and(|n| *n != Namespaces::All) {
+            return Err(format!(
+                "kube rule for {kind}: a cluster-scoped rule reaches no namespace; drop `namespaces` or `cluster-scoped`"
+            ));
+        }
+        if f.names.as_ref().is_some_and(BTreeSet::is_empty) {
+            return Err(format!(
+                "kube rule for {kind}: `names = []` reaches nothing; list names or drop `names`"
+            ));
+        }
+        if sensitive::is_sensitive(&f.api_version, &f.kind) && f.names.is_none() {
+            return Err(format!(
+                "kube rule for {kind}: Namespaces and RBAC objects are reached only by name; add `names = [...]`"
+            ));
+        }
+        Ok(KubeRule {
+            cluster: f.cluster,
+            api_version: f.api_version,
+            kind: f.kind,
+            verbs: f.verbs,
+            namespaces: f.namespaces.unwrap_or_default(),
+            cluster_scoped: f.cluster_scoped,
+            names: f.names,
+        })
+    }
+}
+
+/// Where a kind's objects live, as the cluster's discovery says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceScope {
+    /// In namespaces.
+    Namespaced,
+    /// Cluster-wide.
+    Cluster,
 }
 
 /// One concrete kube call, as the host function sees it.
@@ -220,8 +291,13 @@ pub struct KubeCall<'a> {
     pub api_version: &'a str,
     /// `kind`.
     pub kind: &'a str,
-    /// Namespace; `None` for cluster-scoped objects or all-namespace lists.
+    /// The kind's scope, from discovery: what the client will address.
+    pub scope: ResourceScope,
+    /// Namespace of a namespaced kind; `None` for all-namespace calls.
+    /// Ignored for a cluster-scoped kind.
     pub namespace: Option<&'a str>,
+    /// The object's name; `None` for a list.
+    pub name: Option<&'a str>,
     /// The namespace the reconciled object's cluster comes from, when it is
     /// a member of a dynamic source (see [`Namespaces::Origin`]).
     pub origin: Option<&'a str>,
@@ -234,7 +310,13 @@ impl KubeRule {
             && self.cluster.admits(call.cluster)
             && self.api_version == call.api_version
             && self.kind == call.kind
-            && self.namespaces.admits(call.namespace, call.origin)
+            && match call.scope {
+                ResourceScope::Cluster => self.cluster_scoped,
+                ResourceScope::Namespaced => {
+                    !self.cluster_scoped && self.namespaces.admits(call.namespace, call.origin)
+                }
+            }
+            && self.names.as_ref().is_none_or(|names| call.name.is_some_and(|n| names.contains(n)))
     }
 
     fn covers_verb_in(&self, wanted: &KubeRule, verb: KubeVerb, namespace: Option<&str>) -> bool {
@@ -242,16 +324,27 @@ impl KubeRule {
             && self.cluster.covers(&wanted.cluster)
             && self.api_version == wanted.api_version
             && self.kind == wanted.kind
-            && self.namespaces.covers(namespace)
+            && self.cluster_scoped == wanted.cluster_scoped
+            && (self.cluster_scoped || self.namespaces.covers(namespace))
+            && match (&self.names, &wanted.names) {
+                (None, _) => true,
+                (Some(granted), Some(asked)) => asked.is_subset(granted),
+                (Some(_), None) => false,
+            }
     }
 }
 
 impl fmt::Display for KubeCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "kube {} {}/{} in cluster {:?}", self.verb, self.api_version, self.kind, self.cluster)?;
-        match self.namespace {
-            Some(ns) => write!(f, ", namespace {ns:?}"),
-            None => f.write_str(", all namespaces"),
+        write!(f, "kube {} {}/{}", self.verb, self.api_version, self.kind)?;
+        if let Some(name) = self.name {
+            write!(f, " {name:?}")?;
+        }
+        write!(f, " in cluster {:?}", self.cluster)?;
+        match (self.scope, self.namespace) {
+            (ResourceScope::Cluster, _) => f.write_str(", cluster-scoped"),
+            (ResourceScope::Namespaced, Some(ns)) => write!(f, ", namespace {ns:?}"),
+            (ResourceScope::Namespaced, None) => f.write_str(", all namespaces"),
         }
     }
 }
@@ -394,6 +487,10 @@ pub enum Missing {
         kind: String,
         /// The namespace not covered; `None` for all namespaces.
         namespace: Option<String>,
+        /// Whether the rule asked for is for a cluster-scoped kind.
+        cluster_scoped: bool,
+        /// The object names asked for, if the rule names them.
+        names: Option<BTreeSet<String>>,
     },
     /// An HTTP method on a path pattern of one endpoint.
     Http {
@@ -411,12 +508,18 @@ pub enum Missing {
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Missing::Kube { verb, cluster, api_version, kind, namespace } => {
+            Missing::Kube { verb, cluster, api_version, kind, namespace, cluster_scoped, names } => {
                 write!(f, "kube {verb} {api_version}/{kind} in cluster {cluster}")?;
-                match namespace {
-                    Some(ns) => write!(f, ", namespace {ns:?}"),
-                    None => f.write_str(", all namespaces"),
+                match (cluster_scoped, namespace) {
+                    (true, _) => f.write_str(", cluster-scoped")?,
+                    (false, Some(ns)) => write!(f, ", namespace {ns:?}")?,
+                    (false, None) => f.write_str(", all namespaces")?,
                 }
+                if let Some(names) = names {
+                    let names: Vec<_> = names.iter().map(|n| format!("{n:?}")).collect();
+                    write!(f, ", names {}", names.join(", "))?;
+                }
+                Ok(())
             }
             Missing::Http { endpoint, method, path, foreign } => {
                 write!(f, "{endpoint} {method} {path}")?;
@@ -450,6 +553,8 @@ impl Capabilities {
                             api_version: rule.api_version.clone(),
                             kind: rule.kind.clone(),
                             namespace: namespace.map(str::to_owned),
+                            cluster_scoped: rule.cluster_scoped,
+                            names: rule.names.clone(),
                         });
                     }
                 }
@@ -498,16 +603,32 @@ mod tests {
         [[kube]]
         cluster = "supervisor"
         api-version = "v1"
-        kind = "Namespace"
+        kind = "Node"
         verbs = ["get"]
+        cluster-scoped = true
 
         [[nsx]]
         methods = ["GET", "PATCH"]
         path = "/policy/api/v1/infra/segments/*"
     "#;
 
+    /// Kinds these tests treat as cluster-scoped, as discovery would.
+    const CLUSTER_KINDS: &[&str] = &["Node", "Namespace", "ClusterRoleBinding"];
+
     fn call<'a>(verb: KubeVerb, kind: &'a str, ns: Option<&'a str>) -> KubeCall<'a> {
-        KubeCall { verb, cluster: "supervisor", api_version: "v1", kind, namespace: ns, origin: None }
+        let scope =
+            if CLUSTER_KINDS.contains(&kind) { ResourceScope::Cluster } else { ResourceScope::Namespaced };
+        let name = (verb != KubeVerb::List).then_some("x");
+        KubeCall {
+            verb,
+            cluster: "supervisor",
+            api_version: "v1",
+            kind,
+            scope,
+            namespace: ns,
+            name,
+            origin: None,
+        }
     }
 
     const ORIGIN_RULE: &str = r#"
@@ -550,7 +671,7 @@ mod tests {
     fn kube_call_allowed_inside_rule() {
         let g = caps(GRANT);
         assert!(g.allow_kube(&call(KubeVerb::Get, "ConfigMap", Some("team-a"))).is_some());
-        assert!(g.allow_kube(&call(KubeVerb::Get, "Namespace", None)).is_some());
+        assert!(g.allow_kube(&call(KubeVerb::Get, "Node", None)).is_some());
     }
 
     #[test]
@@ -560,9 +681,9 @@ mod tests {
         assert!(g.allow_kube(&call(KubeVerb::Get, "ConfigMap", Some("kube-system"))).is_none());
         assert!(g.allow_kube(&call(KubeVerb::List, "ConfigMap", None)).is_none());
         assert!(g.allow_kube(&call(KubeVerb::Get, "Secret", Some("team-a"))).is_none());
-        let other_cluster = KubeCall { cluster: "guest-1", ..call(KubeVerb::Get, "Namespace", None) };
+        let other_cluster = KubeCall { cluster: "guest-1", ..call(KubeVerb::Get, "Node", None) };
         assert!(g.allow_kube(&other_cluster).is_none());
-        let lookalike = KubeCall { cluster: "supervisor-2", ..call(KubeVerb::Get, "Namespace", None) };
+        let lookalike = KubeCall { cluster: "supervisor-2", ..call(KubeVerb::Get, "Node", None) };
         assert!(g.allow_kube(&lookalike).is_none(), "a name admits only names below it, not prefixes");
     }
 
@@ -603,8 +724,9 @@ mod tests {
             namespaces = ["team-a", "kube-system"]
             [[kube]]
             api-version = "v1"
-            kind = "Namespace"
+            kind = "Node"
             verbs = ["get"]
+            cluster-scoped = true
             [[nsx]]
             methods = ["GET", "DELETE"]
             path = "/policy/api/v1/infra/**"
@@ -617,7 +739,7 @@ mod tests {
                 r#"kube get v1/ConfigMap in cluster *, namespace "kube-system""#,
                 r#"kube delete v1/ConfigMap in cluster *, namespace "kube-system""#,
                 r#"kube delete v1/ConfigMap in cluster *, namespace "team-a""#,
-                "kube get v1/Namespace in cluster *, all namespaces",
+                "kube get v1/Node in cluster *, cluster-scoped",
                 "nsx GET /policy/api/v1/infra/**",
                 "nsx DELETE /policy/api/v1/infra/**",
             ]
@@ -637,6 +759,120 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("\"*\" alone"), "{err}");
+    }
+
+    /// Rules of every shape, for the scope x kind table.
+    const SCOPED: &str = r#"
+        [[kube]]
+        api-version = "v1"
+        kind = "ConfigMap"
+        verbs = ["get", "list"]
+        namespaces = ["h06"]
+
+        [[kube]]
+        api-version = "v1"
+        kind = "Node"
+        verbs = ["get", "list"]
+        namespaces = ["h06"]
+
+        [[kube]]
+        api-version = "v1"
+        kind = "PersistentVolume"
+        verbs = ["get", "list"]
+
+        [[kube]]
+        api-version = "storage.k8s.io/v1"
+        kind = "StorageClass"
+        verbs = ["get", "list"]
+        cluster-scoped = true
+
+        [[kube]]
+        api-version = "v1"
+        kind = "Namespace"
+        verbs = ["get", "apply"]
+        cluster-scoped = true
+        names = ["h06"]
+    "#;
+
+    #[test]
+    fn scope_by_kind_table() {
+        use KubeVerb::{Apply, Get, List};
+        use ResourceScope::{Cluster, Namespaced};
+        let g = caps(SCOPED);
+        // (kind, api-version, scope from discovery, verb, namespace the plugin passes, name, allowed)
+        let cases: &[(&str, &str, ResourceScope, KubeVerb, Option<&str>, Option<&str>, bool)] = &[
+            // A namespaced kind under a namespace list: inside it only.
+            ("ConfigMap", "v1", Namespaced, Get, Some("h06"), Some("a"), true),
+            ("ConfigMap", "v1", Namespaced, List, Some("h06"), None, true),
+            ("ConfigMap", "v1", Namespaced, Get, Some("h07"), Some("a"), false),
+            ("ConfigMap", "v1", Namespaced, List, None, None, false),
+            // A cluster-scoped kind never matches a namespace list, whatever namespace the plugin names.
+            ("Node", "v1", Cluster, Get, Some("h06"), Some("n1"), false),
+            ("Node", "v1", Cluster, List, Some("h06"), None, false),
+            ("Node", "v1", Cluster, Get, None, Some("n1"), false),
+            // Nor a rule for all namespaces: cluster-scoped access needs a rule that says so.
+            ("PersistentVolume", "v1", Cluster, Get, None, Some("pv"), false),
+            ("PersistentVolume", "v1", Cluster, List, Some("h06"), None, false),
+            ("StorageClass", "storage.k8s.io/v1", Cluster, Get, None, Some("fast"), true),
+            ("StorageClass", "storage.k8s.io/v1", Cluster, List, Some("h06"), None, true),
+            // A cluster-scoped rule never reaches a namespaced kind of the same name.
+            ("StorageClass", "storage.k8s.io/v1", Namespaced, Get, Some("h06"), Some("fast"), false),
+            // Sensitive kinds: by name only, never listed.
+            ("Namespace", "v1", Cluster, Get, Some("h06"), Some("h06"), true),
+            ("Namespace", "v1", Cluster, Apply, None, Some("h06"), true),
+            ("Namespace", "v1", Cluster, Get, Some("h06"), Some("kube-system"), false),
+            ("Namespace", "v1", Cluster, List, Some("h06"), None, false),
+        ];
+        for &(kind, api_version, scope, verb, namespace, name, allowed) in cases {
+            let call = KubeCall {
+                verb,
+                cluster: "supervisor",
+                api_version,
+                kind,
+                scope,
+                namespace,
+                name,
+                origin: None,
+            };
+            assert_eq!(g.allow_kube(&call).is_some(), allowed, "{call}");
+        }
+    }
+
+    #[test]
+    fn sensitive_kinds_need_names_and_cluster_rules_no_namespaces() {
+        let rule = |extra: &str, kind: &str, api_version: &str| {
+            toml::from_str::<Capabilities>(&format!(
+                "[[kube]]\napi-version = \"{api_version}\"\nkind = \"{kind}\"\nverbs = [\"get\"]\n{extra}"
+            ))
+        };
+        let err =
+            rule("cluster-scoped = true", "ClusterRoleBinding", "rbac.authorization.k8s.io/v1").unwrap_err();
+        assert!(err.to_string().contains("only by name; add `names = [...]`"), "{err}");
+        let err = rule("namespaces = [\"h06\"]", "Namespace", "v1").unwrap_err();
+        assert!(err.to_string().contains("only by name"), "{err}");
+        assert!(rule("cluster-scoped = true\nnames = [\"h06\"]", "Namespace", "v1").is_ok());
+        let err = rule("cluster-scoped = true\nnamespaces = [\"h06\"]", "Node", "v1").unwrap_err();
+        assert!(err.to_string().contains("reaches no namespace"), "{err}");
+        let err = rule("names = []", "ConfigMap", "v1").unwrap_err();
+        assert!(err.to_string().contains("reaches nothing"), "{err}");
+    }
+
+    #[test]
+    fn grants_cover_scope_and_names_exactly() {
+        let granted = caps(SCOPED);
+        let asked = |extra: &str, kind: &str| {
+            caps(&format!("[[kube]]\napi-version = \"v1\"\nkind = \"{kind}\"\nverbs = [\"get\"]\n{extra}"))
+        };
+        assert!(granted.missing(&asked("cluster-scoped = true\nnames = [\"h06\"]", "Namespace")).is_empty());
+        let missing =
+            granted.missing(&asked("cluster-scoped = true\nnames = [\"h06\", \"h07\"]", "Namespace"));
+        assert_eq!(missing.len(), 1, "a name outside the grant");
+        assert_eq!(
+            missing[0].to_string(),
+            r#"kube get v1/Namespace in cluster *, cluster-scoped, names "h06", "h07""#
+        );
+        assert_eq!(granted.missing(&asked("cluster-scoped = true", "PersistentVolume")).len(), 1);
+        assert_eq!(granted.missing(&asked("", "PersistentVolume")).len(), 0);
     }
 
     const FOREIGN_GRANT: &str = r#"

@@ -10,14 +10,15 @@ pub mod limits;
 pub mod path_pattern;
 pub mod related;
 pub mod section;
+pub mod sensitive;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use capability::{
-    Capabilities, HttpAccess, HttpRule, KubeCall, KubeRule, KubeVerb, Method, Missing, Namespaces, Scope,
-    http_access,
+    Capabilities, HttpAccess, HttpRule, KubeCall, KubeRule, KubeVerb, Method, Missing, Namespaces,
+    ResourceScope, Scope, http_access,
 };
 pub use limits::{ByteSize, Limits};
 pub use path_pattern::PathPattern;
@@ -182,6 +183,11 @@ impl Manifest {
         }
         if self.limits.timeout.is_zero() {
             return Err(ManifestError::Invalid("limits.timeout must be above zero".into()));
+        }
+        if self.limits.cpu_share == 0 {
+            return Err(ManifestError::Invalid(
+                "limits.cpu-share must be at least 1; a plugin with no share could never run".into(),
+            ));
         }
         Ok(())
     }

@@ -88,11 +88,16 @@ pub struct Limits {
     pub timeout: Duration,
     /// Host calls (kube, nsx, vcenter; not log) per call (default 1000).
     pub host_calls: u32,
+    /// The plugin's CPU share: how many of its calls may run guest code past
+    /// their first epoch tick at once (default 1, one core). Calls over the
+    /// share wait their turn, so a plugin that loops costs at most this
+    /// many cores, however many reconciles it has in flight.
+    pub cpu_share: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory: ByteSize(64 << 20), timeout: Duration::from_secs(5), host_calls: 1000 }
+        Self { memory: ByteSize(64 << 20), timeout: Duration::from_secs(5), host_calls: 1000, cpu_share: 1 }
     }
 }
 
@@ -112,6 +117,9 @@ impl Limits {
         }
         if self.host_calls > cap.host_calls {
             over.push(format!("host-calls {} (granted at most {})", self.host_calls, cap.host_calls));
+        }
+        if self.cpu_share > cap.cpu_share {
+            over.push(format!("cpu-share {} (granted at most {})", self.cpu_share, cap.cpu_share));
         }
         over
     }
@@ -137,13 +145,20 @@ mod tests {
         assert_eq!(l.memory, ByteSize(16 << 20));
         assert_eq!(l.timeout, Duration::from_millis(250));
         assert_eq!(l.host_calls, 1000);
+        assert_eq!(l.cpu_share, 1);
         assert!(toml::from_str::<Limits>("timeout = \"soon\"").is_err());
     }
 
     #[test]
     fn exceeding_names_each_limit() {
         let cap = Limits::default();
-        let wanted = Limits { memory: ByteSize(1 << 30), host_calls: 5, ..cap };
-        assert_eq!(wanted.exceeding(&cap), vec!["memory 1GiB (granted at most 64MiB)".to_string()]);
+        let wanted = Limits { memory: ByteSize(1 << 30), host_calls: 5, cpu_share: 2, ..cap };
+        assert_eq!(
+            wanted.exceeding(&cap),
+            vec![
+                "memory 1GiB (granted at most 64MiB)".to_string(),
+                "cpu-share 2 (granted at most 1)".to_string()
+            ]
+        );
     }
 }

@@ -87,6 +87,13 @@ impl PathPattern {
         rest.is_empty()
     }
 
+    /// Whether the pattern names its routes: no `**`, so each segment is
+    /// spelled out (`*` stands for one id). Requests that can alter a
+    /// plugin's identity need a rule that names them.
+    pub fn names_routes(&self) -> bool {
+        !self.segments.contains(&Segment::Rest)
+    }
+
     /// Whether every path `other` matches is also matched by `self`: a grant
     /// pattern must cover each pattern a manifest asks for.
     pub fn covers(&self, other: &PathPattern) -> bool {

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use wasmvisor_manifest::{ByteSize, Capabilities, Limits, Manifest, Missing};
 
+use crate::runtime::claims::Source;
+
 /// The grant of one plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,15 +20,27 @@ pub struct Grant {
     /// Capabilities the plugin may ask for.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// The source that serves this plugin, e.g. `tkc.wasm` in the plugin
+    /// directory: the operator's binding of the name (and so of its
+    /// finalizer, field manager and NSX/vCenter identity) to code. Absent,
+    /// a name claimed by one source only is served ([`crate::runtime::claims`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
     /// Ceilings for the plugin's declared limits (default: [`Grant::default_ceiling`]).
     #[serde(default = "Grant::default_ceiling")]
     pub limits: Limits,
 }
 
 impl Grant {
-    /// Ceilings when a grant names none: 256MiB, 60s, 10000 host calls.
+    /// Ceilings when a grant names none: 256MiB, 60s, 10000 host calls, a
+    /// CPU share of one core.
     pub fn default_ceiling() -> Limits {
-        Limits { memory: ByteSize(256 << 20), timeout: Duration::from_secs(60), host_calls: 10_000 }
+        Limits {
+            memory: ByteSize(256 << 20),
+            timeout: Duration::from_secs(60),
+            host_calls: 10_000,
+            cpu_share: 1,
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 //! a concurrent status write.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -82,6 +83,17 @@ pub struct Effects {
     terminal_errors: Counter,
     /// Event recorders by cluster name.
     recorders: HashMap<String, Recorder>,
+    /// The shortest requeue-after honoured.
+    requeue_floor: Duration,
+}
+
+/// What the queue does after a successful call: nothing, or run again
+/// after the plugin's delay, never sooner than `floor`.
+fn next_of(outcome: Outcome, floor: Duration) -> Completion {
+    match outcome {
+        Outcome::Done => Completion::Success,
+        Outcome::RequeueAfter(after) => Completion::RequeueAfter(after.max(floor)),
+    }
 }
 
 impl Effects {
@@ -92,6 +104,7 @@ impl Effects {
         clusters: &Clusters,
         watched: impl IntoIterator<Item = &'a str>,
         terminal_errors: Counter,
+        requeue_floor: Duration,
     ) -> Self {
         let mut recorders = HashMap::new();
         for cluster in watched {
@@ -100,7 +113,7 @@ impl Effects {
                 recorders.insert(cluster.to_owned(), Recorder::new(client, reporter));
             }
         }
-        Self { plugin: plugin.to_owned(), terminal_errors, recorders }
+        Self { plugin: plugin.to_owned(), terminal_errors, recorders, requeue_floor }
     }
 
     /// Records `result` for `object` and says what the queue does next: a
@@ -120,10 +133,7 @@ impl Effects {
                 if has_condition(object, &condition_type(&self.plugin)) {
                     self.write_condition(clusters, target, None).await;
                 }
-                match outcome {
-                    Outcome::Done => Completion::Success,
-                    Outcome::RequeueAfter(after) => Completion::RequeueAfter(*after),
-                }
+                next_of(*outcome, self.requeue_floor)
             }
             Err(error) => {
                 let reason = reason(&error.failure);
@@ -321,6 +331,16 @@ mod tests {
         let next = next_conditions(&[theirs.clone(), ours("Trap")], kind, None, "T").unwrap();
         assert_eq!(next, vec![theirs.clone()]);
         assert_eq!(next_conditions(&[theirs], kind, None, "T"), None, "nothing to clear");
+    }
+
+    #[test]
+    fn requeue_after_is_never_sooner_than_the_floor() {
+        let floor = Duration::from_millis(250);
+        let after = |d| next_of(Outcome::RequeueAfter(d), floor);
+        assert_eq!(after(Duration::ZERO), Completion::RequeueAfter(floor));
+        assert_eq!(after(Duration::from_millis(10)), Completion::RequeueAfter(floor));
+        assert_eq!(after(Duration::from_secs(3)), Completion::RequeueAfter(Duration::from_secs(3)));
+        assert_eq!(next_of(Outcome::Done, floor), Completion::Success);
     }
 
     #[test]

@@ -63,6 +63,11 @@ pub struct ControllerSettings {
     /// Longest retry delay (default 5m).
     #[serde(default = "default_backoff_max", with = "wasmvisor_manifest::limits::duration")]
     pub backoff_max: Duration,
+    /// The shortest `requeue-after` honoured (default 250ms): a plugin that
+    /// asks for less (or 0) waits this long, so no plugin can spin the host
+    /// by requeueing at once, forever.
+    #[serde(default = "default_requeue_floor", with = "wasmvisor_manifest::limits::duration")]
+    pub requeue_floor: Duration,
     /// How long shutdown waits for reconciles in flight (default 30s).
     #[serde(default = "default_shutdown_timeout", with = "wasmvisor_manifest::limits::duration")]
     pub shutdown_timeout: Duration,
@@ -83,6 +88,9 @@ fn default_backoff_base() -> Duration {
 fn default_backoff_max() -> Duration {
     Duration::from_secs(300)
 }
+fn default_requeue_floor() -> Duration {
+    Duration::from_millis(250)
+}
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -94,6 +102,7 @@ impl Default for ControllerSettings {
             resync: default_resync(),
             backoff_base: default_backoff_base(),
             backoff_max: default_backoff_max(),
+            requeue_floor: default_requeue_floor(),
             shutdown_timeout: default_shutdown_timeout(),
             sharding: None,
         }

@@ -145,6 +145,7 @@ async fn run(
             &shared.clusters,
             sources.watched.iter().map(|w| w.watch.cluster.as_str()),
             shared.metrics.terminal_errors.get_or_create(&label).clone(),
+            shared.settings.requeue_floor,
         ),
         workers: shared.metrics.active_workers.get_or_create(&label).clone(),
         latency: shared.metrics.reconcile_time.get_or_create(&label).clone(),

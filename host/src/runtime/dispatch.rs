@@ -14,9 +14,14 @@ use crate::capability::error::LimitExceeded;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::object::ObjectRef;
 use crate::runtime::bindings::wasmvisor::plugin::types;
+use crate::runtime::cpu_share::{self, GuestCpus};
+use crate::runtime::guest_thread;
 use crate::runtime::instance::{Backends, InstanceState};
 use crate::runtime::plugin::Plugin;
 use crate::runtime::scope::{CallScope, Dropped, OutputLimits, truncate};
+
+/// How many request-size caps one host call may copy from the guest.
+const HOSTCALL_FUEL_FACTOR: usize = 4;
 
 /// Which export to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,12 +234,36 @@ pub struct Dispatcher {
     pub(crate) backends: Backends,
     pub(crate) metrics: Metrics,
     pub(crate) output: OutputLimits,
-    pub(crate) epoch_tick: Duration,
+    pub(crate) cpus: GuestCpus,
 }
 
 impl Dispatcher {
-    /// Calls `export` of `plugin` on `request` in a fresh instance.
+    /// Calls `export` of `plugin` on `request` in a fresh instance, on a
+    /// guest thread ([`guest_thread`]): guest code never runs on the async
+    /// runtime's workers.
     pub async fn call(
+        &self,
+        plugin: &Arc<Plugin>,
+        export: Export,
+        request: &Request,
+    ) -> Result<Report, ReconcileError> {
+        let (this, plugin, request) = (self.clone(), plugin.clone(), request.clone());
+        let manifest = plugin.manifest.clone();
+        let object = request.target.to_string();
+        guest_thread::run(async move { this.call_here(&plugin, export, &request).await })
+            .await
+            .unwrap_or_else(|| {
+                Err(ReconcileError {
+                    plugin: manifest.id(),
+                    object,
+                    failure: Failure::Instantiate { message: "the host is shutting down".into() },
+                    backtrace: None,
+                })
+            })
+    }
+
+    /// [`Dispatcher::call`] on the current thread.
+    async fn call_here(
         &self,
         plugin: &Arc<Plugin>,
         export: Export,
@@ -244,13 +273,25 @@ impl Dispatcher {
         let manifest = plugin.manifest.clone();
         let limits = manifest.limits;
         let object = request.target.to_string();
-        let mut scope = CallScope::new(manifest.clone(), object.clone(), self.output, self.metrics.clone());
+        let mut scope = CallScope::new(
+            manifest.clone(),
+            object.clone(),
+            self.output,
+            self.metrics.clone(),
+            plugin.log_rate.clone(),
+        );
         scope.origin = crate::cluster::member_namespace(&request.target.cluster).map(str::to_owned);
         let memory = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
+        let turn = scope.turn.clone();
         let mut store = Store::new(&self.engine, InstanceState::new(scope, self.backends.clone(), memory));
         store.limiter(|state| state.limiter());
-        store.set_epoch_deadline(ticks(limits.timeout, self.epoch_tick));
-        store.epoch_deadline_trap();
+        // What one host call may copy out of the guest (strings and lists,
+        // aliased or not): a few times the request-size cap, so a body just
+        // over the cap still gets its typed error, yet far below any
+        // plugin's memory. wasmtime checks it while lifting, before the host
+        // allocates, so no call makes the host hold more for the plugin.
+        store.set_hostcall_fuel(self.output.max_request_bytes.saturating_mul(HOSTCALL_FUEL_FACTOR));
+        cpu_share::install(&mut store, started + limits.timeout, turn, self.cpus.clone(), plugin.cpu.clone());
 
         let wit_request = types::Request {
             target: types::ObjectRef {
@@ -332,12 +373,6 @@ impl Dispatcher {
     }
 }
 
-/// Epoch ticks for `timeout`, rounded up, plus one for the tick in progress.
-fn ticks(timeout: Duration, tick: Duration) -> u64 {
-    let tick = tick.as_nanos().max(1);
-    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
-}
-
 /// Names the cause of a trap: one of our limits, the deadline, a panic, or
 /// another trap; with the guest backtrace when wasmtime has one.
 fn classify(trap: &wasmtime::Error, state: &InstanceState, timeout: Duration) -> (Failure, Option<String>) {
@@ -354,7 +389,17 @@ fn classify(trap: &wasmtime::Error, state: &InstanceState, timeout: Duration) ->
             let message = state.stderr().trim().to_owned();
             (Failure::Panic { message }, backtrace)
         }
-        _ => (Failure::Trap { message: format!("{trap:#}") }, backtrace),
+        _ => (Failure::Trap { message: trap_cause(trap) }, backtrace),
+    }
+}
+
+/// What the trap was, without the backtrace wasmtime wraps around it (that
+/// goes in [`ReconcileError::backtrace`]): a message that starts with its
+/// cause survives the 1 KiB cut of an Event note.
+fn trap_cause(trap: &wasmtime::Error) -> String {
+    match trap.downcast_ref::<Trap>() {
+        Some(code) => code.to_string(),
+        None => trap.root_cause().to_string(),
     }
 }
 
@@ -363,9 +408,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticks_round_up() {
-        assert_eq!(ticks(Duration::from_millis(100), Duration::from_millis(10)), 11);
-        assert_eq!(ticks(Duration::from_millis(101), Duration::from_millis(10)), 12);
+    fn a_trap_names_its_cause_not_its_backtrace() {
+        let frames: String = (0..64).map(|i| format!("  {i}: plugin::deep::frame_{i}\n")).collect();
+        let trap = wasmtime::Error::new(Trap::StackOverflow)
+            .context(format!("error while executing at wasm backtrace:\n{frames}"));
+        assert_eq!(trap_cause(&trap), Trap::StackOverflow.to_string());
+        let other =
+            wasmtime::Error::msg("host function failed").context("error while executing at wasm backtrace");
+        assert_eq!(trap_cause(&other), "host function failed");
     }
 
     #[test]

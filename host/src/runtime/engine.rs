@@ -21,8 +21,13 @@ pub struct EngineSettings {
     pub max_instances: u32,
     /// Largest linear memory any plugin may be granted (pool slot size).
     pub max_memory_bytes: u64,
-    /// Epoch tick: the granularity of reconcile deadlines.
+    /// Epoch tick: the granularity of reconcile deadlines and the length of
+    /// a guest's turn at a CPU.
     pub epoch_tick: Duration,
+    /// CPUs guest code may occupy at once, across all plugins (default: all
+    /// but one, at least one), so looping guests always leave the host's own
+    /// work a core.
+    pub guest_cpus: usize,
 }
 
 impl Default for EngineSettings {
@@ -32,6 +37,7 @@ impl Default for EngineSettings {
             max_instances: 64,
             max_memory_bytes: 256 << 20,
             epoch_tick: Duration::from_millis(10),
+            guest_cpus: std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
         }
     }
 }

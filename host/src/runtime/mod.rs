@@ -5,17 +5,22 @@
 //! and [`Runtime::install`].
 //!
 //! Read the parts in the order a plugin meets them: [`engine`] (wasmtime
-//! engine, pooling allocator, epoch ticker) → [`plugin`] (load a component:
+//! engine, pooling allocator, epoch ticker) → [`claims`] (which source may
+//! serve which plugin name) → [`plugin`] (load a component:
 //! manifest, grant check, pre-instantiation, through the [`compile_cache`])
 //! → [`registry`] (loaded plugins by name, swapped atomically by
 //! [`reload`]) → [`dispatch`] (one call on a fresh [`instance`] under the
-//! plugin's limits, with a [`scope`] of per-call budgets) → [`bindings`]
-//! (the generated WIT types the capabilities implement).
+//! plugin's limits, with a [`scope`] of per-call budgets, on a guest thread
+//! taking turns at the CPUs) → [`bindings`] (the generated WIT types the
+//! capabilities implement).
 
 pub mod bindings;
+pub mod claims;
 pub mod compile_cache;
+mod cpu_share;
 pub mod dispatch;
 pub mod engine;
+mod guest_thread;
 pub mod instance;
 pub mod plugin;
 pub mod registry;
@@ -105,7 +110,8 @@ impl Runtime {
     pub fn new(config: RuntimeConfig, backends: Backends) -> Result<Self, RuntimeError> {
         let engine = engine::build(&config.engine)?;
         let cache = CompileCache::new(config.cache_dir, &engine);
-        let loader = Loader::new(engine.clone(), cache).map_err(|e| RuntimeError::Link(e.into()))?;
+        let loader = Loader::new(engine.clone(), cache, config.output.log_rate)
+            .map_err(|e| RuntimeError::Link(e.into()))?;
         let ticker =
             EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Thread)?;
         let metrics = Metrics::default();
@@ -114,7 +120,7 @@ impl Runtime {
             backends,
             metrics: metrics.clone(),
             output: config.output,
-            epoch_tick: config.engine.epoch_tick,
+            cpus: cpu_share::GuestCpus::new(config.engine.guest_cpus),
         };
         Ok(Self {
             loader,
@@ -150,6 +156,11 @@ impl Runtime {
         let removed = self.registry.remove(name)?;
         self.metrics.plugin_info.remove(&plugin_labels(&removed.plugin));
         Some(removed.plugin)
+    }
+
+    /// The grants plugins are loaded against now.
+    pub fn grants(&self) -> Arc<Grants> {
+        self.grants.load_full()
     }
 
     /// Replaces the grants; plugins loaded afterwards are checked against them.

@@ -12,8 +12,10 @@ use wasmtime::component::Linker;
 use wasmvisor_manifest::{ComponentManifestError, Manifest};
 
 use crate::capability::grant::{GrantError, Grants};
+use crate::capability::log::rate::{LogRate, LogRateLimits};
 use crate::runtime::bindings::ReconcilerPre;
 use crate::runtime::compile_cache::{CompileCache, CompileError, Digest, Provenance};
+use crate::runtime::cpu_share::PluginShare;
 use crate::runtime::instance::InstanceState;
 
 /// A loaded, validated plugin, ready to instantiate.
@@ -27,6 +29,10 @@ pub struct Plugin {
     /// Time to compile or deserialize it.
     pub load_time: Duration,
     pub(crate) pre: ReconcilerPre<InstanceState>,
+    /// Its CPU share (`limits.cpu-share`), shared by all its calls.
+    pub(crate) cpu: PluginShare,
+    /// Its log rate, shared by all its calls.
+    pub(crate) log_rate: Arc<LogRate>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -71,16 +77,21 @@ pub struct Loader {
     engine: Engine,
     linker: Linker<InstanceState>,
     cache: CompileCache,
+    log_rate: LogRateLimits,
 }
 
 impl Loader {
     /// A loader whose linker provides the world's imports (and WASI reduced
     /// to clocks and random numbers).
-    pub(crate) fn new(engine: Engine, cache: CompileCache) -> wasmtime::Result<Self> {
+    pub(crate) fn new(
+        engine: Engine,
+        cache: CompileCache,
+        log_rate: LogRateLimits,
+    ) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::capability::add_to_linker(&mut linker)?;
-        Ok(Self { engine, linker, cache })
+        Ok(Self { engine, linker, cache, log_rate })
     }
 
     /// Loads `bytes` if its manifest fits `grants`. Blocking: compiles.
@@ -99,6 +110,8 @@ impl Loader {
             |e: wasmtime::Error| LoadError::World { plugin: plugin.clone(), detail: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(world)?;
         let pre = ReconcilerPre::new(pre).map_err(world)?;
-        Ok(Plugin { manifest: Arc::new(manifest), digest, provenance, load_time, pre })
+        let cpu = PluginShare::new(manifest.limits.cpu_share);
+        let log_rate = Arc::new(LogRate::new(self.log_rate, Instant::now()));
+        Ok(Plugin { manifest: Arc::new(manifest), digest, provenance, load_time, pre, cpu, log_rate })
     }
 }

@@ -4,7 +4,10 @@
 //! validated on a blocking thread, off the reconcile path, then installed
 //! atomically; a file that fails (garbage, wrong world, over its grant) is
 //! refused with a log line and the version already loaded keeps serving; a
-//! removed file's plugin gets no more work. The directory is read through a
+//! removed file's plugin gets no more work. Before any of that, the name
+//! each file's manifest claims is judged for all files at once
+//! ([`crate::runtime::claims`]): a file may not serve a name bound to
+//! another, whatever the directory order. The directory is read through a
 //! cap-std handle, so no file name can lead outside it. Write files
 //! atomically (write elsewhere, then rename): a half-written file is refused
 //! like any broken one until the write completes.
@@ -18,7 +21,10 @@ use cap_std::fs::Dir;
 use notify::Watcher as _;
 use tokio::sync::mpsc;
 
+use wasmvisor_manifest::Manifest;
+
 use crate::runtime::Runtime;
+use crate::runtime::claims::{Claims, Refusal};
 use crate::runtime::compile_cache::Digest;
 
 /// The plugin a file provides.
@@ -44,6 +50,9 @@ pub struct FileState {
 struct Tracked {
     digest: Digest,
     state: FileState,
+    /// Refused for the name it claims ([`Claims`]), not for its contents:
+    /// judged again at every sync, changed or not.
+    claim_refused: bool,
 }
 
 /// A plugin directory and what was last loaded from each of its files.
@@ -51,6 +60,7 @@ pub struct PluginDir {
     dir: Dir,
     path: PathBuf,
     files: Mutex<BTreeMap<String, Tracked>>,
+    claims: Claims,
 }
 
 /// Why the directory could not be opened or read.
@@ -66,7 +76,19 @@ impl PluginDir {
     pub fn open(path: &Path) -> Result<Self, DirError> {
         let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())
             .map_err(|error| DirError { path: path.to_owned(), error })?;
-        Ok(Self { dir, path: path.to_owned(), files: Mutex::new(BTreeMap::new()) })
+        Ok(Self {
+            dir,
+            path: path.to_owned(),
+            files: Mutex::new(BTreeMap::new()),
+            claims: Claims::in_memory(),
+        })
+    }
+
+    /// Judges the names files claim with `claims` (by default first-seen
+    /// owners are kept in memory only).
+    pub fn with_claims(mut self, claims: Claims) -> Self {
+        self.claims = claims;
+        self
     }
 
     /// The state of each file after the last sync.
@@ -107,23 +129,58 @@ impl PluginDir {
                 tracing::info!(file, plugin, "plugin file removed; the plugin gets no more work");
             }
         }
+        let mut read = Vec::new();
         for file in present {
-            let bytes = match self.dir.read(&file) {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    tracing::warn!(file, %error, "cannot read plugin file");
-                    continue;
-                }
-            };
+            match self.dir.read(&file) {
+                Ok(bytes) => read.push((file, bytes)),
+                Err(error) => tracing::warn!(file, %error, "cannot read plugin file"),
+            }
+        }
+        // Names are judged for all files at once, before anything loads, so
+        // the outcome does not depend on the order of the files.
+        let claimed: BTreeMap<String, String> = read
+            .iter()
+            .filter_map(|(file, bytes)| Some((file.clone(), Manifest::from_component(bytes).ok()?.name)))
+            .collect();
+        let refused = self.claims.judge(&runtime.grants(), &claimed);
+        for (file, bytes) in read {
             let digest = Digest::of(&bytes);
             let previous = self.lock().get(&file).cloned();
-            if previous.as_ref().is_some_and(|p| p.digest == digest) {
+            if let Some(refusal) = refused.get(&file) {
+                let state = self.refuse_claim(runtime, &file, refusal, previous, digest);
+                self.lock().insert(file, Tracked { digest, state, claim_refused: true });
+                continue;
+            }
+            if previous.as_ref().is_some_and(|p| p.digest == digest && !p.claim_refused) {
                 continue;
             }
             let state = self.load_file(runtime, &file, bytes, previous.map(|p| p.state)).await;
-            self.lock().insert(file, Tracked { digest, state });
+            self.lock().insert(file, Tracked { digest, state, claim_refused: false });
         }
         Ok(())
+    }
+
+    /// A file whose claim is refused serves nothing; logged once per refusal.
+    fn refuse_claim(
+        &self,
+        runtime: &Runtime,
+        file: &str,
+        refusal: &Refusal,
+        previous: Option<Tracked>,
+        digest: Digest,
+    ) -> FileState {
+        let error = refusal.to_string();
+        let unchanged = previous.as_ref().is_some_and(|p| {
+            p.claim_refused && p.digest == digest && p.state.error.as_deref() == Some(&error)
+        });
+        if !unchanged {
+            if let Some(Serving { name, plugin }) = previous.and_then(|p| p.state.serving) {
+                runtime.remove(&name);
+                tracing::warn!(file, plugin, "plugin stops serving: its name is no longer this file's");
+            }
+            tracing::error!(file, %error, "plugin refused");
+        }
+        FileState { serving: None, error: Some(error) }
     }
 
     async fn load_file(

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use wasmvisor_manifest::Manifest;
 
 use crate::capability::error::{HostCallError, LimitExceeded};
+use crate::capability::log::rate::{LogRate, LogRateLimits};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
+use crate::runtime::cpu_share::Turn;
 
 /// Caps on what one call may emit, set by the operator for all plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub struct OutputLimits {
     pub max_log_line_bytes: usize,
     /// Longest error message kept from a plugin.
     pub max_error_bytes: usize,
+    /// Each plugin's log rate across all its calls.
+    pub log_rate: LogRateLimits,
 }
 
 impl Default for OutputLimits {
@@ -31,6 +35,7 @@ impl Default for OutputLimits {
             max_log_lines: 100,
             max_log_line_bytes: 4096,
             max_error_bytes: 4096,
+            log_rate: LogRateLimits::default(),
         }
     }
 }
@@ -58,6 +63,10 @@ pub struct CallScope {
     host_calls: u32,
     log_lines: u32,
     pub(crate) dropped: Dropped,
+    /// The call's turn at the guest CPUs, given back by every host call.
+    pub(crate) turn: Turn,
+    /// The plugin's log rate, shared with its other calls.
+    pub(crate) log_rate: Arc<LogRate>,
 }
 
 impl CallScope {
@@ -67,6 +76,7 @@ impl CallScope {
         object: String,
         limits: OutputLimits,
         metrics: Metrics,
+        log_rate: Arc<LogRate>,
     ) -> Self {
         Self {
             manifest,
@@ -77,12 +87,16 @@ impl CallScope {
             host_calls: 0,
             log_lines: 0,
             dropped: Dropped::default(),
+            turn: Turn::default(),
+            log_rate,
         }
     }
 
     /// Counts one host call against the plugin's budget; over budget, the
-    /// call traps.
+    /// call traps. The call is about to wait on I/O, so it gives its turn
+    /// at the CPUs back.
     pub(crate) fn charge(&mut self) -> Result<(), HostCallError> {
+        self.turn.give_back();
         let limit = self.manifest.limits.host_calls;
         if self.host_calls >= limit {
             return Err(HostCallError::Limit(LimitExceeded::HostCalls { limit }));
@@ -152,7 +166,8 @@ mod tests {
         .unwrap();
         manifest.limits.host_calls = host_calls;
         let limits = OutputLimits { max_log_lines: log_lines, ..OutputLimits::default() };
-        CallScope::new(Arc::new(manifest), "obj".into(), limits, Metrics::default())
+        let log_rate = Arc::new(LogRate::new(limits.log_rate, std::time::Instant::now()));
+        CallScope::new(Arc::new(manifest), "obj".into(), limits, Metrics::default(), log_rate)
     }
 
     #[test]

@@ -58,7 +58,11 @@ async fn tkc_reaches_neither_nsx_nor_vcenter_nor_secrets() {
     let (host, seen) = attempt(&sims, &TKC, calls).await;
     assert_error(&seen[0], "forbidden", &format!("nsx GET {T1}"));
     assert_error(&seen[1], "forbidden", &format!("vcenter GET {VMS}"));
-    assert_error(&seen[2], "forbidden", "kube get v1/Secret in cluster \"default\", namespace \"tkgs-ns\"");
+    assert_error(
+        &seen[2],
+        "forbidden",
+        "kube get v1/Secret \"tkgs-cluster-1-kubeconfig\" in cluster \"default\", namespace \"tkgs-ns\"",
+    );
     assert_eq!(
         (host.denied("tkc", "nsx"), host.denied("tkc", "vcenter"), host.denied("tkc", "kube")),
         (1, 1, 1)
@@ -123,9 +127,13 @@ async fn cloud_provider_writes_only_in_its_origin_clusters_namespace() {
     assert_error(
         &seen[1],
         "forbidden",
-        "kube get vmoperator.vmware.com/v1alpha1/VirtualMachineService in cluster \"default\", namespace \"team-b\"",
+        "kube get vmoperator.vmware.com/v1alpha1/VirtualMachineService \"tkc-a-0123456789abcdef01234\" in cluster \"default\", namespace \"team-b\"",
     );
-    assert_error(&seen[2], "forbidden", "kube get v1/Secret in cluster \"default\", namespace \"team-a\"");
+    assert_error(
+        &seen[2],
+        "forbidden",
+        "kube get v1/Secret \"tkc-a-kubeconfig\" in cluster \"default\", namespace \"team-a\"",
+    );
     assert_error(&seen[3], "forbidden", &format!("nsx GET {T1}"));
     assert_error(&seen[4], "forbidden", &format!("vcenter GET {VMS}"));
     assert_eq!(host.denied("cloud-provider", "kube"), 2);

@@ -158,7 +158,7 @@ async fn vcenter_denials_name_what_was_missing() {
         &seen[2],
         "forbidden",
         &format!(
-            "vcenter POST {attach}: tagging changes can alter plugin identity; needs a rule with foreign = true"
+            "vcenter POST {attach}: tagging changes can alter plugin identity; needs a rule naming the route (a path without '**') with foreign = true"
         ),
     );
     for (i, method) in [(3, "POST"), (4, "DELETE"), (5, "GET")] {

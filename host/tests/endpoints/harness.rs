@@ -53,6 +53,9 @@ path = "/api/vcenter/vm"
 methods = ["POST", "DELETE"]
 path = "/api/vcenter/vm/**"
 [[plugins.probe.capabilities.vcenter]]
+methods = ["POST"]
+path = "/api/vcenter/vm/*/power"
+[[plugins.probe.capabilities.vcenter]]
 methods = ["POST", "DELETE"]
 path = "/api/session"
 [[plugins.probe.capabilities.vcenter]]

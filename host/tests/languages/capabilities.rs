@@ -57,7 +57,8 @@ async fn js_call_beyond_its_grant_is_forbidden() {
         err.failure,
         Failure::Returned {
             kind: wasmvisor_host::ErrorKind::Forbidden,
-            message: r#"kube get v1/ConfigMap in cluster "default", namespace "kube-system""#.into()
+            message: r#"kube get v1/ConfigMap "trust-bundle" in cluster "default", namespace "kube-system""#
+                .into()
         }
     );
     assert_eq!(denied(&host, "trust-bundle"), 1);

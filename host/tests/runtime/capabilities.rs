@@ -25,12 +25,16 @@ async fn assert_forbidden(host: &Host, mode: &str, names: &str) {
 #[tokio::test]
 async fn denied_calls_are_forbidden_and_counted() {
     let host = Host::new().with_chaos();
-    assert_forbidden(&host, "denied-kube", r#"kube get v1/Secret in cluster "default", namespace "chaos""#)
-        .await;
+    assert_forbidden(
+        &host,
+        "denied-kube",
+        r#"kube get v1/Secret "token" in cluster "default", namespace "chaos""#,
+    )
+    .await;
     assert_forbidden(
         &host,
         "denied-namespace",
-        r#"kube get v1/ConfigMap in cluster "default", namespace "kube-system""#,
+        r#"kube get v1/ConfigMap "x" in cluster "default", namespace "kube-system""#,
     )
     .await;
     assert_eq!(denied(&host, "kube"), 2);

@@ -5,9 +5,11 @@
 //! Both interfaces share one implementation; each view holds only its own
 //! endpoint, so an NSX call can never reach vCenter's client or credentials.
 //!
-//! A call passes three gates, in order, before the plugin's request is sent:
-//! a rule must allow the method on the path; the path must not be reserved
-//! to the host; and a mutating call on an existing object must find the
+//! A call passes four gates, in order, before the plugin's request is sent:
+//! the path must read the same to every server, and is judged as the server
+//! decodes it ([`super::request_target`]); a rule must allow the method on
+//! the path; the path must not be reserved to the host nor alter an identity
+//! without a rule naming it; and a mutating call on an existing object must find the
 //! plugin's own identity on it unless the rule has `foreign = true`
 //! ([`super::identity`]). A refusal at any gate is `forbidden` for
 //! the plugin, one `warn!` here and one count in the denied metric.
@@ -18,6 +20,7 @@ use wasmtime::component::HasData;
 use wasmvisor_manifest::{HttpAccess, HttpRule, Method, http_access};
 
 use super::identity::{self, Identity, Refusal};
+use super::request_target::RequestTarget;
 use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
 use crate::capability::error::{HostCallError, convert};
 use crate::runtime::bindings::wasmvisor::plugin::{nsx, types, vcenter};
@@ -78,12 +81,22 @@ impl EndpointHost<'_> {
             self.scope.check_request_size(capability, body.len())?;
         }
         let method = method(req.method);
-        let access = http_access(self.rules(), method, &req.path);
+        let target = match RequestTarget::parse(&req.path) {
+            Ok(target) => target,
+            Err(unreadable) => {
+                let reason = unreadable.to_string();
+                return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
+            }
+        };
+        // From here on every gate, and the request sent, see the path as
+        // the server will read it.
+        let path = target.wire();
+        let access = http_access(self.rules(), method, &path);
         if access == HttpAccess::Denied {
-            return Err(self.deny(format!("{capability} {method} {}", req.path), None));
+            return Err(self.deny(format!("{capability} {method} {path}"), None));
         }
-        if let Some(reason) = identity::reserved(self.kind, method, &req.path, access) {
-            return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
+        if let Some(reason) = identity::reserved(self.kind, method, &target, self.rules()) {
+            return Err(self.deny(format!("{capability} {method} {path}: {reason}"), Some(&reason)));
         }
         let Some(endpoint) = self.endpoint else {
             self.scope.record(capability, "error");
@@ -93,10 +106,10 @@ impl EndpointHost<'_> {
         };
         let plugin = self.scope.manifest.name.clone();
         let identity = Identity { kind: self.kind, plugin: &plugin, endpoint };
-        let plan = match identity.check(method, &req.path, access).await {
+        let plan = match identity.check(method, &path, access).await {
             Ok(plan) => plan,
             Err(Refusal::Denied(reason)) => {
-                return Err(self.deny(format!("{capability} {method} {}: {reason}", req.path), Some(&reason)));
+                return Err(self.deny(format!("{capability} {method} {path}: {reason}"), Some(&reason)));
             }
             Err(Refusal::Failed(e)) => {
                 self.scope.record(capability, "error");
@@ -105,7 +118,7 @@ impl EndpointHost<'_> {
         };
         tracing::Span::current().record("allowed", true);
         let body = identity::stamp(&plan, req.body);
-        let mut result = endpoint.send(HttpRequest { method, path: req.path, body }).await;
+        let mut result = endpoint.send(HttpRequest { method, path, body }).await;
         if let Ok(response) = &result
             && let Err(e) = identity.finish(&plan, response).await
         {

@@ -31,8 +31,9 @@
 //! practice because one reconcile per object runs at a time.
 
 use serde_json::{Value, json};
-use wasmvisor_manifest::{HttpAccess, Method};
+use wasmvisor_manifest::{HttpAccess, HttpRule, Method};
 
+use super::request_target::RequestTarget;
 use crate::capability::endpoint::vcenter::is_session_path;
 use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
 
@@ -45,7 +46,6 @@ pub const VCENTER_CATEGORY_ID: &str = "urn:vmomi:InventoryServiceCategory:wasmvi
 const VCENTER_TAG_PREFIX: &str = "urn:vmomi:InventoryServiceTag:wasmvisor-plugin-";
 const VCENTER_TAG_SUFFIX: &str = ":GLOBAL";
 const VM_COLLECTION: &str = "/api/vcenter/vm";
-const TAGGING: &str = "/api/cis/tagging/";
 
 /// The vCenter tag id of `plugin`'s identity.
 pub fn vcenter_tag_id(plugin: &str) -> String {
@@ -99,26 +99,87 @@ fn without_query(path: &str) -> &str {
     path.split_once('?').map_or(path, |(p, _)| p)
 }
 
-fn query_action(path: &str) -> Option<&str> {
-    let (_, query) = path.split_once('?')?;
-    query.split('&').find_map(|kv| kv.strip_prefix("action="))
+/// A request that could attach, detach or rewrite a plugin identity, and
+/// what it takes to send one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdentityRoute {
+    /// Named in the refusal.
+    what: &'static str,
+    /// The naming rule must also have `foreign = true`: the request can
+    /// reach other plugins' identities.
+    foreign: bool,
 }
 
-/// Calls no grant can open: vCenter's session, and tagging changes without
-/// `foreign` (they could forge or strip an identity). Returns the reason.
-pub(crate) fn reserved(kind: EndpointKind, method: Method, path: &str, access: HttpAccess) -> Option<String> {
-    if kind != EndpointKind::Vcenter {
-        return None;
+/// Path prefixes whose writes touch identities: vCenter tags, categories
+/// and their associations (both REST surfaces), NSX's bulk tag operations
+/// and batch APIs.
+const IDENTITY_PREFIXES: &[(EndpointKind, &str, &str)] = &[
+    (EndpointKind::Vcenter, "/api/cis/tagging/", "tagging changes"),
+    (EndpointKind::Vcenter, "/rest/com/vmware/cis/tagging/", "tagging changes"),
+    (EndpointKind::Nsx, "/policy/api/v1/infra/tags/", "bulk tag operations"),
+    (EndpointKind::Nsx, "/api/v1/batch", "batch requests"),
+    (EndpointKind::Nsx, "/policy/api/v1/batch", "batch requests"),
+];
+
+/// NSX's hierarchical API: one PATCH/PUT of the root can rewrite any
+/// child's tags, which the host stamps only on the root body.
+const NSX_HIERARCHY_ROOT: &str = "/policy/api/v1/infra";
+
+/// Whether `target` is identity-bearing for a `method` call, and how.
+fn identity_route(kind: EndpointKind, method: Method, target: &RequestTarget) -> Option<IdentityRoute> {
+    let path = target.path().trim_end_matches('/');
+    let reads = target.action().is_some_and(|a| a.starts_with("list"));
+    if mutating(method) && !reads {
+        let prefixed = IDENTITY_PREFIXES
+            .iter()
+            .find(|(k, prefix, _)| *k == kind && (path.starts_with(prefix) || format!("{path}/") == *prefix));
+        if let Some(&(_, _, what)) = prefixed {
+            return Some(IdentityRoute { what, foreign: true });
+        }
+        let custom = path.split('/').any(|s| s.contains("custom-attribute") || s.contains("custom-field"));
+        if kind == EndpointKind::Vcenter && custom {
+            return Some(IdentityRoute { what: "custom attribute changes", foreign: true });
+        }
+        if kind == EndpointKind::Nsx
+            && path == NSX_HIERARCHY_ROOT
+            && matches!(method, Method::Patch | Method::Put)
+        {
+            return Some(IdentityRoute { what: "hierarchical API writes", foreign: true });
+        }
     }
-    if is_session_path(path) {
-        return Some("the vCenter session belongs to the host".into());
-    }
-    let reads = query_action(path).is_some_and(|a| a.starts_with("list"));
-    if without_query(path).starts_with(TAGGING) && mutating(method) && !reads && access != HttpAccess::Foreign
-    {
-        return Some("tagging changes can alter plugin identity; needs a rule with foreign = true".into());
+    if target.action().is_some() && !reads {
+        return Some(IdentityRoute { what: "?action= requests", foreign: false });
     }
     None
+}
+
+/// Calls no grant can open (vCenter's session), and identity-bearing calls
+/// no rule names: tagging, custom attributes, bulk and hierarchical writes
+/// (these also need `foreign = true`), and any `?action=` form other than a
+/// `list…` read. A rule names a route when its pattern has no `**`.
+/// Returns the reason.
+pub(crate) fn reserved(
+    kind: EndpointKind,
+    method: Method,
+    target: &RequestTarget,
+    rules: &[HttpRule],
+) -> Option<String> {
+    if kind == EndpointKind::Vcenter && is_session_path(target.path()) {
+        return Some("the vCenter session belongs to the host".into());
+    }
+    let route = identity_route(kind, method, target)?;
+    let path = target.wire();
+    let named = rules
+        .iter()
+        .any(|r| r.allows(method, &path) && r.path.names_routes() && (r.foreign || !route.foreign));
+    if named {
+        return None;
+    }
+    let foreign = if route.foreign { " with foreign = true" } else { "" };
+    Some(format!(
+        "{} can alter plugin identity; needs a rule naming the route (a path without '**'){foreign}",
+        route.what
+    ))
 }
 
 impl Identity<'_> {
@@ -337,19 +398,134 @@ mod tests {
         assert_eq!(tags(&stamp(&own("a", true), None)), json!([{"scope": "wasmvisor/plugin", "tag": "a"}]));
     }
 
+    fn rules(text: &str) -> Vec<HttpRule> {
+        #[derive(serde::Deserialize)]
+        struct Rules {
+            rule: Vec<HttpRule>,
+        }
+        toml::from_str::<Rules>(text).unwrap().rule
+    }
+
+    /// Wide rules (`**`), with and without `foreign`: what a plugin that
+    /// wants to forge ownership would ask for.
+    const WIDE: &str = r#"
+        [[rule]]
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        path = "/**"
+        foreign = true
+    "#;
+
     #[test]
-    fn reserved_vcenter_calls() {
+    fn identity_bearing_routes_need_a_rule_that_names_them() {
+        use EndpointKind::{Nsx, Vcenter};
+        use Method::{Delete, Get, Patch, Post, Put};
+        let wide = rules(WIDE);
+        // (endpoint, method, path, a rule that names it, refused under WIDE)
+        let cases: &[(EndpointKind, Method, &str, &str, bool)] = &[
+            (
+                Vcenter,
+                Post,
+                "/api/cis/tagging/tag-association/t?action=attach",
+                "/api/cis/tagging/tag-association/*",
+                true,
+            ),
+            (
+                Vcenter,
+                Post,
+                "/api/cis/tagging/tag-association/t?action=detach",
+                "/api/cis/tagging/tag-association/*",
+                true,
+            ),
+            (
+                Vcenter,
+                Post,
+                "/api/cis/tagging/tag-association?action=attach-multiple-tags-to-object",
+                "/api/cis/tagging/tag-association",
+                true,
+            ),
+            (Vcenter, Post, "/api/cis/tagging/tag", "/api/cis/tagging/tag", true),
+            (Vcenter, Patch, "/api/cis/tagging/tag/t", "/api/cis/tagging/tag/*", true),
+            (Vcenter, Delete, "/api/cis/tagging/tag/t", "/api/cis/tagging/tag/*", true),
+            (Vcenter, Post, "/api/cis/tagging/category", "/api/cis/tagging/category", true),
+            (Vcenter, Delete, "/api/cis/tagging/category/c", "/api/cis/tagging/category/*", true),
+            (
+                Vcenter,
+                Post,
+                "/rest/com/vmware/cis/tagging/tag-association/id:t?~action=attach",
+                "/rest/com/vmware/cis/tagging/tag-association/*",
+                true,
+            ),
+            (
+                Vcenter,
+                Post,
+                "/rest/vcenter/vm/vm-1/custom-attributes",
+                "/rest/vcenter/vm/*/custom-attributes",
+                true,
+            ),
+            (Vcenter, Post, "/api/vcenter/vm/vm-1/power?action=start", "/api/vcenter/vm/*/power", true),
+            (
+                Nsx,
+                Post,
+                "/policy/api/v1/infra/tags/tag-operations/op",
+                "/policy/api/v1/infra/tags/tag-operations/*",
+                true,
+            ),
+            (Nsx, Post, "/api/v1/batch", "/api/v1/batch", true),
+            (Nsx, Patch, "/policy/api/v1/infra", "/policy/api/v1/infra", true),
+            (Nsx, Put, "/policy/api/v1/infra/", "/policy/api/v1/infra", true),
+            (
+                Nsx,
+                Post,
+                "/policy/api/v1/infra/segments/s1?action=revise",
+                "/policy/api/v1/infra/segments/*",
+                true,
+            ),
+            // Not identity-bearing: reads, list actions, ordinary objects.
+            (Vcenter, Post, "/api/cis/tagging/tag-association?action=list-attached-tags", "", false),
+            (Vcenter, Get, "/api/cis/tagging/tag/t", "", false),
+            (Vcenter, Delete, "/api/vcenter/vm/vm-1", "", false),
+            (Nsx, Patch, "/policy/api/v1/infra/segments/s1", "", false),
+            (Nsx, Get, "/policy/api/v1/infra", "", false),
+        ];
+        for &(kind, method, path, naming, refused) in cases {
+            let target = RequestTarget::parse(path).unwrap();
+            assert_eq!(
+                reserved(kind, method, &target, &wide).is_some(),
+                refused,
+                "{method} {path} under '/**'"
+            );
+            if refused {
+                let named = rules(&format!(
+                    "[[rule]]\nmethods = [\"{method}\"]\npath = \"{naming}\"\nforeign = true\n"
+                ));
+                assert_eq!(reserved(kind, method, &target, &named), None, "{method} {path} under {naming}");
+            }
+        }
+    }
+
+    #[test]
+    fn tagging_needs_foreign_but_a_named_action_does_not() {
         let v = EndpointKind::Vcenter;
-        assert!(reserved(v, Method::Post, "/api/session", HttpAccess::Foreign).is_some());
-        assert!(reserved(v, Method::Get, "/api/session", HttpAccess::OwnOnly).is_some());
-        let attach = "/api/cis/tagging/tag-association/t?action=attach";
-        assert!(reserved(v, Method::Post, attach, HttpAccess::OwnOnly).is_some());
-        assert!(reserved(v, Method::Post, attach, HttpAccess::Foreign).is_none());
-        let list = "/api/cis/tagging/tag-association?action=list-attached-tags";
-        assert!(reserved(v, Method::Post, list, HttpAccess::OwnOnly).is_none());
-        assert!(reserved(v, Method::Get, "/api/cis/tagging/tag", HttpAccess::OwnOnly).is_none());
-        assert!(reserved(v, Method::Delete, "/api/vcenter/vm/vm-1", HttpAccess::OwnOnly).is_none());
-        assert!(reserved(EndpointKind::Nsx, Method::Post, "/api/session", HttpAccess::OwnOnly).is_none());
+        let attach = RequestTarget::parse("/api/cis/tagging/tag-association/t?action=attach").unwrap();
+        let own = rules("[[rule]]\nmethods = [\"POST\"]\npath = \"/api/cis/tagging/tag-association/*\"\n");
+        let refused = reserved(v, Method::Post, &attach, &own).unwrap();
+        assert_eq!(
+            refused,
+            "tagging changes can alter plugin identity; needs a rule naming the route (a path without '**') with foreign = true"
+        );
+        let power = RequestTarget::parse("/api/vcenter/vm/vm-1/power?action=start").unwrap();
+        let own = rules("[[rule]]\nmethods = [\"POST\"]\npath = \"/api/vcenter/vm/*/power\"\n");
+        assert_eq!(reserved(v, Method::Post, &power, &own), None);
+    }
+
+    #[test]
+    fn the_vcenter_session_is_the_hosts_alone() {
+        let session = RequestTarget::parse("/api/session").unwrap();
+        let named =
+            rules("[[rule]]\nmethods = [\"GET\", \"POST\"]\npath = \"/api/session\"\nforeign = true\n");
+        assert!(reserved(EndpointKind::Vcenter, Method::Post, &session, &named).is_some());
+        assert!(reserved(EndpointKind::Vcenter, Method::Get, &session, &named).is_some());
+        assert!(reserved(EndpointKind::Nsx, Method::Post, &session, &named).is_none());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The `nsx` and `vcenter` capabilities: HTTP-shaped calls to the
 //! configured NSX Manager and vCenter, one implementation for both.
 //!
-//! In the order a call meets them: the grant rules are the manifest
-//! crate's `HttpRule`s (method + path pattern, `foreign`), checked in
-//! [`host`] (the WIT `nsx`/`vcenter` host functions) together with the
-//! ownership gates of [`identity`]; then the call goes to an
+//! In the order a call meets them: the path is read as the server will
+//! read it ([`request_target`]); the grant rules are the manifest crate's
+//! `HttpRule`s (method + path pattern, `foreign`), checked in [`host`] (the
+//! WIT `nsx`/`vcenter` host functions) together with the ownership gates of
+//! [`identity`]; then the call goes to an
 //! [`HttpEndpoint`] ([`backend`]), in production one of the host's own
 //! clients below, configured by [`EndpointConfig`] and connected by
 //! [`connect_nsx`] / [`connect_vcenter`].
@@ -23,6 +24,7 @@ pub mod host;
 pub mod http;
 pub mod identity;
 pub mod nsx;
+pub mod request_target;
 pub mod retry;
 pub mod vcenter;
 

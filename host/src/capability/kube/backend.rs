@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
+use wasmvisor_manifest::ResourceScope;
 
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
@@ -41,6 +42,11 @@ pub enum KubeError {
 /// A Kubernetes API for several clusters, addressed by cluster name.
 #[async_trait]
 pub trait KubeBackend: Send + Sync {
+    /// Where objects of `api_version`/`kind` live in `cluster`, as its
+    /// discovery says: the scope the other methods will address, and so the
+    /// scope a call's grant check judges.
+    async fn scope(&self, cluster: &str, api_version: &str, kind: &str) -> Result<ResourceScope, KubeError>;
+
     /// Reads one object.
     async fn get(&self, target: &ObjectRef, source: ReadSource) -> Result<Value, KubeError>;
 

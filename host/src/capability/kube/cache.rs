@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use wasmvisor_manifest::KindRef;
+use wasmvisor_manifest::{KindRef, ResourceScope};
 
 use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
 use crate::cluster::Clusters;
@@ -45,6 +45,10 @@ fn to_value(object: &kube::api::DynamicObject) -> Result<Value, KubeError> {
 
 #[async_trait]
 impl KubeBackend for CachedKube {
+    async fn scope(&self, cluster: &str, api_version: &str, kind: &str) -> Result<ResourceScope, KubeError> {
+        self.clusters.scope(cluster, api_version, kind).await
+    }
+
     async fn get(&self, target: &ObjectRef, source: ReadSource) -> Result<Value, KubeError> {
         let cached = (source == ReadSource::Cache)
             .then(|| self.synced(&target.cluster, &target.api_version, &target.kind))

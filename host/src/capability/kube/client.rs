@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::Value;
+use wasmvisor_manifest::ResourceScope;
 
 use super::backend::{KubeBackend, KubeError, ReadSource, classify};
 use crate::cluster::Clusters;
@@ -20,6 +21,14 @@ fn to_value(object: DynamicObject) -> Result<Value, KubeError> {
 
 #[async_trait]
 impl KubeBackend for Clusters {
+    async fn scope(&self, cluster: &str, api_version: &str, kind: &str) -> Result<ResourceScope, KubeError> {
+        let (_api, _resource, scope) = self.kind_api(cluster, api_version, kind).await?;
+        Ok(match scope {
+            kube::discovery::Scope::Namespaced => ResourceScope::Namespaced,
+            kube::discovery::Scope::Cluster => ResourceScope::Cluster,
+        })
+    }
+
     async fn get(&self, target: &ObjectRef, _source: ReadSource) -> Result<Value, KubeError> {
         let api =
             self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;

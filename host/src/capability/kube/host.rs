@@ -5,7 +5,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 use tracing::field::{Empty, display};
 use wasmtime::component::HasData;
-use wasmvisor_manifest::{KubeCall, KubeVerb};
+use wasmvisor_manifest::{KubeCall, KubeVerb, ResourceScope};
 
 use crate::capability::error::{HostCallError, convert};
 use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
@@ -37,19 +37,32 @@ macro_rules! call_span {
 }
 
 impl KubeHost<'_> {
-    /// The namespace the reconciled object's cluster comes from, decided by
-    /// the host from the object it handed the plugin (never from the call).
-    fn origin(&self) -> Option<String> {
-        self.scope.origin.clone()
-    }
-
-    /// Budget, then capability check; a denial is logged and counted here.
-    fn admit(&mut self, call: KubeCall<'_>) -> Result<(), HostCallError> {
+    /// Budget, the kind's scope as discovery reports it, then the
+    /// capability check; a denial is logged and counted here. The check
+    /// judges the scope the client will address, never the namespace the
+    /// plugin passed: a cluster-scoped kind is judged (and addressed)
+    /// without one.
+    async fn admit(&mut self, call: Call<'_>) -> Result<ResourceScope, HostCallError> {
         self.scope.charge()?;
+        let scope = match self.backend.scope(call.cluster, call.api_version, call.kind).await {
+            Ok(scope) => scope,
+            Err(error) => return self.finish(Err(error)),
+        };
+        let origin = self.scope.origin.clone();
+        let call = KubeCall {
+            verb: call.verb,
+            cluster: call.cluster,
+            api_version: call.api_version,
+            kind: call.kind,
+            scope,
+            namespace: call.namespace,
+            name: call.name,
+            origin: origin.as_deref(),
+        };
         let allowed = self.scope.manifest.capabilities.allow_kube(&call).is_some();
         tracing::Span::current().record("allowed", allowed);
         if allowed {
-            return Ok(());
+            return Ok(scope);
         }
         self.scope.record("kube", "denied");
         tracing::warn!(
@@ -82,10 +95,15 @@ impl KubeHost<'_> {
         cluster: String,
         object: String,
     ) -> Result<String, HostCallError> {
-        let (value, target) = self.parse_object(&cluster, &object)?;
+        let (mut value, target) = self.parse_object(&cluster, &object)?;
         tracing::Span::current().record("target", display(&target));
-        let origin = self.origin();
-        self.admit(call_on(verb, &target, origin.as_deref()))?;
+        let scope = self.admit(Call::on(verb, &target)).await?;
+        let target = addressed(target, scope);
+        if target.namespace.is_none()
+            && let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            metadata.remove("namespace");
+        }
         let status = verb == KubeVerb::ApplyStatus;
         let field_manager = self.scope.manifest.name.clone();
         let result = self.backend.apply(&target, value, &field_manager, status).await;
@@ -93,15 +111,37 @@ impl KubeHost<'_> {
     }
 }
 
-fn call_on<'a>(verb: KubeVerb, target: &'a ObjectRef, origin: Option<&'a str>) -> KubeCall<'a> {
-    KubeCall {
-        verb,
-        cluster: &target.cluster,
-        api_version: &target.api_version,
-        kind: &target.kind,
-        namespace: target.namespace.as_deref(),
-        origin,
+/// What a host function asks, before discovery has said the kind's scope.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    verb: KubeVerb,
+    cluster: &'a str,
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    fn on(verb: KubeVerb, target: &'a ObjectRef) -> Self {
+        Call {
+            verb,
+            cluster: &target.cluster,
+            api_version: &target.api_version,
+            kind: &target.kind,
+            namespace: target.namespace.as_deref(),
+            name: Some(&target.name),
+        }
     }
+}
+
+/// `target` as the client addresses it: a cluster-scoped object has no
+/// namespace, whatever the plugin passed.
+fn addressed(mut target: ObjectRef, scope: ResourceScope) -> ObjectRef {
+    if scope == ResourceScope::Cluster {
+        target.namespace = None;
+    }
+    target
 }
 
 fn source(s: kube::ReadSource) -> ReadSource {
@@ -149,9 +189,8 @@ impl kube::Host for KubeHost<'_> {
         let span = call_span!("get", KubeVerb::Get);
         span.record("target", display(&target));
         async {
-            let origin = self.origin();
-            self.admit(call_on(KubeVerb::Get, &target, origin.as_deref()))?;
-            let result = self.backend.get(&target, source(from)).await;
+            let scope = self.admit(Call::on(KubeVerb::Get, &target)).await?;
+            let result = self.backend.get(&addressed(target, scope), source(from)).await;
             Ok(self.finish(result)?.to_string())
         }
         .instrument(span)
@@ -164,31 +203,39 @@ impl kube::Host for KubeHost<'_> {
         label_selector: Option<String>,
         from: kube::ReadSource,
     ) -> Result<Vec<String>, HostCallError> {
-        let scope = KindScope {
+        let mut kinds = KindScope {
             cluster: kinds.cluster,
             api_version: kinds.api_version,
             kind: kinds.kind,
             namespace: kinds.namespace,
         };
-        let origin = self.origin();
-        let call = KubeCall {
-            verb: KubeVerb::List,
-            cluster: &scope.cluster,
-            api_version: &scope.api_version,
-            kind: &scope.kind,
-            namespace: scope.namespace.as_deref(),
-            origin: origin.as_deref(),
-        };
         let span = call_span!("list", KubeVerb::List);
-        span.record("target", display(&call));
+        let namespace = kinds
+            .namespace
+            .as_deref()
+            .map_or_else(|| "all namespaces".to_owned(), |ns| format!("namespace {ns:?}"));
+        span.record(
+            "target",
+            format!("{}/{} in cluster {:?}, {namespace}", kinds.api_version, kinds.kind, kinds.cluster),
+        );
         async {
-            self.admit(call)?;
+            let call = Call {
+                verb: KubeVerb::List,
+                cluster: &kinds.cluster,
+                api_version: &kinds.api_version,
+                kind: &kinds.kind,
+                namespace: kinds.namespace.as_deref(),
+                name: None,
+            };
+            if self.admit(call).await? == ResourceScope::Cluster {
+                kinds.namespace = None;
+            }
             let selector = label_selector
                 .as_deref()
                 .map(LabelSelector::parse)
                 .transpose()
                 .map_err(|e| HostCallError::Failed(types::Error::Invalid(e.to_string())))?;
-            let result = self.backend.list(&scope, selector.as_ref(), source(from)).await;
+            let result = self.backend.list(&kinds, selector.as_ref(), source(from)).await;
             Ok(self.finish(result)?.iter().map(Value::to_string).collect())
         }
         .instrument(span)
@@ -210,9 +257,8 @@ impl kube::Host for KubeHost<'_> {
         let span = call_span!("delete", KubeVerb::Delete);
         span.record("target", display(&target));
         async {
-            let origin = self.origin();
-            self.admit(call_on(KubeVerb::Delete, &target, origin.as_deref()))?;
-            let result = self.backend.delete(&target).await;
+            let scope = self.admit(Call::on(KubeVerb::Delete, &target)).await?;
+            let result = self.backend.delete(&addressed(target, scope)).await;
             self.finish(result)
         }
         .instrument(span)

@@ -3,22 +3,37 @@
 //! It keeps the API-server behaviour plugins rely on (resourceVersion, uid,
 //! generation bumps on spec changes, label selectors, status apply touching
 //! only status) and nothing more: apply merges the applied fields into the
-//! stored object rather than tracking field managers.
+//! stored object rather than tracking field managers. Discovery knows the
+//! built-in cluster-scoped kinds ([`CLUSTER_SCOPED`]) and any a test adds.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use wasmvisor_manifest::ResourceScope;
 
 use super::backend::{KubeBackend, KubeError, ReadSource};
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
 
+/// Built-in cluster-scoped kinds, as `(apiVersion, kind)`.
+pub const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("v1", "Namespace"),
+    ("v1", "Node"),
+    ("v1", "PersistentVolume"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+];
+
 /// Objects of every cluster, keyed by identity.
 #[derive(Debug, Default)]
 pub struct MemoryKube {
     state: Mutex<State>,
+    /// Cluster-scoped kinds beyond [`CLUSTER_SCOPED`].
+    cluster_scoped: Mutex<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +46,13 @@ impl MemoryKube {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes discovery report `api_version`/`kind` as cluster-scoped (a CRD
+    /// with `scope: Cluster`).
+    pub fn cluster_scoped(&self, api_version: &str, kind: &str) {
+        let mut kinds = self.cluster_scoped.lock().unwrap_or_else(|p| p.into_inner());
+        kinds.push((api_version.to_owned(), kind.to_owned()));
     }
 
     /// Stores `object` in `cluster` as a user would create it (no field manager).
@@ -139,6 +161,16 @@ fn labels_of(object: &Value) -> BTreeMap<String, String> {
 
 #[async_trait]
 impl KubeBackend for MemoryKube {
+    async fn scope(&self, _cluster: &str, api_version: &str, kind: &str) -> Result<ResourceScope, KubeError> {
+        let builtin = CLUSTER_SCOPED.iter().any(|(v, k)| *v == api_version && *k == kind);
+        let added = self.cluster_scoped.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(if builtin || added.iter().any(|(v, k)| v == api_version && k == kind) {
+            ResourceScope::Cluster
+        } else {
+            ResourceScope::Namespaced
+        })
+    }
+
     async fn get(&self, target: &ObjectRef, _source: ReadSource) -> Result<Value, KubeError> {
         self.object(target).ok_or_else(|| KubeError::NotFound(target.to_string()))
     }

@@ -1,7 +1,11 @@
 //! `wasmvisor:plugin/log`: plugin log lines into the host's log, tagged with
-//! plugin, version and object, capped per call.
+//! plugin, version and object, capped per call and rate-limited per plugin
+//! across calls ([`rate`]).
+
+pub mod rate;
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use wasmtime::component::HasData;
 
@@ -48,6 +52,20 @@ impl log::Host for LogHost<'_> {
         cut += truncate(&mut rendered, max);
         self.scope.dropped.bytes += cut as u64;
         let plugin = self.scope.manifest.name.as_str();
+        let verdict = self.scope.log_rate.admit(message.len() + rendered.len(), Instant::now());
+        if let Some(dropped) = verdict.report {
+            let labels = crate::metrics::PluginName { plugin: plugin.to_owned() };
+            self.scope.metrics.log_lines_dropped.get_or_create(&labels).inc_by(dropped.lines);
+            tracing::warn!(
+                plugin,
+                dropped_lines = dropped.lines,
+                dropped_bytes = dropped.bytes,
+                "plugin log output over the plugin's log rate was dropped"
+            );
+        }
+        if !verdict.admitted {
+            return Ok(());
+        }
         let version = self.scope.manifest.version.as_str();
         let object = self.scope.object.as_str();
         macro_rules! emit {

@@ -78,6 +78,12 @@ impl Reconciler for Chaos {
                     log::info("flood", &[("i", &i.to_string())]);
                 }
             }
+            "big-log" => {
+                let value = "x".repeat(number(&input, "bytes", 1 << 20) as usize);
+                let fields: Vec<(&str, &str)> =
+                    (0..number(&input, "fields", 8)).map(|_| ("field", value.as_str())).collect();
+                log::info("big fields", &fields);
+            }
             "budget" => {
                 let target = ObjectRef::namespaced(ctx.cluster(), "v1", "ConfigMap", "chaos", "absent");
                 for _ in 0..1000 {
