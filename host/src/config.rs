@@ -23,6 +23,9 @@
 //! namespace = "wasmvisor-system"
 //! lease = "wasmvisor"
 //!
+//! [plugins.namespace-config.source]                  # optional: from a registry
+//! oci = "registry.example.com/wasmvisor/namespace-config:0.1.0"
+//!
 //! [[plugins.namespace-config.capabilities.kube]]
 //! api-version = "v1"
 //! kind = "ConfigMap"
@@ -262,6 +265,11 @@ impl HostConfig {
                 "controller.sharding: shard {} is not one of 0..{} (shards must be at least 1)",
                 sharding.shard, sharding.shards
             ));
+        }
+        for (name, grant) in &self.plugins {
+            if let Some(source) = &grant.source {
+                source.check(name)?;
+            }
         }
         if self.controller.concurrency == 0 {
             return Err("controller.concurrency must be at least 1".into());

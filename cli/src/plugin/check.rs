@@ -38,7 +38,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         None => Grants {
             plugins: [(
                 manifest.name.clone(),
-                Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits },
+                Grant {
+                    capabilities: manifest.capabilities.clone(),
+                    limits: manifest.limits,
+                    ..Grant::default()
+                },
             )]
             .into(),
             trust_manifests: false,

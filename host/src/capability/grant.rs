@@ -21,6 +21,10 @@ pub struct Grant {
     /// Ceilings for the plugin's declared limits (default: [`Grant::default_ceiling`]).
     #[serde(default = "Grant::default_ceiling")]
     pub limits: Limits,
+    /// Where the component comes from when not the plugin directory: an
+    /// OCI reference ([`crate::source`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::source::PluginSource>,
 }
 
 impl Grant {
