@@ -191,8 +191,11 @@ impl WidgetCluster {
             },
         );
         let manifest = Manifest::from_component(WIDGET.bytes).unwrap();
-        let grant =
-            Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits };
+        let grant = Grant {
+            capabilities: manifest.capabilities.clone(),
+            limits: manifest.limits,
+            ..Grant::default()
+        };
         config.plugins.insert(manifest.name, grant);
         let config_path = dir.path().join("host.toml");
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();

@@ -351,8 +351,11 @@ impl Engine {
             },
         );
         let manifest = Manifest::from_component(WIDGET.bytes)?;
-        let grant =
-            Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits };
+        let grant = Grant {
+            capabilities: manifest.capabilities.clone(),
+            limits: manifest.limits,
+            ..Grant::default()
+        };
         config.plugins.insert(manifest.name, grant);
         Ok(Engine::Wasm(Box::new(Host::start(config).await?)))
     }

@@ -24,7 +24,8 @@
 //! lease = "wasmvisor"
 //!
 //! [plugins.namespace-config]
-//! source = "namespace-config.wasm"       # the plugin-dir file that serves this name
+//! source = "namespace-config.wasm"       # the plugin-dir file that serves this name;
+//!                                        # or a registry: source = { oci = "registry.example.com/wasmvisor/namespace-config:0.1.0" }
 //!
 //! [[plugins.namespace-config.capabilities.kube]]
 //! api-version = "v1"
@@ -281,6 +282,11 @@ impl HostConfig {
                 "controller.sharding: shard {} is not one of 0..{} (shards must be at least 1)",
                 sharding.shard, sharding.shards
             ));
+        }
+        for (name, grant) in &self.plugins {
+            if let Some(source) = grant.source.as_ref().and_then(|s| s.oci()) {
+                source.check(name)?;
+            }
         }
         if self.controller.concurrency == 0 {
             return Err("controller.concurrency must be at least 1".into());

@@ -3,8 +3,8 @@
 //!
 //! `wasmvisor run` and `wasmvisor up` both end here, so the path a local
 //! `up` exercises is the one a real Supervisor deployment runs. Start-up
-//! order matters and is this: the plugin directory is loaded once before
-//! the host reports ready, so `/readyz` means "the plugins that can load
+//! order matters and is this: the plugin directory and the plugins' OCI
+//! sources are loaded once before the host reports ready, so `/readyz` means "the plugins that can load
 //! are loaded"; the engine starts after, and only while this replica leads.
 
 use std::collections::BTreeSet;
@@ -30,6 +30,7 @@ use crate::runtime::instance::Backends;
 use crate::runtime::reload::{DirError, PluginDir, WatchHandle};
 use crate::runtime::scope::OutputLimits;
 use crate::runtime::{Runtime, RuntimeConfig, RuntimeError};
+use crate::source::follow::OciSources;
 
 /// The plugin directory is rescanned this often even without a file event.
 const PLUGIN_RESYNC: Duration = Duration::from_secs(30);
@@ -93,6 +94,8 @@ pub struct Host {
     stop: watch::Sender<bool>,
     engine: tokio::task::JoinHandle<()>,
     _reload: WatchHandle,
+    /// Plugins from OCI references, refreshed while this lives.
+    _oci: OciSources,
     leader: Option<Leader>,
     /// Keeps the "always active" channel open when there is no election.
     _always: watch::Sender<bool>,
@@ -141,6 +144,7 @@ impl Host {
         let plugin_dir = Arc::new(PluginDir::open(&plugin_dir_path)?.with_claims(claims));
         plugin_dir.sync(&runtime).await?;
         let reload = plugin_dir.clone().watch(runtime.clone(), PLUGIN_RESYNC)?;
+        let oci = OciSources::start(&config.data_dir, &config.plugins, runtime.clone()).await;
 
         // Without election this replica always leads; the sender lives in
         // the Host, since a closed channel ends the engine.
@@ -210,6 +214,7 @@ impl Host {
             stop,
             engine,
             _reload: reload,
+            _oci: oci,
             _members: members,
             leader,
             _always: always,

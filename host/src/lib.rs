@@ -16,7 +16,9 @@
 //!    [`capability::kube`], [`capability::endpoint`] (`nsx`, `vcenter`),
 //!    [`capability::log`]; each checks the [`capability::grant`] on every
 //!    call, right before its client.
-//! 5. Around them: [`metrics`] (the runtime's counters; the engine's are in
+//! 5. [`source`] — plugins from OCI references: resolved, pulled, verified,
+//!    cached by digest, followed into the runtime's hot-reload step.
+//! 6. Around them: [`metrics`] (the runtime's counters; the engine's are in
 //!    [`controller::metrics`]), [`rbac`] (least-privilege RBAC from the
 //!    grants), and the shared value types [`object`] and [`label_selector`].
 //!
@@ -34,6 +36,7 @@ pub mod metrics;
 pub mod object;
 pub mod rbac;
 pub mod runtime;
+pub mod source;
 
 pub use capability::grant::{Grant, Grants};
 pub use object::ObjectRef;

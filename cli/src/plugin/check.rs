@@ -1,6 +1,7 @@
-//! `wasmvisor plugin check FILE [--grant CONFIG]`: everything the host checks
-//! at load, without a host: bytes, manifest, world (by compiling and
-//! linking), and the grant in a host config.
+//! `wasmvisor plugin check FILE|REF [--grant CONFIG]`: everything the host
+//! checks at load, without a host: bytes, manifest, world (by compiling and
+//! linking), and the grant in a host config. A REF is pulled (digests
+//! verified) and checked the same way.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,21 +12,39 @@ use wasmvisor_host::manifest::{Capabilities, KubeRule, Manifest, Namespaces};
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Grant, Grants, Runtime, RuntimeConfig};
+use wasmvisor_oci::PluginRef;
+
+use super::registry::RegistryArgs;
 
 /// Arguments of `plugin check`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The component (.wasm).
-    pub(crate) file: PathBuf,
+    /// The component: a .wasm file, or an OCI reference
+    /// (REGISTRY/REPOSITORY:TAG or @sha256:DIGEST) to pull it from.
+    pub(crate) file: String,
     /// Host config whose `[plugins.NAME]` grant the plugin must fit.
     #[arg(long, value_name = "CONFIG")]
     pub(crate) grant: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+/// The component's bytes and a label for it: the file if it exists, else
+/// the reference, pulled.
+fn component(args: &Args) -> anyhow::Result<(String, Vec<u8>)> {
+    let file = PathBuf::from(&args.file);
+    if file.exists() || !PluginRef::names_a_registry(&args.file) {
+        let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        return Ok((file.display().to_string(), bytes));
+    }
+    let reference: PluginRef = args.file.parse()?;
+    let pulled = args.registry.pull(&reference)?;
+    Ok((reference.pinned(&pulled.digest).to_string(), pulled.component))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let manifest = Manifest::from_component(&bytes)
-        .with_context(|| format!("{} is not a plugin", args.file.display()))?;
+    let (label, bytes) = component(&args)?;
+    let manifest = Manifest::from_component(&bytes).with_context(|| format!("{label} is not a plugin"))?;
     let grants = match &args.grant {
         Some(path) => {
             let text =
@@ -38,7 +57,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         None => Grants {
             plugins: [(
                 manifest.name.clone(),
-                Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits },
+                Grant {
+                    capabilities: manifest.capabilities.clone(),
+                    limits: manifest.limits,
+                    ..Grant::default()
+                },
             )]
             .into(),
             trust_manifests: false,
@@ -55,10 +78,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     };
     let backends = Backends { kube: Arc::new(MemoryKube::new()), nsx: None, vcenter: None };
     let runtime = Runtime::new(config, backends).context("starting the wasm engine")?;
-    let plugin = runtime.load(&bytes).with_context(|| format!("{} was refused", args.file.display()))?;
+    let plugin = runtime.load(&bytes).with_context(|| format!("{label} was refused"))?;
 
     println!("plugin    {}", manifest.id());
-    println!("file      {} ({} bytes)", args.file.display(), bytes.len());
+    println!("file      {label} ({} bytes)", bytes.len());
     println!("digest    {}", plugin.digest.to_prefixed());
     println!("world     wasmvisor:plugin/reconciler@0.1.0: ok");
     for watch in &manifest.watches {

@@ -1,9 +1,12 @@
-//! `wasmvisor plugin ...`: scaffold, build and check plugin components.
+//! `wasmvisor plugin ...`: scaffold, build, check, push and pull plugin components.
 
 pub(crate) mod build;
 pub(crate) mod check;
 pub(crate) mod list;
 pub(crate) mod new;
+pub(crate) mod pull;
+pub(crate) mod push;
+pub(crate) mod registry;
 
 use clap::Subcommand;
 
@@ -14,8 +17,12 @@ pub(crate) enum PluginCommand {
     New(new::Args),
     /// Build a plugin project into its component and print the component's path.
     Build(build::Args),
-    /// Validate a component: bytes, world, manifest and (with --grant) its grant.
+    /// Validate a component (a file or an OCI reference): bytes, world, manifest and (with --grant) its grant.
     Check(check::Args),
+    /// Push a component to an OCI registry as a wasm artifact.
+    Push(push::Args),
+    /// Pull a component from an OCI registry, verifying its digests.
+    Pull(pull::Args),
     /// List what a running host has loaded: name, version, digest, state, last error.
     List(list::Args),
 }
@@ -28,6 +35,8 @@ impl PluginCommand {
             PluginCommand::Build(args) => build::run(args),
             PluginCommand::Check(args) => check::run(args),
             PluginCommand::List(args) => list::run(args),
+            PluginCommand::Push(args) => push::run(args),
+            PluginCommand::Pull(args) => pull::run(args),
         }
     }
 }

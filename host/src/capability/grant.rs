@@ -20,10 +20,11 @@ pub struct Grant {
     /// Capabilities the plugin may ask for.
     #[serde(default)]
     pub capabilities: Capabilities,
-    /// The source that serves this plugin, e.g. `tkc.wasm` in the plugin
-    /// directory: the operator's binding of the name (and so of its
-    /// finalizer, field manager and NSX/vCenter identity) to code. Absent,
-    /// a name claimed by one source only is served ([`crate::runtime::claims`]).
+    /// The source that serves this plugin, `tkc.wasm` in the plugin
+    /// directory or an OCI reference ([`crate::source`]): the operator's
+    /// binding of the name (and so of its finalizer, field manager and
+    /// NSX/vCenter identity) to code. Absent, a name claimed by one source
+    /// only is served ([`crate::runtime::claims`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
     /// Ceilings for the plugin's declared limits (default: [`Grant::default_ceiling`]).

@@ -15,8 +15,9 @@
 //! 3. a name claimed by two sources at once that nothing above settles is
 //!    refused for both (neither has a better right to it).
 //!
-//! Sources are plugin-directory file names today; [`Source`] is where other
-//! kinds (OCI references) join.
+//! Sources are plugin-directory file names or OCI references
+//! ([`crate::source`]); a plugin-directory file never takes a name whose
+//! grant names an OCI reference.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,13 +27,55 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use crate::capability::grant::Grants;
+use crate::source::PluginSource;
 
-/// Where a plugin comes from, as the operator names it in a grant.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// Where a plugin comes from, as the operator names it in a grant:
+/// `source = "tkc.wasm"` or `source = { oci = "registry/team/tkc:0.3.1" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SourceText", into = "SourceText")]
 pub enum Source {
     /// A file in the plugin directory, e.g. `tkc.wasm`.
     File(String),
+    /// An OCI reference, pulled and cached by digest.
+    Oci(PluginSource),
+}
+
+impl Source {
+    /// The OCI reference, when the plugin comes from a registry.
+    pub fn oci(&self) -> Option<&PluginSource> {
+        match self {
+            Source::Oci(source) => Some(source),
+            Source::File(_) => None,
+        }
+    }
+}
+
+/// How a source is written: a file name, or a table with an OCI reference.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SourceText {
+    File(String),
+    Oci(PluginSource),
+}
+
+impl TryFrom<SourceText> for Source {
+    type Error = String;
+
+    fn try_from(text: SourceText) -> Result<Self, String> {
+        match text {
+            SourceText::File(name) => Source::try_from(name),
+            SourceText::Oci(source) => Ok(Source::Oci(source)),
+        }
+    }
+}
+
+impl From<Source> for SourceText {
+    fn from(source: Source) -> Self {
+        match source {
+            Source::File(name) => SourceText::File(name),
+            Source::Oci(source) => SourceText::Oci(source),
+        }
+    }
 }
 
 impl TryFrom<String> for Source {
@@ -43,13 +86,9 @@ impl TryFrom<String> for Source {
         if plain && text.ends_with(".wasm") {
             return Ok(Source::File(text));
         }
-        Err(format!("source {text:?} is not a file name in the plugin directory; write e.g. \"tkc.wasm\""))
-    }
-}
-
-impl From<Source> for String {
-    fn from(source: Source) -> Self {
-        source.to_string()
+        Err(format!(
+            "source {text:?} is not a file name in the plugin directory; write e.g. \"tkc.wasm\", or {{ oci = \"REGISTRY/REPOSITORY:TAG\" }}"
+        ))
     }
 }
 
@@ -57,6 +96,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::File(name) => f.write_str(name),
+            Source::Oci(source) => write!(f, "oci {}", source.oci),
         }
     }
 }

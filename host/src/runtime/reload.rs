@@ -154,7 +154,8 @@ impl PluginDir {
             if previous.as_ref().is_some_and(|p| p.digest == digest && !p.claim_refused) {
                 continue;
             }
-            let state = self.load_file(runtime, &file, bytes, previous.map(|p| p.state)).await;
+            let serving = previous.and_then(|p| p.state.serving);
+            let state = load_and_install(runtime, &file, bytes, serving).await;
             self.lock().insert(file, Tracked { digest, state, claim_refused: false });
         }
         Ok(())
@@ -181,45 +182,6 @@ impl PluginDir {
             tracing::error!(file, %error, "plugin refused");
         }
         FileState { serving: None, error: Some(error) }
-    }
-
-    async fn load_file(
-        &self,
-        runtime: &Arc<Runtime>,
-        file: &str,
-        bytes: Vec<u8>,
-        previous: Option<FileState>,
-    ) -> FileState {
-        let serving = previous.and_then(|p| p.serving);
-        let loader = runtime.clone();
-        let loaded = tokio::task::spawn_blocking(move || loader.load(&bytes)).await;
-        let installed = match loaded {
-            Ok(Ok(plugin)) => {
-                let now = Serving { name: plugin.manifest.name.clone(), plugin: plugin.manifest.id() };
-                let provenance = plugin.provenance;
-                runtime.install(plugin, file).map(|()| (now, provenance)).map_err(|e| e.to_string())
-            }
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(join) => Err(format!("loader failed: {join}")),
-        };
-        match installed {
-            Ok((now, provenance)) => {
-                if let Some(old) = serving.filter(|old| old.name != now.name) {
-                    runtime.remove(&old.name);
-                }
-                tracing::info!(file, plugin = now.plugin, ?provenance, "plugin loaded");
-                FileState { serving: Some(now), error: None }
-            }
-            Err(error) => {
-                tracing::error!(
-                    file,
-                    %error,
-                    still_serving = serving.as_ref().map_or("nothing", |s| s.plugin.as_str()),
-                    "plugin refused"
-                );
-                FileState { serving, error: Some(error) }
-            }
-        }
     }
 
     /// Syncs now, then on every change in the directory (and every
@@ -249,6 +211,47 @@ impl PluginDir {
             }
         });
         Ok(WatchHandle { _watcher: watcher, task })
+    }
+}
+
+/// The hot-reload step every plugin source shares: compiles and validates
+/// `bytes` on a blocking thread, installs the plugin under `source`, and
+/// retires `serving` if the new one has another name; a refused version
+/// leaves `serving` in place, logged with the reason.
+pub(crate) async fn load_and_install(
+    runtime: &Arc<Runtime>,
+    source: &str,
+    bytes: Vec<u8>,
+    serving: Option<Serving>,
+) -> FileState {
+    let loader = runtime.clone();
+    let loaded = tokio::task::spawn_blocking(move || loader.load(&bytes)).await;
+    let installed = match loaded {
+        Ok(Ok(plugin)) => {
+            let now = Serving { name: plugin.manifest.name.clone(), plugin: plugin.manifest.id() };
+            let provenance = plugin.provenance;
+            runtime.install(plugin, source).map(|()| (now, provenance)).map_err(|e| e.to_string())
+        }
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(join) => Err(format!("loader failed: {join}")),
+    };
+    match installed {
+        Ok((now, provenance)) => {
+            if let Some(old) = serving.filter(|old| old.name != now.name) {
+                runtime.remove(&old.name);
+            }
+            tracing::info!(source, plugin = now.plugin, ?provenance, "plugin loaded");
+            FileState { serving: Some(now), error: None }
+        }
+        Err(error) => {
+            tracing::error!(
+                source,
+                %error,
+                still_serving = serving.as_ref().map_or("nothing", |s| s.plugin.as_str()),
+                "plugin refused"
+            );
+            FileState { serving, error: Some(error) }
+        }
     }
 }
 

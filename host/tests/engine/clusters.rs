@@ -48,7 +48,7 @@ async fn host_with(env: &Env, bytes: &[u8], extra: (&str, ClusterSource)) -> Hos
     let manifest = Manifest::from_component(bytes).unwrap();
     config.plugins.insert(
         manifest.name.clone(),
-        Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits },
+        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits, ..Grant::default() },
     );
     Host::start(config).await.unwrap()
 }

@@ -105,8 +105,11 @@ pub(crate) fn host_config(
     );
     for plugin in plugins {
         let manifest = Manifest::from_component(plugin.bytes).unwrap();
-        let grant =
-            Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits };
+        let grant = Grant {
+            capabilities: manifest.capabilities.clone(),
+            limits: manifest.limits,
+            ..Grant::default()
+        };
         config.plugins.insert(manifest.name, grant);
     }
     config

@@ -101,9 +101,14 @@ impl Host {
 
     /// Proof the host still serves: a well-behaved reconcile succeeds.
     pub(crate) async fn assert_still_serving(&self) {
+        self.assert_still_serving_as("chaos@1.0.0").await;
+    }
+
+    /// Proof the host still serves, with `plugin` (`name@version`).
+    pub(crate) async fn assert_still_serving_as(&self, plugin: &str) {
         let name = format!("healthy-{}", self.kube.len());
         let report = self.chaos(&name, json!({"mode": "ok"})).await.expect("the next reconcile succeeds");
-        assert_eq!(report.plugin, "chaos@1.0.0");
+        assert_eq!(report.plugin, plugin);
         assert_eq!(self.config_map(&format!("{name}-out")).unwrap()["data"]["seen"], name);
     }
 }

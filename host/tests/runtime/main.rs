@@ -7,6 +7,7 @@ mod cache;
 mod capabilities;
 mod limits;
 mod load;
+mod oci;
 mod reconcile;
 mod reload;
 mod sandbox;

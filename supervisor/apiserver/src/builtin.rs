@@ -4,7 +4,8 @@
 //! In: an object being created or updated (and the old one on update). Out: the object with
 //! defaults filled in ([`BuiltinKind::default_fields`]) and field [`Cause`]s
 //! ([`BuiltinKind::validate`]). Generic metadata rules live in [`crate::validation`]; the
-//! CustomResourceDefinition kind delegates to [`crate::crd`], Service addresses are
+//! CustomResourceDefinition kind delegates to [`crate::crd`], Deployment to
+//! [`crate::deployment`], Service addresses are
 //! allocated by [`crate::service_addresses`].
 //!
 //! The [`BuiltinKind`] tag and the [`Resource`] description live in [`crate::resource`], so
@@ -79,6 +80,16 @@ const DEFS: &[Def] = &[
         short: &["cm"],
         categories: &[],
         status: false,
+    },
+    Def {
+        kind: BuiltinKind::Deployment,
+        group: "apps",
+        name: "Deployment",
+        plural: "deployments",
+        namespaced: true,
+        short: &["deploy"],
+        categories: &["all"],
+        status: true,
     },
     Def {
         kind: BuiltinKind::CoreEvent,
@@ -330,6 +341,7 @@ impl BuiltinKind {
             BuiltinKind::Namespace
             | BuiltinKind::Service
             | BuiltinKind::Node
+            | BuiltinKind::Deployment
             | BuiltinKind::CustomResourceDefinition => &["spec", "status"],
             BuiltinKind::Secret => &["data", "stringData", "type", "immutable"],
             BuiltinKind::ConfigMap => &["data", "binaryData", "immutable"],
@@ -406,6 +418,7 @@ impl BuiltinKind {
             }
             BuiltinKind::Service => default_service(object, old),
             BuiltinKind::Secret => default_secret(object),
+            BuiltinKind::Deployment => crate::deployment::default_deployment(object),
             BuiltinKind::CustomResourceDefinition => crate::crd::default_crd(object),
             _ => {}
         }
@@ -418,6 +431,7 @@ impl BuiltinKind {
             BuiltinKind::Service => validate_service(object, old, &mut causes),
             BuiltinKind::Secret => validate_secret(object, old, &mut causes),
             BuiltinKind::ConfigMap => validate_config_map(object, &mut causes),
+            BuiltinKind::Deployment => crate::deployment::validate_deployment(object, &mut causes),
             BuiltinKind::CoreEvent => {
                 if object.get("involvedObject").is_none_or(Value::is_null) {
                     causes.push(Cause::required("involvedObject"));

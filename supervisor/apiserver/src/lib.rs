@@ -56,6 +56,7 @@ pub mod auth;
 pub mod builtin;
 pub mod context;
 pub mod crd;
+pub mod deployment;
 pub mod discovery;
 pub mod gc;
 pub mod handlers;

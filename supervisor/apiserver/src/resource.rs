@@ -119,6 +119,8 @@ pub enum BuiltinKind {
     Secret,
     /// core/v1 ConfigMap.
     ConfigMap,
+    /// apps/v1 Deployment (stored and validated; nothing runs it).
+    Deployment,
     /// core/v1 Event.
     CoreEvent,
     /// events.k8s.io/v1 Event.

@@ -154,6 +154,19 @@ fn builtin_columns(kind: BuiltinKind) -> Vec<Printed> {
             age(),
         ],
         BuiltinKind::Lease => vec![path("Holder", "string", ".spec.holderIdentity"), age()],
+        BuiltinKind::Deployment => vec![
+            printer("Ready", "string", 0, |o| {
+                let count = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+                json!(format!("{}/{}", count("/status/readyReplicas"), count("/spec/replicas")))
+            }),
+            printer("Up-to-date", "integer", 0, |o| {
+                json!(o.pointer("/status/updatedReplicas").and_then(Value::as_i64).unwrap_or(0))
+            }),
+            printer("Available", "integer", 0, |o| {
+                json!(o.pointer("/status/availableReplicas").and_then(Value::as_i64).unwrap_or(0))
+            }),
+            age(),
+        ],
         // A timestamp, not an age, as kube-apiserver prints it.
         BuiltinKind::CustomResourceDefinition | BuiltinKind::Role | BuiltinKind::ClusterRole => {
             vec![printer("Created At", "date", 0, |o| json!(text_at(o, "/metadata/creationTimestamp")))]

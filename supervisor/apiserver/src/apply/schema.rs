@@ -154,6 +154,20 @@ fn builtin_schema(kind: BuiltinKind) -> Value {
             }},
             "status": {"type": "object", "properties": {"conditions": conditions()}},
         }}),
+        // As in k8s.io/api: containers, ports and volumes are maps keyed by name.
+        BuiltinKind::Deployment => json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {"template": {"type": "object", "properties": {
+                "spec": {"type": "object", "properties": {
+                    "containers": keyed(&["name"], json!({
+                        "ports": keyed(&["containerPort", "protocol"], json!({})),
+                        "env": keyed(&["name"], json!({})),
+                        "volumeMounts": keyed(&["mountPath"], json!({})),
+                    })),
+                    "volumes": keyed(&["name"], json!({})),
+                }},
+            }}}},
+            "status": {"type": "object", "properties": {"conditions": conditions()}},
+        }}),
         BuiltinKind::CustomResourceDefinition => json!({"type": "object", "properties": {
             "spec": {"type": "object", "properties": {"versions": keyed(&["name"], json!({}))}},
             "status": {"type": "object", "properties": {"conditions": conditions()}},
