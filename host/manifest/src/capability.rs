@@ -799,8 +799,17 @@ mod tests {
         use KubeVerb::{Apply, Get, List};
         use ResourceScope::{Cluster, Namespaced};
         let g = caps(SCOPED);
-        // (kind, api-version, scope from discovery, verb, namespace the plugin passes, name, allowed)
-        let cases: &[(&str, &str, ResourceScope, KubeVerb, Option<&str>, Option<&str>, bool)] = &[
+        /// (kind, api-version, scope from discovery, verb, namespace the plugin passes, name, allowed)
+        type Case = (
+            &'static str,
+            &'static str,
+            ResourceScope,
+            KubeVerb,
+            Option<&'static str>,
+            Option<&'static str>,
+            bool,
+        );
+        let cases: &[Case] = &[
             // A namespaced kind under a namespace list: inside it only.
             ("ConfigMap", "v1", Namespaced, Get, Some("h06"), Some("a"), true),
             ("ConfigMap", "v1", Namespaced, List, Some("h06"), None, true),
