@@ -15,8 +15,8 @@ use wasmvisor_plugins::Bundled;
 
 /// Each kustomization in `deploy/` and the bundled plugins its host.toml configures.
 fn kits() -> [(&'static str, Vec<Bundled>); 2] {
-    use wasmvisor_plugins::{CAPI, CAPW, NAMESPACE_CONFIG, NCP, TKC, VM_SERVICE};
-    [("deploy", vec![NAMESPACE_CONFIG]), ("deploy/supervisor", vec![TKC, CAPI, CAPW, VM_SERVICE, NCP])]
+    use wasmvisor_plugins::{CHAIN, NAMESPACE_CONFIG};
+    [("deploy", vec![NAMESPACE_CONFIG]), ("deploy/supervisor", CHAIN.to_vec())]
 }
 
 fn repo() -> PathBuf {
