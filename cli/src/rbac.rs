@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use wasmvisor_host::Grants;
 use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::rbac::{RbacOptions, generate};
@@ -46,9 +47,11 @@ const GENERATED: &str =
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
-    let config = HostConfig::parse(&text)
+    let grants = Grants::from_host_config(&text)
         .with_context(|| format!("{} is not a valid host config", args.config.display()))?;
-    let grants = config.grants();
+    // The rest of a full host config (a file of grants alone is enough):
+    // the Lease it elects on and the dynamic sources' Secrets.
+    let config = HostConfig::parse(&text).ok();
     let mut manifests = Vec::new();
     for path in &args.plugins {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -57,8 +60,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not a plugin", path.display()))?,
         );
     }
-    let kubeconfig_secrets = config.kubeconfig_secret_namespaces(&args.cluster);
-    let configured_lease = config.leader_election.as_ref().map(|e| e.lease.clone());
+    let kubeconfig_secrets =
+        config.as_ref().map(|c| c.kubeconfig_secret_namespaces(&args.cluster)).unwrap_or_default();
+    let configured_lease = config.and_then(|c| c.leader_election).map(|e| e.lease);
     let options = RbacOptions {
         service_account: args.service_account,
         namespace: args.namespace,
