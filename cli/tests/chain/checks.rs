@@ -212,6 +212,12 @@ pub(crate) fn delete_and_wait_gone(supervisor: &Supervisor, clusters: &[(&str, &
     for (namespace, name) in clusters {
         supervisor.kubectl(&["delete", "tkc", name, "-n", namespace, "--wait=false"]);
     }
+    wait_gone(supervisor, clusters);
+}
+
+/// Waits until nothing of the clusters (namespace, name) is left in either
+/// simulator or the API server.
+pub(crate) fn wait_gone(supervisor: &Supervisor, clusters: &[(&str, &str)]) {
     for (namespace, name) in clusters {
         eventually(&format!("nothing of {namespace}/{name} to remain"), CONVERGE, |last| {
             let mut left = leftovers(&supervisor.world, namespace, name);

@@ -3,7 +3,7 @@
 //! it is being deleted) and started again: the chain ends where it would
 //! have, with no twin in NSX or vCenter.
 
-use crate::checks::{api_leftovers, footprint, leftovers};
+use crate::checks::{footprint, wait_gone};
 use crate::supervisor::{CONVERGE, Supervisor, tkc_yaml};
 use crate::support::eventually;
 
@@ -40,10 +40,5 @@ fn a_host_killed_at_three_points_converges_to_the_same_state_without_twins() {
         (vms.len() < 3).then_some(())
     });
     supervisor.kill_and_restart();
-    eventually("nothing of the cluster to remain", CONVERGE, |last| {
-        let mut left = leftovers(&supervisor.world, NS, NAME);
-        left.extend(api_leftovers(&supervisor, NS));
-        *last = left.join("\n");
-        left.is_empty().then_some(())
-    });
+    wait_gone(&supervisor, &[(NS, NAME)]);
 }
