@@ -3,6 +3,7 @@
 //! each subcommand parses its arguments and calls a library.
 
 mod apiserver;
+mod audit;
 mod install;
 mod least_privilege;
 mod plugin;
@@ -10,6 +11,7 @@ mod rbac;
 mod run;
 mod sim;
 mod up;
+mod why;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,10 @@ enum Command {
     Rbac(rbac::Args),
     /// One NSX or vCenter simulator alone, until Ctrl-C.
     Sim(sim::Args),
+    /// Why an object was reconciled, what each reconcile called and changed (flight recorder).
+    Why(why::Args),
+    /// Capabilities each plugin used against its grant, and the smallest grant that covers them.
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
         Command::Apiserver(args) => apiserver::run(args),
         Command::Rbac(args) => rbac::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Why(args) => why::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

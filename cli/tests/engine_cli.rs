@@ -155,6 +155,8 @@ struct WidgetCluster {
     _dir: tempfile::TempDir,
     kubeconfig: PathBuf,
     config: PathBuf,
+    /// The host's data directory (its recordings).
+    data_dir: PathBuf,
 }
 
 impl WidgetCluster {
@@ -199,7 +201,8 @@ impl WidgetCluster {
         config.plugins.insert(manifest.name, grant);
         let config_path = dir.path().join("host.toml");
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
-        WidgetCluster { _dir: dir, _apiserver: apiserver, kubeconfig, config: config_path }
+        let data_dir = dir.path().join("host");
+        WidgetCluster { _dir: dir, _apiserver: apiserver, kubeconfig, config: config_path, data_dir }
     }
 
     /// `wasmvisor run --config FILE`, once the host runs.
@@ -306,6 +309,84 @@ fn run_finishes_the_reconcile_in_flight_on_sigterm() {
         calls.iter().any(|&(start, end)| start < signalled && signalled < end),
         "no reconcile was in flight at SIGTERM ({signalled}): {calls:?}"
     );
+}
+
+/// `wasmvisor why widget/NAME -n widgets --data-dir DIR -o json`: the
+/// outcomes of its recorded reconciles, newest first.
+fn recorded_outcomes(cluster: &WidgetCluster, name: &str) -> Vec<String> {
+    let object = format!("widget/{name}");
+    let out =
+        wasmvisor(&["why", &object, "-n", "widgets", "--data-dir", path(&cluster.data_dir), "-o", "json"]);
+    assert!(out.status.success(), "why: {}", text(&out.stderr));
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    records.iter().map(|r| r["outcome"]["outcome"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[test]
+fn a_host_killed_mid_reconcile_loses_only_the_reconcile_in_flight_from_its_recordings() {
+    let cluster = WidgetCluster::start();
+    let mut host = cluster.run();
+    let names: Vec<String> = (0..8).map(|i| format!("w{i}")).collect();
+    for name in &names {
+        cluster.create_widget(name, "{}");
+    }
+    for name in &names {
+        eventually(&format!("a recorded reconcile of {name}"), DEADLINE, |last| {
+            let outcomes = recorded_outcomes(&cluster, name);
+            *last = format!("{outcomes:?}");
+            outcomes.iter().any(|o| o == "done").then_some(())
+        });
+    }
+    // The same through the admin endpoint.
+    let admin: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cluster.data_dir.join("admin.json")).unwrap()).unwrap();
+    let out = wasmvisor(&[
+        "why",
+        "widget/w0",
+        "-n",
+        "widgets",
+        "--admin",
+        admin["url"].as_str().unwrap(),
+        "--token",
+        admin["token"].as_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "why --admin: {}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("reconcile by widget@1.0.0") && shown.contains("outcome: done"), "{shown}");
+
+    cluster.create_widget("slow", "{spinMs: 3000}");
+    cluster.wait_reconciling("slow");
+    host.kill();
+    for name in &names {
+        assert!(recorded_outcomes(&cluster, name).iter().any(|o| o == "done"), "{name}'s record was lost");
+    }
+    assert!(recorded_outcomes(&cluster, "slow").is_empty(), "the reconcile in flight cannot have a record");
+
+    let _host = cluster.run();
+    eventually("slow's reconcile after the restart to be recorded", DEADLINE, |last| {
+        let outcomes = recorded_outcomes(&cluster, "slow");
+        *last = format!("{outcomes:?}");
+        outcomes.iter().any(|o| o == "done").then_some(())
+    });
+    let out = wasmvisor(&[
+        "audit",
+        "--data-dir",
+        path(&cluster.data_dir),
+        "--plugin",
+        "widget",
+        "--config",
+        path(&cluster.config),
+    ]);
+    assert!(out.status.success(), "audit: {}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for part in [
+        "plugin widget (1.0.0)",
+        "kube apply-status test.wasmvisor.dev/v1 Widget in widgets",
+        "[plugins.widget",
+        "kind: ClusterRole",
+    ] {
+        assert!(report.contains(part), "audit lacks {part:?}:\n{report}");
+    }
 }
 
 /// Nanoseconds since the Unix epoch, the clock the widget plugin's trace uses.

@@ -15,6 +15,9 @@
 //! executes itself for both roles (`engine apiserver DIR`, `engine run PATH
 //! N`): a bench cannot name another package's binary.
 //!
+//! The wasm path runs twice, with the flight recorder on (`wasm`, the
+//! default) and off (`wasm-unrecorded`), so its overhead is a ratio too.
+//!
 //! Run: `cargo bench -p wasmvisor-host --bench engine`. `ENGINE_BENCH_SIZES`
 //! (default `1000,10000`) picks the object counts, e.g. `1000` to skip 10k.
 
@@ -129,7 +132,7 @@ fn drive() -> anyhow::Result<()> {
     let load_before = load();
     let mut rows = Vec::new();
     for objects in sizes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        for path in ["wasm", "native"] {
+        for path in ["wasm", "wasm-unrecorded", "native"] {
             let output = std::process::Command::new(std::env::current_exe()?)
                 .args(["run", path, objects])
                 .stderr(std::process::Stdio::inherit())
@@ -167,6 +170,17 @@ fn drive() -> anyhow::Result<()> {
             row.cache_bytes as f64 / (1024.0 * 1024.0),
         );
     }
+    for row in rows.iter().filter(|r| r.path == "wasm") {
+        if let Some(off) = rows.iter().find(|r| r.path == "wasm-unrecorded" && r.objects == row.objects) {
+            println!(
+                "\nflight recorder at {} objects: all reconciled {:.1} s recorded vs {:.1} s unrecorded ({:+.1}%)",
+                row.objects,
+                row.total_s,
+                off.total_s,
+                (row.total_s / off.total_s - 1.0) * 100.0
+            );
+        }
+    }
     println!("\nload average (1, 5, 15 min): {load_before} before, {} after", load());
     Ok(())
 }
@@ -197,7 +211,8 @@ async fn run(path: &str, objects: usize) -> anyhow::Result<Figures> {
     let (converged_tx, mut converged) = tokio::sync::watch::channel(0usize);
     let counter = tokio::spawn(count_converged(widgets.clone(), converged_tx));
     let engine = match path {
-        "wasm" => Engine::wasm(dir.path(), &kubeconfig).await?,
+        "wasm" => Engine::wasm(dir.path(), &kubeconfig, true).await?,
+        "wasm-unrecorded" => Engine::wasm(dir.path(), &kubeconfig, false).await?,
         "native" => Engine::native(client.clone()),
         other => anyhow::bail!("unknown path {other:?}"),
     };
@@ -335,7 +350,8 @@ struct Stats {
 }
 
 impl Engine {
-    async fn wasm(dir: &Path, kubeconfig: &Path) -> anyhow::Result<Engine> {
+    /// The host with the widget plugin; `record` turns the flight recorder on.
+    async fn wasm(dir: &Path, kubeconfig: &Path, record: bool) -> anyhow::Result<Engine> {
         let plugins = dir.join("plugins");
         std::fs::create_dir_all(&plugins)?;
         std::fs::write(plugins.join(WIDGET.file), WIDGET.bytes)?;
@@ -357,6 +373,7 @@ impl Engine {
             ..Grant::default()
         };
         config.plugins.insert(manifest.name, grant);
+        config.recorder.enabled = record;
         Ok(Engine::Wasm(Box::new(Host::start(config).await?)))
     }
 

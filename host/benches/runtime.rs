@@ -1,5 +1,6 @@
 //! The runtime core's cost, in one run on one machine:
-//! per-reconcile cost of a fresh instance (pooling on and off) beside the
+//! per-reconcile cost of a fresh instance (pooling on and off, and with the
+//! flight recorder on; its writer thread shares the machine) beside the
 //! same logic as a native function and behind a loopback webhook (the
 //! Metacontroller model, keep-alive on); cold compile vs cached load; RSS
 //! with 1 and 20 plugins loaded.
@@ -24,6 +25,7 @@ use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::manifest::{ResourceScope, section};
 use wasmvisor_host::object::KindScope;
+use wasmvisor_host::recorder::{Recorder, RecorderSettings};
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
@@ -68,6 +70,10 @@ fn grants(names: &[String]) -> Grants {
 }
 
 fn runtime(pooling: bool, cache: &std::path::Path, names: &[String]) -> Arc<Runtime> {
+    Arc::new(build(pooling, cache, names))
+}
+
+fn build(pooling: bool, cache: &std::path::Path, names: &[String]) -> Runtime {
     let cache_dir = cap_std::fs::Dir::open_ambient_dir(cache, cap_std::ambient_authority()).unwrap();
     let config = RuntimeConfig {
         engine: EngineSettings { pooling, ..EngineSettings::default() },
@@ -76,7 +82,13 @@ fn runtime(pooling: bool, cache: &std::path::Path, names: &[String]) -> Arc<Runt
         grants: grants(names),
     };
     let backends = Backends { kube: Arc::new(EchoKube), nsx: None, vcenter: None };
-    Arc::new(Runtime::new(config, backends).unwrap())
+    Runtime::new(config, backends).unwrap()
+}
+
+/// A pooling runtime that records every call into a store in `cache`.
+fn recorded(cache: &std::path::Path, names: &[String]) -> Arc<Runtime> {
+    let recorder = Recorder::start(cache, &RecorderSettings::default()).unwrap();
+    Arc::new(build(true, cache, names).record_to(recorder))
 }
 
 /// A ConfigMap of about `size` bytes of JSON.
@@ -174,11 +186,16 @@ async fn run() {
     let (batches, per_batch) = (15, calls_per_batch());
     let mut rows: Vec<(String, Duration)> = Vec::new();
 
-    for pooling in [true, false] {
+    for (pooling, record) in [(true, false), (true, true), (false, false)] {
         let cache = tempfile::tempdir().unwrap();
-        let runtime = runtime(pooling, cache.path(), &names);
+        let runtime =
+            if record { recorded(cache.path(), &names) } else { runtime(pooling, cache.path(), &names) };
         runtime.install(runtime.load(BENCH.bytes).unwrap(), BENCH.file).unwrap();
-        let label = if pooling { "pooling" } else { "on-demand" };
+        let label = match (pooling, record) {
+            (true, true) => "pooling, recorded",
+            (true, false) => "pooling",
+            _ => "on-demand",
+        };
         for (what, body) in [("trivial", &trivial), ("2 KB in+out", &big)] {
             let req = request(body);
             let t = measure(batches, per_batch, || {
@@ -234,6 +251,16 @@ async fn run() {
         wasm_big.as_secs_f64() / native.as_secs_f64(),
         hook.as_secs_f64() / wasm_big.as_secs_f64(),
         find("wasm, fresh instance, on-demand, 2 KB").as_secs_f64() / wasm_big.as_secs_f64(),
+    );
+    let added = |what: &str| {
+        let on = find(&format!("wasm, fresh instance, pooling, recorded, {what}")).as_secs_f64();
+        let off = find(&format!("wasm, fresh instance, pooling, {what}")).as_secs_f64();
+        (on / off - 1.0) * 100.0
+    };
+    println!(
+        "flight recorder (pooling, recorded vs not): trivial {:+.1}%, 2 KB in+out {:+.1}%",
+        added("trivial"),
+        added("2 KB")
     );
 
     // Cold compile vs cached load.

@@ -2,7 +2,7 @@
 //! endpoints, grants, engine settings, admin endpoint, leader election.
 //!
 //! ```toml
-//! data-dir = "/var/lib/wasmvisor"        # compile cache, admin.json
+//! data-dir = "/var/lib/wasmvisor"        # compile cache, admin.json, recordings
 //! plugin-dir = "/etc/wasmvisor/plugins"  # hot-reloaded (default DATA_DIR/plugins)
 //!
 //! [clusters.default]
@@ -18,6 +18,10 @@
 //!
 //! [admin]
 //! listen = "127.0.0.1:9443"
+//!
+//! [recorder]                            # DATA_DIR/recordings.db
+//! max-size = "256MiB"
+//! retention = "7d"
 //!
 //! [leader-election]
 //! namespace = "wasmvisor-system"
@@ -47,6 +51,7 @@ use crate::capability::endpoint::EndpointConfig;
 use crate::capability::grant::{Grant, Grants};
 use crate::cluster::ClusterConfig;
 use crate::controller::ControllerSettings;
+use crate::recorder::RecorderSettings;
 
 /// The whole host config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +78,9 @@ pub struct HostConfig {
     /// The admin endpoint (health, readiness, metrics, plugin list).
     #[serde(default)]
     pub admin: AdminSettings,
+    /// The flight recorder (`wasmvisor why`, `wasmvisor audit`).
+    #[serde(default)]
+    pub recorder: RecorderSettings,
     /// Leader election among replicas; absent means this replica always leads.
     #[serde(default)]
     pub leader_election: Option<LeaderElection>,

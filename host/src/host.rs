@@ -24,6 +24,7 @@ use crate::controller::metrics::ControllerMetrics;
 use crate::controller::watch::Informers;
 use crate::controller::{Controller, Shared};
 use crate::leader::{Leader, LeaderConfig, LeaderError};
+use crate::recorder::Recorder;
 use crate::runtime::claims::{Claims, RecordError};
 use crate::runtime::engine::EngineSettings;
 use crate::runtime::instance::Backends;
@@ -130,7 +131,7 @@ impl Host {
         };
         let backends =
             Backends { kube: Arc::new(CachedKube::new(clusters.clone(), informers.clone())), nsx, vcenter };
-        let runtime = Arc::new(Runtime::new(
+        let mut runtime = Runtime::new(
             RuntimeConfig {
                 engine: EngineSettings::default(),
                 output: OutputLimits::default(),
@@ -138,7 +139,15 @@ impl Host {
                 grants: config.grants(),
             },
             backends,
-        )?);
+        )?;
+        if config.recorder.enabled {
+            // A store that cannot open costs the recordings, not the host.
+            match Recorder::start(&config.data_dir, &config.recorder) {
+                Ok(recorder) => runtime = runtime.record_to(recorder),
+                Err(error) => tracing::warn!(%error, "flight recorder disabled: cannot open its store"),
+            }
+        }
+        let runtime = Arc::new(runtime);
 
         let claims = Claims::recorded(&config.data_dir.join(PLUGIN_NAMES))?;
         let plugin_dir = Arc::new(PluginDir::open(&plugin_dir_path)?.with_claims(claims));

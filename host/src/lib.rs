@@ -20,7 +20,8 @@
 //!    cached by digest, followed into the runtime's hot-reload step.
 //! 6. Around them: [`metrics`] (the runtime's counters; the engine's are in
 //!    [`controller::metrics`]), [`rbac`] (least-privilege RBAC from the
-//!    grants), and the shared value types [`object`] and [`label_selector`].
+//!    grants), [`recorder`] (every reconcile, its triggers and host calls,
+//!    for `wasmvisor why` and `audit`), and the shared value types [`object`] and [`label_selector`].
 //!
 //! `docs/architecture.md` draws the same map for the whole repository.
 
@@ -35,6 +36,7 @@ pub mod leader;
 pub mod metrics;
 pub mod object;
 pub mod rbac;
+pub mod recorder;
 pub mod runtime;
 pub mod source;
 

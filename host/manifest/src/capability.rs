@@ -272,7 +272,7 @@ impl TryFrom<KubeRuleFields> for KubeRule {
 }
 
 /// Where a kind's objects live, as the cluster's discovery says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum ResourceScope {
     /// In namespaces.
     Namespaced,

@@ -1,15 +1,17 @@
-//! The client side of the admin endpoint, for `wasmvisor plugin list`.
+//! The client side of the admin endpoint, for `wasmvisor plugin list` and `wasmvisor why`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
 use super::{ADMIN_FILE, PluginList, PluginStatus};
+use crate::recorder::record::Record;
+use crate::recorder::store::ObjectQuery;
 
 /// Where a running host's admin endpoint is: the contents of `admin.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,15 +89,35 @@ impl AdminEndpoint {
 
     /// Asks the host for its plugins (10 s limit).
     pub async fn plugins(&self) -> Result<Vec<PluginStatus>, ClientError> {
+        let list: PluginList = self.exchange(hyper::Method::GET, "plugins", None).await?;
+        Ok(list.plugins)
+    }
+
+    /// Asks the host for an object's recorded reconciles, newest first (10 s limit).
+    pub async fn recordings(&self, query: &ObjectQuery) -> Result<Vec<Record>, ClientError> {
+        let body = serde_json::to_vec(query).expect("a query serializes");
+        self.exchange(hyper::Method::POST, "recordings", Some(body)).await
+    }
+
+    /// One authorized request, its JSON answer decoded.
+    async fn exchange<T: serde::de::DeserializeOwned>(
+        &self,
+        method: hyper::Method,
+        route: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ClientError> {
         let url = self.url.trim_end_matches('/');
-        let uri = format!("{url}/plugins")
+        let uri = format!("{url}/{route}")
             .parse::<hyper::Uri>()
             .map_err(|e| ClientError::BadUrl { url: url.into(), error: e.to_string() })?;
-        let request = hyper::Request::get(uri)
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(uri)
             .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .body(Empty::<Bytes>::new())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| ClientError::BadUrl { url: url.into(), error: e.to_string() })?;
-        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let unreachable = |error: String| ClientError::Unreachable { url: url.into(), error };
         let exchange = async {
             let response = client.request(request).await.map_err(|e| unreachable(error_chain(&e)))?;
@@ -118,12 +140,11 @@ impl AdminEndpoint {
                 body: text.trim().into(),
             });
         }
-        let list: PluginList = serde_json::from_slice(&body).map_err(|e| ClientError::Status {
+        serde_json::from_slice(&body).map_err(|e| ClientError::Status {
             url: url.into(),
             status: status.as_u16(),
-            body: format!("not a plugin list ({e}): {}", text.trim()),
-        })?;
-        Ok(list.plugins)
+            body: format!("not the expected answer ({e}): {}", text.trim()),
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 //! | `GET /readyz` | none | `200 ok` when the caller's readiness flag is `true`, else `503` |
 //! | `GET /metrics` | none, or the token with [`AdminConfig::protect_metrics`] | Prometheus/OpenMetrics text |
 //! | `GET /plugins` | bearer token | JSON [`PluginList`] |
+//! | `POST /recordings` | bearer token | JSON [`ObjectQuery`] in, JSON records out (`wasmvisor why`) |
 //!
 //! Probes stay open because kubelet and load balancers send no token;
 //! `/metrics` is open by default for the same reason (Prometheus scrapers),
@@ -30,13 +31,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
+use crate::recorder::store::{ObjectQuery, Reader};
 use crate::runtime::Runtime;
 use crate::runtime::reload::PluginDir;
 
@@ -250,6 +252,7 @@ pub async fn serve(config: AdminConfig, state: AdminState) -> Result<AdminHandle
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/plugins", get(plugins))
+        .route("/recordings", post(recordings))
         .with_state(shared);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -365,6 +368,29 @@ async fn plugins(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
     }
     let plugins = plugin_statuses(&shared.state.runtime, shared.state.plugin_dir.as_deref());
     Json(PluginList { plugins }).into_response()
+}
+
+async fn recordings(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Json(query): Json<ObjectQuery>,
+) -> Response {
+    if let Err(refused) = authorize(&headers, &shared.token) {
+        return refused.into_response();
+    }
+    let Some(path) = shared.state.runtime.recorder().map(|r| r.path().to_owned()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this host does not record reconciles ([recorder] enabled = false)\n",
+        )
+            .into_response();
+    };
+    let read = tokio::task::spawn_blocking(move || Reader::open(&path)?.object(&query)).await;
+    match read {
+        Ok(Ok(records)) => Json(records).into_response(),
+        Ok(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+    }
 }
 
 #[cfg(test)]

@@ -162,16 +162,23 @@ impl Controller {
         let mut changes = self.shared.runtime.plugin_changes();
         let mut members = self.shared.clusters.changes();
         let mut running: BTreeMap<String, PluginController> = BTreeMap::new();
+        // Why controllers started in this round start: the first round is
+        // the host's start; a round woken by the election is a new leader.
+        let mut cause = Reason::Started;
         loop {
             if *active.borrow() {
-                self.sync(&mut running);
+                self.sync(&mut running, &cause);
             } else {
                 stop_all(&mut running).await;
             }
+            cause = Reason::Started;
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { break },
                 changed = members.changed() => if changed.is_err() { break },
-                changed = active.changed() => if changed.is_err() { break },
+                changed = active.changed() => {
+                    if changed.is_err() { break }
+                    cause = Reason::LeaderElected;
+                }
                 _ = stop.wait_for(|s| *s) => break,
             }
         }
@@ -179,8 +186,9 @@ impl Controller {
     }
 
     /// Brings the running controllers in step with the loaded plugins and
-    /// the member clusters of dynamic sources.
-    fn sync(&self, running: &mut BTreeMap<String, PluginController>) {
+    /// the member clusters of dynamic sources; `cause` is why a controller
+    /// started here queues what it lists.
+    fn sync(&self, running: &mut BTreeMap<String, PluginController>, cause: &Reason) {
         let wanted: BTreeMap<String, Arc<Manifest>> = self
             .shared
             .runtime
@@ -213,7 +221,8 @@ impl Controller {
                 }
                 _ => {
                     self.shared.metrics.touch_plugin(&manifest.name);
-                    let started = PluginController::start(self.shared.clone(), manifest.clone());
+                    let started =
+                        PluginController::start(self.shared.clone(), manifest.clone(), cause.clone());
                     if let Some(old) = running.insert(key.clone(), started) {
                         tokio::spawn(old.stop());
                     }

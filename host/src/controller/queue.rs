@@ -102,10 +102,16 @@ impl Backoff {
     }
 }
 
-/// Why a key was queued. Logged on the reconcile's span, never given to the
-/// plugin: reconcilers stay level-based.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a key was queued. Logged on the reconcile's span and kept by the
+/// flight recorder, never given to the plugin: reconcilers stay level-based.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "trigger")]
 pub enum Reason {
+    /// The plugin's controller started and listed what it watches (host
+    /// start, a new plugin, or a watch set that changed).
+    Started,
+    /// This replica became the leader and started its controllers.
+    LeaderElected,
     /// The watched object was created, updated or deleted.
     ObjectChanged,
     /// An object it owns changed.
@@ -119,7 +125,11 @@ pub enum Reason {
         related: String,
     },
     /// The plugin asked to be called again after a delay.
-    Requeue,
+    Requeue {
+        /// The delay it asked for.
+        #[serde(with = "wasmvisor_manifest::limits::duration")]
+        after: Duration,
+    },
     /// A retry after an error.
     Backoff {
         /// Consecutive failures so far.
@@ -137,10 +147,12 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Reason::Started => f.write_str("controller started"),
+            Reason::LeaderElected => f.write_str("leader elected"),
             Reason::ObjectChanged => f.write_str("object changed"),
             Reason::OwnedChanged { owned } => write!(f, "owned {owned} changed"),
             Reason::RelatedChanged { related } => write!(f, "related {related} changed"),
-            Reason::Requeue => f.write_str("requeue"),
+            Reason::Requeue { after } => write!(f, "requeue after {}", humantime::format_duration(*after)),
             Reason::Backoff { failures: 1 } => f.write_str("retry after 1 failure"),
             Reason::Backoff { failures } => write!(f, "retry after {failures} failures"),
             Reason::Resync => f.write_str("resync"),
@@ -194,7 +206,7 @@ impl Reasons {
 }
 
 impl fmt::Display for Reasons {
-    /// `object changed, requeue (+3 more)`.
+    /// `object changed, requeue after 30s (+3 more)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, reason) in self.kept.iter().enumerate() {
             if i > 0 {
@@ -515,7 +527,7 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
                 _ if dirty => Some(now),
                 Completion::Success | Completion::Terminal => pending,
                 Completion::RequeueAfter(d) => {
-                    entry.reasons.push(Reason::Requeue);
+                    entry.reasons.push(Reason::Requeue { after: d });
                     earliest(deadline(now, d))
                 }
                 Completion::Failed => {
@@ -743,7 +755,7 @@ mod tests {
         assert_nothing_ready(&q).await;
         advance(Duration::from_millis(1)).await;
         let work = take(&q).await;
-        assert_eq!((work.reasons.to_string(), work.failures), ("requeue".to_owned(), 0));
+        assert_eq!((work.reasons.to_string(), work.failures), ("requeue after 10s".to_owned(), 0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -810,7 +822,10 @@ mod tests {
             q.done(&"a", Completion::RequeueAfter(Duration::from_secs(10))),
             Next::After(Duration::from_secs(3))
         );
-        assert_eq!(take_at(&q, Duration::from_secs(3)).await.reasons.to_string(), "resync, requeue");
+        assert_eq!(
+            take_at(&q, Duration::from_secs(3)).await.reasons.to_string(),
+            "resync, requeue after 10s"
+        );
 
         // The backoff is earlier this time, so it wins.
         q.add_after("a", Reason::Resync, Duration::from_secs(60));
@@ -1045,9 +1060,9 @@ mod tests {
         let mut reasons = Reasons::default();
         assert!(reasons.is_empty());
         reasons.push(Reason::ObjectChanged);
-        reasons.push(Reason::Requeue);
+        reasons.push(Reason::Requeue { after: Duration::from_secs(1) });
         reasons.push(Reason::ObjectChanged);
-        assert_eq!(reasons.to_string(), "object changed, requeue");
+        assert_eq!(reasons.to_string(), "object changed, requeue after 1s");
         for i in 0..9 {
             reasons.push(owned(&i.to_string()));
         }
@@ -1055,7 +1070,7 @@ mod tests {
         assert_eq!(reasons.more(), 3);
         let shown = reasons.to_string();
         assert!(
-            shown.starts_with("object changed, requeue, owned default/v1/ConfigMap/ns/0 changed, "),
+            shown.starts_with("object changed, requeue after 1s, owned default/v1/ConfigMap/ns/0 changed, "),
             "{shown}"
         );
         assert!(shown.ends_with("owned default/v1/ConfigMap/ns/5 changed (+3 more)"), "{shown}");
@@ -1064,9 +1079,11 @@ mod tests {
     #[test]
     fn every_reason_displays_as_a_short_phrase() {
         let shown: Vec<String> = [
+            Reason::Started,
+            Reason::LeaderElected,
             Reason::ObjectChanged,
             owned("a"),
-            Reason::Requeue,
+            Reason::Requeue { after: Duration::from_secs(30) },
             Reason::Backoff { failures: 1 },
             Reason::Backoff { failures: 4 },
             Reason::Resync,
@@ -1078,9 +1095,11 @@ mod tests {
         assert_eq!(
             shown,
             [
+                "controller started",
+                "leader elected",
                 "object changed",
                 "owned default/v1/ConfigMap/ns/a changed",
-                "requeue",
+                "requeue after 30s",
                 "retry after 1 failure",
                 "retry after 4 failures",
                 "resync",

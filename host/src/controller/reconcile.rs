@@ -121,7 +121,7 @@ impl Attempts {
             .shared
             .runtime
             .dispatcher()
-            .call(plugin, export, &request)
+            .call_for(plugin, export, &request, &work.reasons)
             .await
             .map(|report| report.outcome);
         let mut completion =

@@ -50,8 +50,9 @@ pub(crate) struct PluginController {
 }
 
 impl PluginController {
-    /// Starts the controller of `manifest`'s plugin.
-    pub(crate) fn start(shared: Arc<Shared>, manifest: Arc<Manifest>) -> Self {
+    /// Starts the controller of `manifest`'s plugin; `cause` is the reason
+    /// every object it lists first is queued for.
+    pub(crate) fn start(shared: Arc<Shared>, manifest: Arc<Manifest>, cause: Reason) -> Self {
         let settings = &shared.settings;
         let queue = WorkQueue::new(QueueConfig {
             concurrency: settings.concurrency,
@@ -61,7 +62,7 @@ impl PluginController {
         let (sources_tx, sources) = watch::channel(None);
         let (stop, stopped) = watch::channel(false);
         let intake = Intake { queue, sharding: settings.sharding };
-        let task = tokio::spawn(run(shared, manifest.clone(), intake.clone(), sources_tx, stopped));
+        let task = tokio::spawn(run(shared, manifest.clone(), intake.clone(), sources_tx, stopped, cause));
         Self { manifest, intake, sources, stop, task }
     }
 
@@ -117,6 +118,7 @@ async fn run(
     intake: Intake,
     sources_tx: watch::Sender<Option<Arc<Sources>>>,
     mut stopped: watch::Receiver<bool>,
+    cause: Reason,
 ) {
     let plugin = manifest.name.clone();
     let queue = intake.queue.clone();
@@ -125,7 +127,8 @@ async fn run(
     let mut feeders = JoinSet::new();
     for (index, watched) in sources.watched.iter().enumerate() {
         let rx = watched.informer.subscribe();
-        feeders.spawn(feed_watched(intake.clone(), sources.clone(), index, rx, plugin.clone()));
+        let first = cause.clone();
+        feeders.spawn(feed_watched(intake.clone(), sources.clone(), index, rx, plugin.clone(), first));
     }
     for (kind, informer) in &sources.owned {
         let rx = informer.subscribe();
@@ -225,6 +228,7 @@ async fn feed_watched(
     index: usize,
     mut changes: broadcast::Receiver<Change>,
     plugin: String,
+    first: Reason,
 ) {
     let watched = &sources.watched[index];
     let kind = watched.watch.kind_ref();
@@ -232,7 +236,7 @@ async fn feed_watched(
     watched.informer.synced().await;
     for object in watched.informer.list() {
         if watched.wants(&object) {
-            intake.add(key_of(&kind, &object), Reason::ObjectChanged);
+            intake.add(key_of(&kind, &object), first.clone());
         }
     }
     let mut generations: HashMap<ObjectRef, Option<i64>> = HashMap::new();

@@ -6,13 +6,15 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
 use crate::capability::error::LimitExceeded;
+use crate::controller::queue::Reasons;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::object::ObjectRef;
+use crate::recorder::{Capture, Recorder};
 use crate::runtime::bindings::wasmvisor::plugin::types;
 use crate::runtime::cpu_share::{self, GuestCpus};
 use crate::runtime::guest_thread;
@@ -235,6 +237,7 @@ pub struct Dispatcher {
     pub(crate) metrics: Metrics,
     pub(crate) output: OutputLimits,
     pub(crate) cpus: GuestCpus,
+    pub(crate) recorder: Option<Recorder>,
 }
 
 impl Dispatcher {
@@ -247,10 +250,22 @@ impl Dispatcher {
         export: Export,
         request: &Request,
     ) -> Result<Report, ReconcileError> {
+        self.call_for(plugin, export, request, &Reasons::default()).await
+    }
+
+    /// [`Dispatcher::call`] for a queued key: `triggers` are why it ran,
+    /// which the flight recorder keeps with the call.
+    pub async fn call_for(
+        &self,
+        plugin: &Arc<Plugin>,
+        export: Export,
+        request: &Request,
+        triggers: &Reasons,
+    ) -> Result<Report, ReconcileError> {
         let (this, plugin, request) = (self.clone(), plugin.clone(), request.clone());
-        let manifest = plugin.manifest.clone();
+        let (manifest, triggers) = (plugin.manifest.clone(), triggers.clone());
         let object = request.target.to_string();
-        guest_thread::run(async move { this.call_here(&plugin, export, &request).await })
+        guest_thread::run(async move { this.call_here(&plugin, export, &request, &triggers).await })
             .await
             .unwrap_or_else(|| {
                 Err(ReconcileError {
@@ -262,13 +277,15 @@ impl Dispatcher {
             })
     }
 
-    /// [`Dispatcher::call`] on the current thread.
+    /// [`Dispatcher::call_for`] on the current thread.
     async fn call_here(
         &self,
         plugin: &Arc<Plugin>,
         export: Export,
         request: &Request,
+        triggers: &Reasons,
     ) -> Result<Report, ReconcileError> {
+        let wall = SystemTime::now();
         let started = Instant::now();
         let manifest = plugin.manifest.clone();
         let limits = manifest.limits;
@@ -281,6 +298,9 @@ impl Dispatcher {
             plugin.log_rate.clone(),
         );
         scope.origin = crate::cluster::member_namespace(&request.target.cluster).map(str::to_owned);
+        if self.recorder.is_some() {
+            scope.tape = Some(Box::default());
+        }
         let memory = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
         let turn = scope.turn.clone();
         let mut store = Store::new(&self.engine, InstanceState::new(scope, self.backends.clone(), memory));
@@ -348,6 +368,23 @@ impl Dispatcher {
             elapsed: started.elapsed(),
         });
         self.finish(&manifest.name, &object, &report, state.scope.dropped);
+        let origin = state.scope.origin.clone();
+        if let Some(recorder) = &self.recorder
+            && let Some(tape) = store.data_mut().scope.tape.take()
+        {
+            recorder.submit(Capture {
+                started: wall,
+                manifest,
+                digest: plugin.digest.to_prefixed(),
+                export,
+                target: request.target.clone(),
+                object: request.object.clone(),
+                origin,
+                triggers: triggers.clone(),
+                tape: *tape,
+                result: report.clone(),
+            });
+        }
         report
     }
 

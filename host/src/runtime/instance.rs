@@ -7,11 +7,13 @@
 //! does so twice) and boxes its streams and clocks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::clocks::{MonotonicClock, WallClock};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use crate::capability::kube::KubeBackend;
 
@@ -20,6 +22,8 @@ use crate::capability::endpoint::{EndpointKind, HttpEndpoint};
 use crate::capability::error::LimitExceeded;
 use crate::capability::kube::host::KubeHost;
 use crate::capability::log::LogHost;
+use crate::recorder::record::WasiRead;
+use crate::recorder::tape::WasiTape;
 use crate::runtime::scope::CallScope;
 
 /// The outside world as host functions reach it.
@@ -53,15 +57,44 @@ struct Wasi {
 }
 
 impl Wasi {
-    fn new() -> Self {
+    /// `reads` records the clock values the guest reads (flight recorder).
+    fn new(reads: Option<WasiTape>) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        let ctx = WasiCtx::builder()
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        Self { ctx, table: ResourceTable::new(), stderr }
+        let mut builder = WasiCtx::builder();
+        builder.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        if let Some(reads) = reads {
+            builder.wall_clock(RecordedWall(WallClock, reads.clone()));
+            builder.monotonic_clock(RecordedMonotonic(MonotonicClock::default(), reads));
+        }
+        Self { ctx: builder.build(), table: ResourceTable::new(), stderr }
+    }
+}
+
+/// The wall clock, each reading kept for the flight recorder.
+struct RecordedWall(WallClock, WasiTape);
+
+impl HostWallClock for RecordedWall {
+    fn resolution(&self) -> Duration {
+        self.0.resolution()
+    }
+    fn now(&self) -> Duration {
+        let now = self.0.now();
+        self.1.push(WasiRead::WallClock { nanos: u64::try_from(now.as_nanos()).unwrap_or(u64::MAX) });
+        now
+    }
+}
+
+/// The monotonic clock, each reading kept for the flight recorder.
+struct RecordedMonotonic(MonotonicClock, WasiTape);
+
+impl HostMonotonicClock for RecordedMonotonic {
+    fn resolution(&self) -> u64 {
+        self.0.resolution()
+    }
+    fn now(&self) -> u64 {
+        let now = self.0.now();
+        self.1.push(WasiRead::MonotonicClock { nanos: now });
+        now
     }
 }
 
@@ -115,7 +148,10 @@ impl InstanceState {
 
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let wasi = self.wasi.get_or_insert_with(Wasi::new);
+        if self.wasi.is_none() {
+            self.wasi = Some(Wasi::new(self.scope.tape.as_ref().map(|t| t.wasi.clone())));
+        }
+        let wasi = self.wasi.as_mut().expect("built above");
         WasiCtxView { ctx: &mut wasi.ctx, table: &mut wasi.table }
     }
 }

@@ -36,6 +36,7 @@ use prometheus_client::registry::Registry as MetricsRegistry;
 
 use crate::capability::grant::Grants;
 use crate::metrics::{Metrics, PluginLabels};
+use crate::recorder::Recorder;
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::dispatch::{Dispatcher, Export, ReconcileError, Report, Request};
 use crate::runtime::engine::{EngineError, EngineSettings, EpochTicker};
@@ -121,6 +122,7 @@ impl Runtime {
             metrics: metrics.clone(),
             output: config.output,
             cpus: cpu_share::GuestCpus::new(config.engine.guest_cpus),
+            recorder: None,
         };
         Ok(Self {
             loader,
@@ -130,6 +132,18 @@ impl Runtime {
             metrics,
             _ticker: ticker,
         })
+    }
+
+    /// Records every call from now on through `recorder` (the flight
+    /// recorder); its metrics join the runtime's.
+    pub fn record_to(mut self, recorder: Recorder) -> Self {
+        self.dispatcher.recorder = Some(recorder);
+        self
+    }
+
+    /// The flight recorder, when calls are recorded.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.dispatcher.recorder.as_ref()
     }
 
     /// Compiles and validates `bytes` against the current grants without
@@ -211,6 +225,9 @@ impl Runtime {
     /// Registers the runtime's metrics.
     pub fn register_metrics(&self, registry: &mut MetricsRegistry) {
         self.metrics.register(registry);
+        if let Some(recorder) = &self.dispatcher.recorder {
+            recorder.metrics().register(registry);
+        }
     }
 
     /// The metric handles (for tests and the admin endpoint).

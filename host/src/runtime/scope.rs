@@ -11,6 +11,7 @@ use wasmvisor_manifest::Manifest;
 use crate::capability::error::{HostCallError, LimitExceeded};
 use crate::capability::log::rate::{LogRate, LogRateLimits};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
+use crate::recorder::tape::{Begun, Raw, Tape, Taped};
 use crate::runtime::cpu_share::Turn;
 
 /// Caps on what one call may emit, set by the operator for all plugins.
@@ -67,6 +68,8 @@ pub struct CallScope {
     pub(crate) turn: Turn,
     /// The plugin's log rate, shared with its other calls.
     pub(crate) log_rate: Arc<LogRate>,
+    /// The flight recorder's capture of this call, when recording.
+    pub(crate) tape: Option<Box<Tape>>,
 }
 
 impl CallScope {
@@ -89,6 +92,26 @@ impl CallScope {
             dropped: Dropped::default(),
             turn: Turn::default(),
             log_rate,
+            tape: None,
+        }
+    }
+
+    /// Starts recording a host call when the call is recorded; `args` is
+    /// built only then.
+    pub(crate) fn begin(&self, args: impl FnOnce() -> Vec<(&'static str, Raw)>) -> Option<Begun> {
+        self.tape.is_some().then(|| Begun::new(args()))
+    }
+
+    /// Records the end of a host call begun with [`CallScope::begin`].
+    pub(crate) fn end<T: Taped>(
+        &mut self,
+        interface: &'static str,
+        function: &'static str,
+        begun: Option<Begun>,
+        result: &Result<T, HostCallError>,
+    ) {
+        if let (Some(tape), Some(begun)) = (self.tape.as_deref_mut(), begun) {
+            tape.end(interface, function, begun, result);
         }
     }
 

@@ -8,6 +8,7 @@ mod finalizers;
 mod least_privilege;
 mod queueing;
 mod reconcile;
+mod recorder;
 mod related;
 mod reload;
 mod replicas;

@@ -23,6 +23,7 @@ use super::identity::{self, Identity, Refusal};
 use super::request_target::RequestTarget;
 use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest};
 use crate::capability::error::{HostCallError, convert};
+use crate::recorder::tape::Raw;
 use crate::runtime::bindings::wasmvisor::plugin::{nsx, types, vcenter};
 use crate::runtime::scope::CallScope;
 
@@ -72,6 +73,20 @@ impl EndpointHost<'_> {
             EndpointKind::Nsx => &caps.nsx,
             EndpointKind::Vcenter => &caps.vcenter,
         }
+    }
+
+    /// [`EndpointHost::request`], recorded by the flight recorder.
+    async fn recorded(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
+        let begun = self.scope.begin(|| {
+            vec![
+                ("method", Raw::Value(serde_json::json!(method(req.method)))),
+                ("path", Raw::Value(req.path.clone().into())),
+                ("body", req.body.clone().map_or(Raw::Unit, Raw::Json)),
+            ]
+        });
+        let result = self.request(req).await;
+        self.scope.end(self.kind.capability(), "request", begun, &result);
+        result
     }
 
     async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
@@ -171,13 +186,13 @@ macro_rules! call_span {
 impl nsx::Host for EndpointHost<'_> {
     async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
         let span = call_span!("nsx", req);
-        EndpointHost::request(self, req).instrument(span).await
+        EndpointHost::recorded(self, req).instrument(span).await
     }
 }
 
 impl vcenter::Host for EndpointHost<'_> {
     async fn request(&mut self, req: types::HttpRequest) -> Result<types::HttpResponse, HostCallError> {
         let span = call_span!("vcenter", req);
-        EndpointHost::request(self, req).instrument(span).await
+        EndpointHost::recorded(self, req).instrument(span).await
     }
 }

@@ -1,7 +1,7 @@
 //! `wasmvisor:plugin/kube`: the Kubernetes API, checked per call against the
 //! plugin's kube capabilities (verb, cluster, kind, namespace).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::Instrument as _;
 use tracing::field::{Empty, display};
 use wasmtime::component::HasData;
@@ -11,6 +11,7 @@ use crate::capability::error::{HostCallError, convert};
 use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
 use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
+use crate::recorder::tape::{Begun, Raw};
 use crate::runtime::bindings::wasmvisor::plugin::{kube, types};
 use crate::runtime::scope::CallScope;
 
@@ -42,12 +43,21 @@ impl KubeHost<'_> {
     /// judges the scope the client will address, never the namespace the
     /// plugin passed: a cluster-scoped kind is judged (and addressed)
     /// without one.
-    async fn admit(&mut self, call: Call<'_>) -> Result<ResourceScope, HostCallError> {
+    /// The scope is also what the flight recorder keeps with the call
+    /// (`begun`), so `wasmvisor audit` judges it as this check did.
+    async fn admit(
+        &mut self,
+        call: Call<'_>,
+        begun: &mut Option<Begun>,
+    ) -> Result<ResourceScope, HostCallError> {
         self.scope.charge()?;
         let scope = match self.backend.scope(call.cluster, call.api_version, call.kind).await {
             Ok(scope) => scope,
             Err(error) => return self.finish(Err(error)),
         };
+        if let Some(begun) = begun {
+            begun.learned("scope", recorded_scope(scope));
+        }
         let origin = self.scope.origin.clone();
         let call = KubeCall {
             verb: call.verb,
@@ -95,9 +105,28 @@ impl KubeHost<'_> {
         cluster: String,
         object: String,
     ) -> Result<String, HostCallError> {
+        let mut begun = self.scope.begin(|| {
+            vec![
+                ("cluster", Raw::Value(Value::String(cluster.clone()))),
+                ("object", Raw::Json(object.clone())),
+            ]
+        });
+        let result = self.apply_unrecorded(verb, cluster, object, &mut begun).await;
+        let function = if verb == KubeVerb::ApplyStatus { "apply-status" } else { "apply" };
+        self.scope.end("kube", function, begun, &result);
+        result
+    }
+
+    async fn apply_unrecorded(
+        &mut self,
+        verb: KubeVerb,
+        cluster: String,
+        object: String,
+        begun: &mut Option<Begun>,
+    ) -> Result<String, HostCallError> {
         let (mut value, target) = self.parse_object(&cluster, &object)?;
         tracing::Span::current().record("target", display(&target));
-        let scope = self.admit(Call::on(verb, &target)).await?;
+        let scope = self.admit(Call::on(verb, &target), begun).await?;
         let target = addressed(target, scope);
         if target.namespace.is_none()
             && let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut)
@@ -144,6 +173,34 @@ fn addressed(mut target: ObjectRef, scope: ResourceScope) -> ObjectRef {
     target
 }
 
+/// An object reference as the flight recorder keeps it.
+fn recorded_ref(target: &ObjectRef) -> Raw {
+    Raw::Value(json!({
+        "cluster": target.cluster,
+        "apiVersion": target.api_version,
+        "kind": target.kind,
+        "namespace": target.namespace,
+        "name": target.name,
+    }))
+}
+
+/// A kind's scope as the flight recorder keeps it (`wasmvisor audit` reads it back).
+fn recorded_scope(scope: ResourceScope) -> Raw {
+    let scope = match scope {
+        ResourceScope::Namespaced => "Namespaced",
+        ResourceScope::Cluster => "Cluster",
+    };
+    Raw::Value(Value::String(scope.to_owned()))
+}
+
+fn recorded_source(from: kube::ReadSource) -> Raw {
+    let from = match from {
+        kube::ReadSource::Cache => "cache",
+        kube::ReadSource::Server => "server",
+    };
+    Raw::Value(Value::String(from.to_owned()))
+}
+
 fn source(s: kube::ReadSource) -> ReadSource {
     match s {
         kube::ReadSource::Cache => ReadSource::Cache,
@@ -186,15 +243,19 @@ impl kube::Host for KubeHost<'_> {
         from: kube::ReadSource,
     ) -> Result<String, HostCallError> {
         let target = object_ref(target);
+        let mut begun =
+            self.scope.begin(|| vec![("target", recorded_ref(&target)), ("from", recorded_source(from))]);
         let span = call_span!("get", KubeVerb::Get);
         span.record("target", display(&target));
-        async {
-            let scope = self.admit(Call::on(KubeVerb::Get, &target)).await?;
+        let result = async {
+            let scope = self.admit(Call::on(KubeVerb::Get, &target), &mut begun).await?;
             let result = self.backend.get(&addressed(target, scope), source(from)).await;
             Ok(self.finish(result)?.to_string())
         }
         .instrument(span)
-        .await
+        .await;
+        self.scope.end("kube", "get", begun, &result);
+        result
     }
 
     async fn list(
@@ -209,6 +270,21 @@ impl kube::Host for KubeHost<'_> {
             kind: kinds.kind,
             namespace: kinds.namespace,
         };
+        let mut begun = self.scope.begin(|| {
+            vec![
+                (
+                    "kinds",
+                    Raw::Value(json!({
+                        "cluster": kinds.cluster,
+                        "apiVersion": kinds.api_version,
+                        "kind": kinds.kind,
+                        "namespace": kinds.namespace,
+                    })),
+                ),
+                ("labelSelector", Raw::Value(json!(label_selector))),
+                ("from", recorded_source(from)),
+            ]
+        });
         let span = call_span!("list", KubeVerb::List);
         let namespace = kinds
             .namespace
@@ -218,7 +294,7 @@ impl kube::Host for KubeHost<'_> {
             "target",
             format!("{}/{} in cluster {:?}, {namespace}", kinds.api_version, kinds.kind, kinds.cluster),
         );
-        async {
+        let result = async {
             let call = Call {
                 verb: KubeVerb::List,
                 cluster: &kinds.cluster,
@@ -227,7 +303,7 @@ impl kube::Host for KubeHost<'_> {
                 namespace: kinds.namespace.as_deref(),
                 name: None,
             };
-            if self.admit(call).await? == ResourceScope::Cluster {
+            if self.admit(call, &mut begun).await? == ResourceScope::Cluster {
                 kinds.namespace = None;
             }
             let selector = label_selector
@@ -239,7 +315,9 @@ impl kube::Host for KubeHost<'_> {
             Ok(self.finish(result)?.iter().map(Value::to_string).collect())
         }
         .instrument(span)
-        .await
+        .await;
+        self.scope.end("kube", "list", begun, &result);
+        result
     }
 
     async fn apply(&mut self, cluster: String, object: String) -> Result<String, HostCallError> {
@@ -254,14 +332,17 @@ impl kube::Host for KubeHost<'_> {
 
     async fn delete(&mut self, target: types::ObjectRef) -> Result<(), HostCallError> {
         let target = object_ref(target);
+        let mut begun = self.scope.begin(|| vec![("target", recorded_ref(&target))]);
         let span = call_span!("delete", KubeVerb::Delete);
         span.record("target", display(&target));
-        async {
-            let scope = self.admit(Call::on(KubeVerb::Delete, &target)).await?;
+        let result = async {
+            let scope = self.admit(Call::on(KubeVerb::Delete, &target), &mut begun).await?;
             let result = self.backend.delete(&addressed(target, scope)).await;
             self.finish(result)
         }
         .instrument(span)
-        .await
+        .await;
+        self.scope.end("kube", "delete", begun, &result);
+        result
     }
 }

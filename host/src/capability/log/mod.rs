@@ -10,6 +10,7 @@ use std::time::Instant;
 use wasmtime::component::HasData;
 
 use crate::capability::error::{HostCallError, convert};
+use crate::recorder::record::LogLine;
 use crate::runtime::bindings::wasmvisor::plugin::{log, types};
 use crate::runtime::scope::{CallScope, truncate};
 
@@ -51,6 +52,13 @@ impl log::Host for LogHost<'_> {
         }
         cut += truncate(&mut rendered, max);
         self.scope.dropped.bytes += cut as u64;
+        if let Some(tape) = self.scope.tape.as_deref_mut() {
+            tape.logs.push(LogLine {
+                level: level_name(level).to_owned(),
+                message: message.clone(),
+                fields: rendered.clone(),
+            });
+        }
         let plugin = self.scope.manifest.name.as_str();
         let verdict = self.scope.log_rate.admit(message.len() + rendered.len(), Instant::now());
         if let Some(dropped) = verdict.report {
@@ -81,5 +89,15 @@ impl log::Host for LogHost<'_> {
             log::Level::Error => emit!(tracing::Level::ERROR),
         }
         Ok(())
+    }
+}
+
+fn level_name(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Trace => "trace",
+        log::Level::Debug => "debug",
+        log::Level::Info => "info",
+        log::Level::Warn => "warn",
+        log::Level::Error => "error",
     }
 }
