@@ -194,8 +194,21 @@ impl Process {
     }
 }
 
+/// How many of a process's warning and error lines a failing test prints.
+const FAILURE_LOG_LINES: usize = 120;
+
 impl Drop for Process {
     fn drop(&mut self) {
+        // A test failing on a process's behalf (e.g. a timeout) says why only
+        // in the process's own log: print its warnings and errors with the panic.
+        if std::thread::panicking() {
+            let output = self.output();
+
+            let notable: Vec<&str> =
+                output.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+            let tail = &notable[notable.len().saturating_sub(FAILURE_LOG_LINES)..];
+            eprintln!("--- {}: last {} warnings and errors\n{}", self.name, tail.len(), tail.join("\n"));
+        }
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();

@@ -84,6 +84,31 @@ async fn a_create_is_not_repeated_after_a_5xx() {
 }
 
 #[tokio::test]
+async fn a_tag_attach_and_a_tag_list_are_repeated_after_a_5xx() {
+    // The host's ownership tag on a new VM rides on these two: an attach lost
+    // to one 503 would leave a VM that belongs to no plugin, for good.
+    let sims = Sims::start().await;
+    let vcenter = connect_vcenter(&sims.vcenter_config, None).await.unwrap();
+    let category =
+        json!({"name": "c", "category_id": "urn:c", "cardinality": "SINGLE", "associable_types": []});
+    direct(&*vcenter, Method::Post, "/api/cis/tagging/category", Some(category)).await.unwrap();
+    let tag = json!({"name": "t", "category_id": "urn:c", "tag_id": "urn:t"});
+    direct(&*vcenter, Method::Post, "/api/cis/tagging/tag", Some(tag)).await.unwrap();
+    let created = direct(&*vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("tagged"))).await.unwrap();
+    let vm: String = serde_json::from_str(&created.body).unwrap();
+    let object = json!({"object_id": {"type": "VirtualMachine", "id": vm}});
+
+    Sims::faults(&sims.vcenter, json!({"error_next": 1}));
+    let attach = "/api/cis/tagging/tag-association/urn:t?action=attach";
+    direct(&*vcenter, Method::Post, attach, Some(object.clone())).await.unwrap();
+    Sims::faults(&sims.vcenter, json!({"error_next": 1}));
+    let list = "/api/cis/tagging/tag-association?action=list-attached-tags";
+    let attached = direct(&*vcenter, Method::Post, list, Some(object)).await.unwrap();
+    assert_eq!(attached.body, r#"["urn:t"]"#);
+    assert_eq!(sims.vcenter.faults.get().error_next, 0, "both 503s were met and retried");
+}
+
+#[tokio::test]
 async fn vcenter_renews_an_expired_session_and_survives_faults() {
     let sims = Sims::start().await;
     let host = Host::new(&sims).await;

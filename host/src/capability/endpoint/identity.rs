@@ -46,6 +46,11 @@ pub const VCENTER_CATEGORY_ID: &str = "urn:vmomi:InventoryServiceCategory:wasmvi
 const VCENTER_TAG_PREFIX: &str = "urn:vmomi:InventoryServiceTag:wasmvisor-plugin-";
 const VCENTER_TAG_SUFFIX: &str = ":GLOBAL";
 const VM_COLLECTION: &str = "/api/vcenter/vm";
+/// How often the host tries to create its identity category or tag while
+/// vCenter answers 5xx (the client's own retries come on top).
+const CREATE_ATTEMPTS: u32 = 4;
+/// The pause between those attempts.
+const CREATE_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The vCenter tag id of `plugin`'s identity.
 pub fn vcenter_tag_id(plugin: &str) -> String {
@@ -326,12 +331,23 @@ impl Identity<'_> {
         self.endpoint.send(attach()).await.map(drop)
     }
 
-    /// Creates something that another call may have created already.
+    /// Creates something (with a host-chosen id) that another call may have
+    /// created already. The client does not repeat a POST after a 5xx, but
+    /// this one may repeat: a create that did land answers `conflict` the
+    /// second time, which is success here.
     async fn create_once(&self, path: &str, body: Value) -> Result<(), EndpointError> {
-        let request = HttpRequest { method: Method::Post, path: path.into(), body: Some(body.to_string()) };
-        match self.endpoint.send(request).await {
-            Ok(_) | Err(EndpointError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
+        let request =
+            || HttpRequest { method: Method::Post, path: path.into(), body: Some(body.to_string()) };
+        let mut attempts = CREATE_ATTEMPTS;
+        loop {
+            attempts -= 1;
+            match self.endpoint.send(request()).await {
+                Ok(_) | Err(EndpointError::Conflict(_)) => return Ok(()),
+                Err(EndpointError::Unavailable(_)) if attempts > 0 => {
+                    tokio::time::sleep(CREATE_PAUSE).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 }

@@ -105,7 +105,7 @@ impl VcenterClient {
         session: &HeaderMap,
     ) -> Result<HttpResponseOr401, EndpointError> {
         let what = format!("vcenter {} {}", request.method, request.path);
-        let result = retry::run(&self.retry, idempotent(request.method), &what, || {
+        let result = retry::run(&self.retry, idempotent(request.method, &request.path), &what, || {
             self.transport.send(request.method, &request.path, session, request.body.as_deref())
         })
         .await;
@@ -123,9 +123,21 @@ enum HttpResponseOr401 {
     Unauthorized,
 }
 
-/// vCenter's POST creates (a VM) or acts (power); only those may not repeat.
-fn idempotent(method: Method) -> bool {
-    !matches!(method, Method::Post)
+/// Whether a request may be sent again after an answer that says nothing
+/// of its effect (a 5xx, a lost connection). vCenter's POST creates (a VM)
+/// or acts (power), and those may not repeat; but an `?action=` that only
+/// reads (`list…`, `get`) or that changes nothing when repeated (a tag's
+/// `attach`/`detach`) may. The host's own ownership tagging depends on the
+/// latter: a VM whose tag attach failed once would belong to no plugin.
+fn idempotent(method: Method, path: &str) -> bool {
+    if method != Method::Post {
+        return true;
+    }
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("action="))
+        .any(|action| action.starts_with("list") || matches!(action, "get" | "attach" | "detach"))
 }
 
 #[async_trait]
@@ -166,6 +178,28 @@ mod tests {
         }
         for p in ["/api/sessions", "/api/vcenter/vm", "/api/sessionx"] {
             assert!(!is_session_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn only_reads_and_repeatable_actions_are_retried_after_a_5xx() {
+        let tagging = "/api/cis/tagging/tag-association";
+        for (method, path) in [
+            (Method::Get, "/api/vcenter/vm/vm-1"),
+            (Method::Delete, "/api/vcenter/vm/vm-1"),
+            (Method::Post, &format!("{tagging}?action=list-attached-tags") as &str),
+            (Method::Post, &format!("{tagging}/urn:t?action=attach")),
+            (Method::Post, &format!("{tagging}/urn:t?action=detach")),
+        ] {
+            assert!(idempotent(method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::Post, "/api/vcenter/vm"),
+            (Method::Post, "/api/vcenter/vm/vm-1/power?action=start"),
+            (Method::Post, "/api/cis/tagging/tag"),
+            (Method::Post, "/api/vcenter/vm?xaction=list"),
+        ] {
+            assert!(!idempotent(method, path), "{method} {path}");
         }
     }
 }
