@@ -12,6 +12,7 @@ mod support;
 
 mod calico;
 mod checks;
+mod credentials;
 mod flaky;
 mod guests;
 mod restarts;
@@ -204,6 +205,8 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
         assert_eq!(balancer(workers as usize), exposed.vip, "the guest Service keeps its VIP");
     }
     withdraw(&supervisor, &guest, NS, &exposed);
+    // The guest's side of the proxy never held a Supervisor, NSX or vCenter credential.
+    credentials::nothing_received_is_a_credential(&supervisor, "cloud-provider", &[&guest]);
 
     // Delete both: nothing of them stays in either simulator or the API server.
     let deleted = Instant::now();
