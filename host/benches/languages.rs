@@ -26,13 +26,13 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use wasmvisor_host::capability::kube::{KubeBackend, KubeError, MemoryKube, ReadSource};
-use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::manifest::ResourceScope;
 use wasmvisor_host::object::KindScope;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::NAMESPACE_CONFIG;
+use wasmvisor_selector::LabelSelector;
 
 const GRANTS: &str = r#"
 [[plugins.namespace-config.capabilities.kube]]

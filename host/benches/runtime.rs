@@ -22,7 +22,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
-use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::manifest::{ResourceScope, section};
 use wasmvisor_host::object::KindScope;
 use wasmvisor_host::recorder::{Recorder, RecorderSettings};
@@ -30,6 +29,7 @@ use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::BENCH;
+use wasmvisor_selector::LabelSelector;
 
 /// A backend that stores nothing: apply answers with what it was given, so
 /// the bench measures the runtime, not a store.

@@ -21,7 +21,8 @@
 //! 6. Around them: [`metrics`] (the runtime's counters; the engine's are in
 //!    [`controller::metrics`]), [`rbac`] (least-privilege RBAC from the
 //!    grants), [`recorder`] (every reconcile, its triggers and host calls,
-//!    for `wasmvisor why` and `audit`), and the shared value types [`object`] and [`label_selector`].
+//!    for `wasmvisor why` and `audit`), and the shared value type [`object`] (label selectors are the
+//!    `wasmvisor-selector` crate, shared with the embedded API server).
 //!
 //! `docs/architecture.md` draws the same map for the whole repository.
 
@@ -31,7 +32,6 @@ pub mod cluster;
 pub mod config;
 pub mod controller;
 pub mod host;
-pub mod label_selector;
 pub mod leader;
 pub mod metrics;
 pub mod object;

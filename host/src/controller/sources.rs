@@ -14,8 +14,8 @@ use wasmvisor_manifest::{KindRef, Manifest, Related, Watch};
 
 use super::finalizer;
 use super::watch::{Informer, Informers};
-use crate::label_selector::LabelSelector;
 use crate::object::ObjectRef;
+use wasmvisor_selector::LabelSelector;
 
 /// A watched kind with its filter and the finalizer the host keeps on it.
 pub(crate) struct Watched {

@@ -7,8 +7,8 @@ use serde_json::json;
 use wasmvisor_apiserver::{ApiServer, Config};
 use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
-use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::object::{KindScope, ObjectRef};
+use wasmvisor_selector::LabelSelector;
 
 async fn start() -> (tempfile::TempDir, wasmvisor_apiserver::Running, Arc<Clusters>) {
     let dir = tempfile::tempdir().unwrap();

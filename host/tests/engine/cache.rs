@@ -12,9 +12,9 @@ use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
 use wasmvisor_host::controller::metrics::ControllerMetrics;
 use wasmvisor_host::controller::watch::Informers;
-use wasmvisor_host::label_selector::LabelSelector;
 use wasmvisor_host::manifest::KindRef;
 use wasmvisor_host::object::{KindScope, ObjectRef};
+use wasmvisor_selector::LabelSelector;
 
 use crate::support::{Env, ensure_namespace, eventually};
 
@@ -77,5 +77,65 @@ async fn watched_kinds_are_read_from_the_cache_and_the_rest_reads_through() {
         }
     })
     .await;
+    drop(informer);
+}
+
+/// The names a list returns, sorted.
+async fn names(kube: &CachedKube, scope: &KindScope, selector: &LabelSelector, from: ReadSource) -> Vec<String> {
+    let listed = kube.list(scope, Some(selector), from).await.unwrap();
+    let mut names: Vec<String> =
+        listed.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_selects_the_same_objects_from_the_cache_as_from_the_server() {
+    // One implementation (`wasmvisor-selector`) parses and matches for both
+    // the host's cache and the embedded API server; this holds them to it.
+    let env = Env::start_api_only().await;
+    ensure_namespace(&env.client, "sel").await;
+    let source = ClusterSource::Kubeconfig { kubeconfig: env.kubeconfig().to_owned(), context: None };
+    let clusters =
+        Arc::new(Clusters::connect(&[("default".into(), ClusterConfig { source })]).await.unwrap());
+    let informers = Arc::new(Informers::new(clusters.clone(), ControllerMetrics::default()));
+    let kube = CachedKube::new(clusters.clone(), informers.clone());
+    let config_maps: Api<ConfigMap> = Api::namespaced(env.client.clone(), "sel");
+    let labelled = [
+        ("plain", json!({})),
+        ("web-prod", json!({"app": "web", "env": "prod"})),
+        ("web-dev", json!({"app": "web", "env": "dev", "legacy": ""})),
+        ("db-prod", json!({"app": "db", "env": "prod", "example.com/team": "a"})),
+    ];
+    for (name, labels) in &labelled {
+        let cm = serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap();
+        config_maps.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    let kind = KindRef { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() };
+    let informer = informers.informer(&kind).await.unwrap();
+    informer.synced().await;
+    let scope = KindScope {
+        cluster: "default".into(),
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: Some("sel".into()),
+    };
+    for text in [
+        "",
+        "app=web",
+        "app==web,env!=dev",
+        "env in (prod, staging)",
+        "env notin (prod)",
+        "legacy",
+        "!legacy",
+        "app,!example.com/team",
+        "example.com/team=a",
+        "tier!=db",
+    ] {
+        let selector = LabelSelector::parse(text).unwrap();
+        let cached = names(&kube, &scope, &selector, ReadSource::Cache).await;
+        let served = names(&kube, &scope, &selector, ReadSource::Server).await;
+        assert_eq!(cached, served, "selector {text:?}");
+    }
     drop(informer);
 }

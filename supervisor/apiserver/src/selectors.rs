@@ -1,48 +1,26 @@
-//! Label selectors (equality and set-based) and field selectors, parsed once per request.
+//! A request's label selector (the `wasmvisor-selector` crate, which the
+//! host's cached reads share) and field selector, parsed once per request.
 //!
 //! In: the `labelSelector` / `fieldSelector` query strings. Out: a [`Selector`] that
 //! matches objects, or a message for a 400 BadRequest.
 
 use serde_json::Value;
+use wasmvisor_selector::LabelSelector;
 
-use crate::validation::{is_label_value, is_qualified_name};
-
+/// A field requirement: the real server's field selectors know `=`, `==` and `!=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Op {
-    Eq(String),
-    NotEq(String),
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    Exists,
-    NotExists,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Requirement {
+struct FieldRequirement {
+    /// The field label, then (after [`Selector::resolve_fields`]) the path it reads.
     key: String,
-    op: Op,
-}
-
-impl Requirement {
-    fn matches(&self, value: Option<&str>) -> bool {
-        match (&self.op, value) {
-            (Op::Eq(v), Some(actual)) => v == actual,
-            (Op::Eq(_), None) => false,
-            (Op::NotEq(v), actual) => actual != Some(v.as_str()),
-            (Op::In(vs), Some(actual)) => vs.iter().any(|v| v == actual),
-            (Op::In(_), None) => false,
-            (Op::NotIn(vs), actual) => actual.is_none_or(|a| !vs.iter().any(|v| v == a)),
-            (Op::Exists, actual) => actual.is_some(),
-            (Op::NotExists, actual) => actual.is_none(),
-        }
-    }
+    value: String,
+    equals: bool,
 }
 
 /// A parsed label selector plus field selector; the empty selector matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
-    labels: Vec<Requirement>,
-    fields: Vec<Requirement>,
+    labels: LabelSelector,
+    fields: Vec<FieldRequirement>,
 }
 
 /// The fields every kind's field selector may name.
@@ -51,9 +29,9 @@ pub const METADATA_FIELDS: [&str; 2] = ["metadata.name", "metadata.namespace"];
 impl Selector {
     /// Parses both selectors; the error text is what the client sees in a 400.
     pub fn parse(labels: Option<&str>, fields: Option<&str>) -> Result<Selector, String> {
-        let labels = labels.map(parse_labels).transpose()?.unwrap_or_default();
+        let labels = labels.map(LabelSelector::parse).transpose().map_err(|e| e.reason().to_owned())?;
         let fields = fields.map(parse_fields).transpose()?.unwrap_or_default();
-        Ok(Selector { labels, fields })
+        Ok(Selector { labels: labels.unwrap_or_default(), fields })
     }
 
     /// Checks the field selector against the kind's field labels and maps each label to the
@@ -79,19 +57,12 @@ impl Selector {
 
     /// The name an `metadata.name=x` field selector pins, if any (lets watches filter early).
     pub fn pinned_name(&self) -> Option<&str> {
-        self.fields.iter().find_map(|r| match &r.op {
-            Op::Eq(v) if r.key == "metadata.name" => Some(v.as_str()),
-            _ => None,
-        })
+        self.fields.iter().find_map(|r| (r.equals && r.key == "metadata.name").then_some(r.value.as_str()))
     }
 
     /// Whether `object` matches.
     pub fn matches(&self, object: &Value) -> bool {
-        let meta = object.get("metadata");
-        let labels = meta.and_then(|m| m.get("labels"));
-        let label_ok =
-            self.labels.iter().all(|r| r.matches(labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str)));
-        label_ok
+        self.labels.matches_object(object)
             && self.fields.iter().all(|r| {
                 let value = r.key.split('.').try_fold(object, |v, part| v.get(part));
                 let text = match value {
@@ -99,92 +70,21 @@ impl Selector {
                     Some(Value::Null) | None => String::new(),
                     Some(other) => other.to_string(),
                 };
-                r.matches(Some(&text))
+                (text == r.value) == r.equals
             })
     }
 }
 
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
-}
-
-fn check_key(key: &str) -> Result<String, String> {
-    if is_qualified_name(key) {
-        Ok(key.to_owned())
-    } else {
-        Err(format!("unable to parse requirement: invalid label key \"{key}\""))
-    }
-}
-
-fn check_value(value: &str) -> Result<String, String> {
-    if is_label_value(value) {
-        Ok(value.to_owned())
-    } else {
-        Err(format!("unable to parse requirement: invalid label value: \"{value}\""))
-    }
-}
-
-fn parse_set(rest: &str) -> Result<Vec<String>, String> {
-    let inner = rest.trim().strip_prefix('(').and_then(|r| r.strip_suffix(')')).ok_or_else(|| {
-        format!("unable to parse requirement: expected a parenthesised set, found {rest:?}")
-    })?;
-    inner.split(',').map(|v| check_value(v.trim())).collect()
-}
-
-fn parse_labels(text: &str) -> Result<Vec<Requirement>, String> {
-    split_top_level(text)
-        .into_iter()
+/// Splits on commas (field values hold no parentheses).
+fn parse_fields(text: &str) -> Result<Vec<FieldRequirement>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
         .map(|part| {
-            if let Some(key) = part.strip_prefix('!') {
-                return Ok(Requirement { key: check_key(key.trim())?, op: Op::NotExists });
-            }
-            for (sep, make) in [("!=", 1), ("==", 0), ("=", 0)] {
-                if let Some((key, value)) = part.split_once(sep) {
-                    let value = check_value(value.trim())?;
-                    let op = if make == 1 { Op::NotEq(value) } else { Op::Eq(value) };
-                    return Ok(Requirement { key: check_key(key.trim())?, op });
-                }
-            }
-            let mut words = part.splitn(2, char::is_whitespace);
-            let key = words.next().unwrap_or("");
-            let rest = words.next().unwrap_or("").trim();
-            if let Some(set) = rest.strip_prefix("notin") {
-                return Ok(Requirement { key: check_key(key)?, op: Op::NotIn(parse_set(set)?) });
-            }
-            if let Some(set) = rest.strip_prefix("in") {
-                return Ok(Requirement { key: check_key(key)?, op: Op::In(parse_set(set)?) });
-            }
-            if rest.is_empty() {
-                return Ok(Requirement { key: check_key(key)?, op: Op::Exists });
-            }
-            Err(format!("unable to parse requirement: {part:?}"))
-        })
-        .collect()
-}
-
-fn parse_fields(text: &str) -> Result<Vec<Requirement>, String> {
-    split_top_level(text)
-        .into_iter()
-        .map(|part| {
-            let (key, op) = if let Some((k, v)) = part.split_once("!=") {
-                (k, Op::NotEq(v.trim().to_owned()))
+            let (key, value, equals) = if let Some((k, v)) = part.split_once("!=") {
+                (k, v, false)
             } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                (k, Op::Eq(v.trim().to_owned()))
+                (k, v, true)
             } else {
                 return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
             };
@@ -192,7 +92,7 @@ fn parse_fields(text: &str) -> Result<Vec<Requirement>, String> {
             if key.is_empty() {
                 return Err(format!("invalid selector: '{part}'"));
             }
-            Ok(Requirement { key: key.to_owned(), op })
+            Ok(FieldRequirement { key: key.to_owned(), value: value.trim().to_owned(), equals })
         })
         .collect()
 }

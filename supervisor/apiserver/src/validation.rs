@@ -5,6 +5,9 @@
 use serde_json::Value;
 
 use crate::status::Cause;
+pub use wasmvisor_selector::syntax::{
+    is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name,
+};
 
 /// Which name rule a kind's `metadata.name` follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,35 +18,6 @@ pub enum NameRule {
     Label,
     /// RFC 1035 label: like a 1123 label but starting with a letter (Service names).
     Rfc1035Label,
-}
-
-fn is_label_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-}
-
-fn is_alnum(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit()
-}
-
-/// Whether `s` is an RFC 1123 label.
-pub fn is_dns1123_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(is_label_char)
-        && s.starts_with(is_alnum)
-        && s.ends_with(is_alnum)
-}
-
-/// Whether `s` is an RFC 1123 subdomain as Kubernetes checks it: at most 253
-/// characters of dot-separated parts, each lowercase alphanumerics and `-`
-/// starting and ending alphanumeric. Unlike a label, a part may be longer
-/// than 63 characters (`IsDNS1123Subdomain` checks the whole name's length
-/// and the pattern only).
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    let part = |p: &str| {
-        !p.is_empty() && p.chars().all(is_label_char) && p.starts_with(is_alnum) && p.ends_with(is_alnum)
-    };
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(part)
 }
 
 /// Checks a name against `rule`; returns the message of the real server if it fails.
@@ -60,27 +34,6 @@ pub fn check_name(name: &str, rule: NameRule) -> Option<String> {
         ),
         _ => None,
     }
-}
-
-fn is_qualified_name_part(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
-/// Whether `key` is a qualified name (`[prefix/]name`), as label and annotation keys are.
-pub fn is_qualified_name(key: &str) -> bool {
-    match key.split_once('/') {
-        Some((prefix, name)) => is_dns1123_subdomain(prefix) && is_qualified_name_part(name),
-        None => is_qualified_name_part(key),
-    }
-}
-
-/// Whether `value` is a valid label value (empty, or a qualified name part).
-pub fn is_label_value(value: &str) -> bool {
-    value.is_empty() || is_qualified_name_part(value)
 }
 
 /// Validates `metadata`: the name under `rule` (unless generated), labels and annotations.

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use wasmvisor_manifest::ResourceScope;
 
-use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
+use wasmvisor_selector::LabelSelector;
 
 /// Where a read is served from (the WIT `read-source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use wasmvisor_manifest::{KindRef, ResourceScope};
 use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
 use crate::cluster::Clusters;
 use crate::controller::watch::{Informer, Informers};
-use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
+use wasmvisor_selector::LabelSelector;
 
 /// Cached reads over [`Clusters`].
 pub struct CachedKube {

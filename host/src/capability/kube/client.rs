@@ -12,8 +12,8 @@ use wasmvisor_manifest::ResourceScope;
 
 use super::backend::{KubeBackend, KubeError, ReadSource, classify};
 use crate::cluster::Clusters;
-use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
+use wasmvisor_selector::LabelSelector;
 
 fn to_value(object: DynamicObject) -> Result<Value, KubeError> {
     serde_json::to_value(object).map_err(|e| KubeError::Internal(e.to_string()))

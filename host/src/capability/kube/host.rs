@@ -9,11 +9,11 @@ use wasmvisor_manifest::{KubeCall, KubeVerb, ResourceScope};
 
 use crate::capability::error::{HostCallError, convert};
 use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
-use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
 use crate::recorder::tape::{Begun, Raw};
 use crate::runtime::bindings::wasmvisor::plugin::{kube, types};
 use crate::runtime::scope::CallScope;
+use wasmvisor_selector::LabelSelector;
 
 /// The kube functions' view of the store.
 pub struct KubeHost<'a> {

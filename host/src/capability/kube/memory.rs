@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 use wasmvisor_manifest::ResourceScope;
 
 use super::backend::{KubeBackend, KubeError, ReadSource};
-use crate::label_selector::LabelSelector;
 use crate::object::{KindScope, ObjectRef};
+use wasmvisor_selector::LabelSelector;
 
 /// Built-in cluster-scoped kinds, as `(apiVersion, kind)`.
 pub const CLUSTER_SCOPED: &[(&str, &str)] = &[
