@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use wasmvisor_manifest::{ByteSize, Capabilities, Limits, Manifest, Missing};
 
-use crate::runtime::claims::Source;
+use crate::source::Source;
 
 /// The grant of one plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

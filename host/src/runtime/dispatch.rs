@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
 use crate::capability::error::LimitExceeded;
+use crate::capability::log::rate::Dropped;
 use crate::controller::queue::Reasons;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::object::ObjectRef;
@@ -20,7 +21,7 @@ use crate::runtime::cpu_share::{self, GuestCpus};
 use crate::runtime::guest_thread;
 use crate::runtime::instance::{Backends, InstanceState};
 use crate::runtime::plugin::Plugin;
-use crate::runtime::scope::{CallScope, Dropped, OutputLimits, truncate};
+use crate::runtime::scope::{CallScope, OutputLimits, truncate};
 
 /// How many request-size caps one host call may copy from the guest.
 const HOSTCALL_FUEL_FACTOR: usize = 4;

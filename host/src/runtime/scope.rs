@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wasmvisor_manifest::Manifest;
 
 use crate::capability::error::{HostCallError, LimitExceeded};
-use crate::capability::log::rate::{LogRate, LogRateLimits};
+use crate::capability::log::rate::{Dropped, LogRate, LogRateLimits};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
 use crate::recorder::tape::{Begun, Raw, Tape, Taped};
 use crate::runtime::cpu_share::Turn;
@@ -39,15 +39,6 @@ impl Default for OutputLimits {
             log_rate: LogRateLimits::default(),
         }
     }
-}
-
-/// What the log cap dropped during one call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Dropped {
-    /// Lines dropped.
-    pub lines: u64,
-    /// Bytes of message text dropped (whole lines and cut tails).
-    pub bytes: u64,
 }
 
 /// State shared by the host functions of one call.

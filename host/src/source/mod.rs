@@ -22,10 +22,83 @@ pub mod cache;
 pub mod follow;
 pub mod oci;
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use wasmvisor_oci::{OciError, PluginRef};
+
+/// Where a plugin comes from, as the operator names it in a grant:
+/// `source = "tkc.wasm"` or `source = { oci = "registry/team/tkc:0.3.1" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SourceText", into = "SourceText")]
+pub enum Source {
+    /// A file in the plugin directory, e.g. `tkc.wasm`.
+    File(String),
+    /// An OCI reference, pulled and cached by digest.
+    Oci(PluginSource),
+}
+
+impl Source {
+    /// The OCI reference, when the plugin comes from a registry.
+    pub fn oci(&self) -> Option<&PluginSource> {
+        match self {
+            Source::Oci(source) => Some(source),
+            Source::File(_) => None,
+        }
+    }
+}
+
+/// How a source is written: a file name, or a table with an OCI reference.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SourceText {
+    File(String),
+    Oci(PluginSource),
+}
+
+impl TryFrom<SourceText> for Source {
+    type Error = String;
+
+    fn try_from(text: SourceText) -> Result<Self, String> {
+        match text {
+            SourceText::File(name) => Source::try_from(name),
+            SourceText::Oci(source) => Ok(Source::Oci(source)),
+        }
+    }
+}
+
+impl From<Source> for SourceText {
+    fn from(source: Source) -> Self {
+        match source {
+            Source::File(name) => SourceText::File(name),
+            Source::Oci(source) => SourceText::Oci(source),
+        }
+    }
+}
+
+impl TryFrom<String> for Source {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let plain = !text.is_empty() && !text.contains(['/', '\\']) && !text.starts_with('.');
+        if plain && text.ends_with(".wasm") {
+            return Ok(Source::File(text));
+        }
+        Err(format!(
+            "source {text:?} is not a file name in the plugin directory; write e.g. \"tkc.wasm\", or {{ oci = \"REGISTRY/REPOSITORY:TAG\" }}"
+        ))
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(name) => f.write_str(name),
+            Source::Oci(source) => write!(f, "oci {}", source.oci),
+        }
+    }
+}
 
 /// `[plugins.NAME.source]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +195,14 @@ mod optional_duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_plain_file_names() {
+        assert_eq!(Source::try_from("tkc.wasm".to_owned()), Ok(Source::File("tkc.wasm".into())));
+        for bad in ["../tkc.wasm", "dir/tkc.wasm", ".hidden.wasm", "tkc", ""] {
+            assert!(Source::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
 
     fn source(text: &str) -> Result<PluginSource, toml::de::Error> {
         toml::from_str(text)

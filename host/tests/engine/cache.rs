@@ -81,7 +81,12 @@ async fn watched_kinds_are_read_from_the_cache_and_the_rest_reads_through() {
 }
 
 /// The names a list returns, sorted.
-async fn names(kube: &CachedKube, scope: &KindScope, selector: &LabelSelector, from: ReadSource) -> Vec<String> {
+async fn names(
+    kube: &CachedKube,
+    scope: &KindScope,
+    selector: &LabelSelector,
+    from: ReadSource,
+) -> Vec<String> {
     let listed = kube.list(scope, Some(selector), from).await.unwrap();
     let mut names: Vec<String> =
         listed.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()).collect();

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wasmvisor_host::manifest::Manifest;
-use wasmvisor_host::runtime::claims::{Claims, Source};
+use wasmvisor_host::runtime::claims::Claims;
 use wasmvisor_host::runtime::reload::PluginDir;
 use wasmvisor_host::runtime::scope::OutputLimits;
+use wasmvisor_host::source::Source;
 use wasmvisor_host::{Grant, Grants};
 
 use crate::fixture::{Host, probe_named};

@@ -73,7 +73,7 @@ fn source(reference: &str, refresh: Option<Duration>) -> PluginSource {
 /// directory in `data`.
 async fn follow(host: &Host, data: &std::path::Path, source: PluginSource) -> OciSources {
     let mut plugins = Grants::parse(CHAOS_GRANT).unwrap().plugins;
-    plugins.get_mut("chaos").unwrap().source = Some(wasmvisor_host::runtime::claims::Source::Oci(source));
+    plugins.get_mut("chaos").unwrap().source = Some(wasmvisor_host::source::Source::Oci(source));
     OciSources::start(data, &plugins, host.runtime.clone()).await
 }
 

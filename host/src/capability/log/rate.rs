@@ -10,7 +10,14 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::runtime::scope::Dropped;
+/// What the log cap dropped during one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Lines dropped.
+    pub lines: u64,
+    /// Bytes of message text dropped (whole lines and cut tails).
+    pub bytes: u64,
+}
 
 /// How fast one plugin may log, across all its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
