@@ -3,12 +3,14 @@
 //! terminal failure (`invalid`, `forbidden`) is not retried until the
 //! object changes.
 
-use std::time::Duration;
-
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 use wasmvisor_plugins::testing::WIDGET;
+
+use wasmvisor_host::controller::queue::Reason;
+use wasmvisor_host::recorder::STORE_FILE;
+use wasmvisor_host::recorder::store::{ObjectQuery, Reader};
 
 use crate::support::{Env, at, create_widget, eventually, patch_spec};
 
@@ -22,6 +24,30 @@ async fn events_for(env: &Env, name: &str) -> Vec<Event> {
     let events: Api<Event> = Api::namespaced(env.client.clone(), "apps");
     let all = events.list(&ListParams::default()).await.unwrap().items;
     all.into_iter().filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)).collect()
+}
+
+/// The recorded attempts on Widget `apps/NAME`, oldest first: start time
+/// (Unix ms) and, when a backoff timer alone ran it, the failures it counted.
+fn attempts(env: &Env, name: &str) -> Vec<(u64, Option<u32>)> {
+    let Ok(reader) = Reader::open(&env.dir().join("host").join(STORE_FILE)) else { return Vec::new() };
+    let query = ObjectQuery {
+        kind: "Widget".into(),
+        name: name.into(),
+        namespace: Some("apps".into()),
+        cluster: None,
+        last: 100,
+    };
+    let mut found: Vec<(u64, Option<u32>)> = reader
+        .object(&query)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| match r.triggers[..] {
+            [Reason::Backoff { failures }] => (r.started_ms, Some(failures)),
+            _ => (r.started_ms, None),
+        })
+        .collect();
+    found.sort_unstable();
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,12 +75,23 @@ async fn an_error_backs_off_records_an_event_and_a_condition_and_success_clears_
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert!(event.note.unwrap_or_default().contains("widget@1.0.0"));
 
-    // Backoff: with a 50 ms base doubling to a 1 s cap, two seconds hold a
-    // handful of attempts, not the hundreds a hot retry loop would make.
-    let before = env.reconciles("widget", "error");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let attempts = env.reconciles("widget", "error") - before;
-    assert!((1..=12).contains(&attempts), "{attempts} attempts in 2 s");
+    // Backoff: with a 50 ms base doubling to a 1 s cap, retry n waits at
+    // least half its ceiling (full jitter), which the recorded start times
+    // show (a timer never fires early, so this holds on any machine).
+    let attempts = eventually("four retries by the backoff timer", || {
+        let found = attempts(&env, "flaky");
+        async move { (found.iter().filter(|(_, f)| f.is_some()).count() >= 4).then_some(found) }
+    })
+    .await;
+    for pair in attempts.windows(2) {
+        let ((previous, _), (started, Some(failures))) = (pair[0], pair[1]) else { continue };
+        let floor = (50u64 << (failures - 1)).min(1000) / 2;
+        let waited = started - previous;
+        assert!(
+            waited + 1 >= floor,
+            "retry after {failures} failures came {waited} ms on, under {floor} ms: {attempts:?}"
+        );
+    }
 
     patch_spec(&env, "apps", "flaky", json!({"mode": "ok"})).await;
     let healed = eventually("success to clear the condition", || {
@@ -108,14 +145,16 @@ async fn a_terminal_error_waits_for_a_change_and_a_retryable_one_backs_off() {
     assert_eq!(condition["reason"], "Invalid");
 
     // The host's own writes (finalizer, condition) change the object once
-    // or twice; after those echoes nothing runs it again. With a 50 ms base
-    // a backoff loop would make several attempts in the window.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // or twice; after those echoes nothing is queued, scheduled or running:
+    // no timer will run it again, as a backoff would.
+    eventually("the plugin's queue to empty", || {
+        let env = &env;
+        async move { (env.pending("widget") == 0).then_some(()) }
+    })
+    .await;
     let settled = env.reconciles("widget", "error");
     assert!(settled >= 1);
     assert_eq!(env.terminal_errors("widget"), settled, "every failure so far was terminal");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(env.reconciles("widget", "error"), settled, "a terminal failure is not retried");
 
     // A change of the object runs it again.
     patch_spec(&env, "apps", "wrong", json!({"revision": 2})).await;

@@ -81,6 +81,14 @@ impl Env {
         self.host().controller_metrics().terminal_errors.get_or_create(&label).get()
     }
 
+    /// Keys of `plugin` waiting (ready or scheduled) plus reconciles in
+    /// flight: zero means nothing will run again until something changes.
+    pub(crate) fn pending(&self, plugin: &str) -> i64 {
+        let label = PluginLabel { plugin: plugin.to_owned() };
+        let metrics = self.host().controller_metrics();
+        metrics.queue_depth.get_or_create(&label).get() + metrics.active_workers.get_or_create(&label).get()
+    }
+
     pub(crate) fn widgets(&self, namespace: &str) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), namespace, &widget_resource())
     }
