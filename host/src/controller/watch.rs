@@ -379,6 +379,34 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_gauges_follow_creates_updates_deletes_and_a_relist() {
+        let (mut feed, _) = feed();
+        let (objects, bytes) = (feed.objects.clone(), feed.bytes.clone());
+        let size = |o: &DynamicObject| i64::try_from(serde_json::to_vec(o).unwrap().len()).unwrap();
+        let (a, b) = (config_map("a", "1"), config_map("b", "1"));
+        feed.apply(watcher::Event::Init);
+        feed.apply(watcher::Event::InitApply(a.clone()));
+        feed.apply(watcher::Event::InitApply(b.clone()));
+        feed.apply(watcher::Event::InitDone);
+        assert_eq!((objects.get(), bytes.get()), (2, size(&a) + size(&b)), "after the list");
+
+        let mut bigger = config_map("a", "2");
+        bigger.data = serde_json::json!({"data": {"k": "a longer value than before"}});
+        feed.apply(watcher::Event::Apply(bigger.clone()));
+        assert_eq!((objects.get(), bytes.get()), (2, size(&bigger) + size(&b)), "after an update");
+
+        feed.apply(watcher::Event::Delete(b));
+        assert_eq!((objects.get(), bytes.get()), (1, size(&bigger)), "after a delete");
+
+        // A relist that holds only `c`: `a` vanished while the watch was down.
+        let c = config_map("c", "3");
+        feed.apply(watcher::Event::Init);
+        feed.apply(watcher::Event::InitApply(c.clone()));
+        feed.apply(watcher::Event::InitDone);
+        assert_eq!((objects.get(), bytes.get()), (1, size(&c)), "after a relist");
+    }
+
+    #[test]
     fn a_change_is_published_only_once_the_store_holds_it() {
         let (mut feed, seen) = feed();
         feed.apply(watcher::Event::Init);

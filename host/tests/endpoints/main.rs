@@ -9,5 +9,6 @@ mod conflict;
 mod credentials;
 mod denials;
 mod faults;
+mod hang;
 mod identity;
 mod secrets;

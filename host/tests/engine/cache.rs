@@ -10,7 +10,7 @@ use serde_json::json;
 use wasmvisor_host::capability::kube::cache::CachedKube;
 use wasmvisor_host::capability::kube::{KubeBackend, KubeError, ReadSource};
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
-use wasmvisor_host::controller::metrics::ControllerMetrics;
+use wasmvisor_host::controller::metrics::{CacheLabels, ControllerMetrics};
 use wasmvisor_host::controller::watch::Informers;
 use wasmvisor_host::manifest::KindRef;
 use wasmvisor_host::object::{KindScope, ObjectRef};
@@ -103,7 +103,8 @@ async fn a_selector_selects_the_same_objects_from_the_cache_as_from_the_server()
     let source = ClusterSource::Kubeconfig { kubeconfig: env.kubeconfig().to_owned(), context: None };
     let clusters =
         Arc::new(Clusters::connect(&[("default".into(), ClusterConfig { source })]).await.unwrap());
-    let informers = Arc::new(Informers::new(clusters.clone(), ControllerMetrics::default()));
+    let metrics = ControllerMetrics::default();
+    let informers = Arc::new(Informers::new(clusters.clone(), metrics.clone()));
     let kube = CachedKube::new(clusters.clone(), informers.clone());
     let config_maps: Api<ConfigMap> = Api::namespaced(env.client.clone(), "sel");
     let labelled = [
@@ -119,6 +120,13 @@ async fn a_selector_selects_the_same_objects_from_the_cache_as_from_the_server()
     let kind = KindRef { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() };
     let informer = informers.informer(&kind).await.unwrap();
     informer.synced().await;
+    // A second user of the kind (another plugin watching or owning it) gets
+    // the same watch and cache, counted once.
+    let second = informers.informer(&kind).await.unwrap();
+    assert!(Arc::ptr_eq(&informer, &second), "one watch per kind, however many plugins");
+    let labels =
+        CacheLabels { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() };
+    assert_eq!(metrics.cache_objects.get_or_create(&labels).get(), informer.list().len() as i64);
     let scope = KindScope {
         cluster: "default".into(),
         api_version: "v1".into(),
