@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
 mod calico;
 mod checks;
 mod credentials;
@@ -217,4 +218,6 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     let denied: Vec<&str> = output.lines().filter(|l| l.contains("forbidden: User")).collect();
     assert!(denied.is_empty(), "a 403 under the generated ServiceAccount:\n{}", denied.join("\n"));
     println!("delete → nothing left: {:.1} s", deleted.elapsed().as_secs_f64());
+    // What the chain's plugins used, create to delete, is within what their manifests ask.
+    audit::proposals_are_within_the_manifests(&supervisor);
 }
