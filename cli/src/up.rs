@@ -54,6 +54,11 @@ pub(crate) struct Args {
     /// Address of the API server (HTTPS); port 0 picks a free one.
     #[arg(long, env = "WASMVISOR_LISTEN", default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// Use the API server this kubeconfig reaches instead of starting the
+    /// embedded one (`wasmvisor apiserver` in a process of its own, which
+    /// can then be restarted under a running chain); `--listen` is then unused.
+    #[arg(long, env = "WASMVISOR_APISERVER_KUBECONFIG", value_name = "FILE")]
+    apiserver_kubeconfig: Option<PathBuf>,
     /// The Supervisor's namespace network: each cluster's segment subnet is
     /// carved from it, so its VMs' IPs come from here. Loopback by default,
     /// so every address is one this machine can connect to. Takes effect on
@@ -105,23 +110,82 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let faults = args.sim_faults.unwrap_or_default();
-    runtime.block_on(up(&dir, args.listen, network, faults, args.least_privilege))
+    let api = match args.apiserver_kubeconfig {
+        Some(kubeconfig) => Api::External(kubeconfig),
+        None => Api::Embedded(args.listen),
+    };
+    runtime.block_on(up(&dir, api, network, faults, args.least_privilege))
+}
+
+/// The API server `up` runs the chain against.
+enum Api {
+    /// Started here on this address, stored in `DIR/apiserver`.
+    Embedded(SocketAddr),
+    /// Already running, reached through this kubeconfig.
+    External(PathBuf),
+}
+
+/// A running embedded API server, or the address of an external one.
+enum RunningApi {
+    Embedded(wasmvisor_apiserver::Running),
+    External(String),
+}
+
+impl RunningApi {
+    /// Starts the embedded API server, or reads where the external one is;
+    /// either way its kubeconfig is copied to `kubeconfig`.
+    async fn start(api: Api, dir: &Path, kubeconfig: &Path) -> anyhow::Result<Self> {
+        match api {
+            Api::Embedded(listen) => {
+                let api = ApiServer::start(wasmvisor_apiserver::Config::new(dir.join("apiserver")).listen(listen))
+                    .await
+                    .with_context(|| {
+                        format!("starting the API server on {listen} (another `up` running? pick a port with --listen)")
+                    })?;
+                copy_private(api.kubeconfig_path(), kubeconfig)?;
+                Ok(RunningApi::Embedded(api))
+            }
+            Api::External(from) => {
+                let text =
+                    std::fs::read_to_string(&from).with_context(|| format!("reading {}", from.display()))?;
+                let parsed: serde_json::Value = serde_yaml::from_str(&text)
+                    .with_context(|| format!("{} is not a kubeconfig", from.display()))?;
+                let server = parsed["clusters"][0]["cluster"]["server"].as_str().with_context(|| {
+                    format!("{} names no cluster server (clusters[0].cluster.server)", from.display())
+                })?;
+                let server = server.to_owned();
+                copy_private(&from, kubeconfig)?;
+                Ok(RunningApi::External(server))
+            }
+        }
+    }
+
+    /// Its URL.
+    fn url(&self) -> String {
+        match self {
+            RunningApi::Embedded(api) => format!("https://{}", api.addr()),
+            RunningApi::External(server) => server.clone(),
+        }
+    }
+
+    /// Stops the embedded API server; an external one keeps running.
+    async fn shutdown(self) -> anyhow::Result<()> {
+        match self {
+            RunningApi::Embedded(api) => api.shutdown().await.context("stopping the API server"),
+            RunningApi::External(_) => Ok(()),
+        }
+    }
 }
 
 async fn up(
     dir: &Path,
-    listen: SocketAddr,
+    api: Api,
     network: NetworkSettings,
     faults: FaultSettings,
     least_privilege: bool,
 ) -> anyhow::Result<()> {
-    let api = ApiServer::start(wasmvisor_apiserver::Config::new(dir.join("apiserver")).listen(listen))
-        .await
-        .with_context(|| {
-            format!("starting the API server on {listen} (another `up` running? pick a port with --listen)")
-        })?;
     let kubeconfig = dir.join("kubeconfig");
-    copy_private(api.kubeconfig_path(), &kubeconfig)?;
+    let api = RunningApi::start(api, dir, &kubeconfig).await?;
     let cluster =
         ClusterConfig { source: ClusterSource::Kubeconfig { kubeconfig: kubeconfig.clone(), context: None } };
     let clusters = Clusters::connect(&[(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), cluster.clone())])
@@ -198,7 +262,7 @@ async fn up(
 
     let host = Host::start(config).await.context("starting the host")?;
     println!("wasmvisor is up (data in {})", dir.display());
-    println!("  API server  https://{}", api.addr());
+    println!("  API server  {}", api.url());
     println!("  kubeconfig  {}", kubeconfig.display());
     println!("  NSX         {}", nsx.base_url);
     println!("  vCenter     {}", vcenter.base_url);
@@ -236,7 +300,7 @@ async fn up(
     guests.shutdown().await;
     nsx.shutdown().await;
     vcenter.shutdown().await;
-    api.shutdown().await.context("stopping the API server")?;
+    api.shutdown().await?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod apiserver_restart;
 mod audit;
 mod calico;
 mod checks;

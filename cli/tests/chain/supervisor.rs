@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Process, apply, eventually, kubectl, text, up_with};
+use crate::support::{Process, STARTUP, apply, command, eventually, kubectl, path, text, up_with};
 use crate::world::World;
 
 /// Bound on a TKC coming up (or going) on a busy 2-core machine; the aim
@@ -25,6 +25,25 @@ pub(crate) struct Supervisor {
     /// bind each other's VIPs.
     pub(crate) ingress: String,
     flags: Vec<String>,
+    /// `wasmvisor apiserver` in its own process, when `up` uses it.
+    apiserver: Option<ExternalApi>,
+}
+
+/// `wasmvisor apiserver` as a process of its own, on a fixed address so a
+/// restart comes back where the host looks for it.
+pub(crate) struct ExternalApi {
+    process: Process,
+    dir: tempfile::TempDir,
+    listen: String,
+}
+
+impl ExternalApi {
+    fn start(dir: tempfile::TempDir, listen: String) -> Self {
+        let args = ["apiserver", "--data-dir", path(dir.path()), "--listen", &listen];
+        let mut process = Process::spawn("wasmvisor apiserver", command(&args));
+        process.wait_for_line_within("API server listening on ", STARTUP);
+        Self { process, dir, listen }
+    }
 }
 
 impl Supervisor {
@@ -52,7 +71,28 @@ impl Supervisor {
         let (process, kubeconfig) =
             up_with(dir.path(), &flags.iter().map(String::as_str).collect::<Vec<_>>());
         let world = World::connect(dir.path());
-        Self { process, kubeconfig, world, dir, ingress, flags }
+        Self { process, kubeconfig, world, dir, ingress, flags, apiserver: None }
+    }
+
+    /// As [`Supervisor::start`], with the API server in a process of its
+    /// own (`up --apiserver-kubeconfig`), so it can die while the host lives.
+    pub(crate) fn start_with_separate_apiserver(slot: u8) -> Self {
+        // A free port now, kept across restarts.
+        let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+        let api = ExternalApi::start(tempfile::tempdir().unwrap(), listen);
+        let kubeconfig = api.dir.path().join("kubeconfig");
+        let mut supervisor = Self::start_with(slot, &["--apiserver-kubeconfig", path(&kubeconfig)]);
+        supervisor.apiserver = Some(api);
+        supervisor
+    }
+
+    /// Kills the separate API server with SIGKILL and starts it again on
+    /// the same store and address; the host keeps running.
+    pub(crate) fn kill_and_restart_apiserver(&mut self) {
+        let api = self.apiserver.take().expect("started with a separate API server");
+        let ExternalApi { mut process, dir, listen } = api;
+        process.kill();
+        self.apiserver = Some(ExternalApi::start(dir, listen));
     }
 
     /// Kills `up` with SIGKILL and starts it again on the same directory.
