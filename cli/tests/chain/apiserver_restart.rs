@@ -21,7 +21,8 @@ fn the_api_server_killed_mid_creation_converges_without_twins() {
     });
     supervisor.kill_and_restart_apiserver();
 
-    supervisor.wait_phase(NS, NAME, "running");
+    let waited = supervisor.wait_running_saying_why(NS, NAME);
+    println!("Ready said meanwhile: {waited:?}");
     let whole = eventually("one of everything", CONVERGE, |last| {
         footprint(&supervisor, NS, NAME, 3).map_err(|e| *last = e).ok()
     });

@@ -19,7 +19,8 @@ const FAULTS: &str = r#"{"latency_ms": 50, "error_rate": 0.05, "error_status": 5
 fn the_chain_converges_through_flaky_nsx_and_vcenter() {
     let supervisor = Supervisor::start_with(2, &["--sim-faults", FAULTS]);
     supervisor.apply(&tkc_yaml(NS, NAME, 2));
-    supervisor.wait_phase(NS, NAME, "running");
+    let waited = supervisor.wait_running_saying_why(NS, NAME);
+    println!("Ready said meanwhile: {waited:?}");
     let first = eventually("one of everything", CONVERGE, |last| {
         footprint(&supervisor, NS, NAME, 3).map_err(|e| *last = e).ok()
     });

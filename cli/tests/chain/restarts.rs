@@ -27,7 +27,8 @@ fn a_host_killed_at_three_points_converges_to_the_same_state_without_twins() {
     });
     supervisor.kill_and_restart();
 
-    supervisor.wait_phase(NS, NAME, "running");
+    let waited = supervisor.wait_running_saying_why(NS, NAME);
+    println!("Ready said meanwhile: {waited:?}");
     let whole = eventually("one of everything", CONVERGE, |last| {
         footprint(&supervisor, NS, NAME, 3).map_err(|e| *last = e).ok()
     });

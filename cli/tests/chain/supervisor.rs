@@ -151,6 +151,35 @@ impl Supervisor {
         })
     }
 
+    /// Waits until the TKC runs, noting on the way what its `Ready`
+    /// condition said it waited for; each observation before it runs must
+    /// say `False` with a reason and a message (never a blank or no
+    /// condition once the TKC has a status). Returns the distinct reasons.
+    pub(crate) fn wait_running_saying_why(&self, namespace: &str, name: &str) -> Vec<String> {
+        let mut reasons: Vec<String> = Vec::new();
+        eventually(&format!("TKC {namespace}/{name} to run, saying why not meanwhile"), CONVERGE, |last| {
+            let tkc = self.tkc(namespace, name)?;
+            *last = serde_json::to_string_pretty(&tkc["status"]).unwrap();
+            if tkc["status"]["phase"] == "running" && ready(&tkc) {
+                return Some(());
+            }
+            if let Some(ready) = condition(&tkc, "Ready") {
+                let (reason, message) = (ready["reason"].as_str(), ready["message"].as_str());
+                assert_eq!(ready["status"], "False", "not running yet Ready is {ready}");
+                assert!(
+                    reason.is_some_and(|r| !r.is_empty()) && message.is_some_and(|m| !m.is_empty()),
+                    "Ready=False without saying why: {ready}"
+                );
+                let reason = reason.unwrap_or_default().to_owned();
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            None
+        });
+        reasons
+    }
+
     /// Sets the replicas of the TKC's first node pool.
     pub(crate) fn scale(&self, namespace: &str, name: &str, replicas: u32) {
         let patch = format!(
