@@ -33,6 +33,12 @@ const CREDENTIAL_FIELDS: &[&str] = &[
     "client-certificate-data",
 ];
 
+/// Whether `key` names a credential field, whatever its case (without
+/// allocating: this runs for every key of every recorded document).
+fn is_credential(key: &str) -> bool {
+    CREDENTIAL_FIELDS.iter().any(|field| field.eq_ignore_ascii_case(key))
+}
+
 /// Values shorter than this are not scrubbed elsewhere: replacing every
 /// `a` or `1` would garble the record and protect nothing.
 const MIN_SCRUB: usize = 4;
@@ -63,7 +69,7 @@ impl Redactor {
                     }
                 }
                 for (key, field) in map.iter_mut() {
-                    if CREDENTIAL_FIELDS.contains(&key.to_ascii_lowercase().as_str()) && !field.is_object() {
+                    if is_credential(key) && !field.is_object() {
                         self.remember_all(field);
                         *field = Value::String(REDACTED.to_owned());
                     } else if !(is_secret && (key == "data" || key == "stringData")) {
