@@ -22,46 +22,6 @@ use wasmvisor_sim::{NsxSim, SimConfig};
 const SEGMENT: &str = "/policy/api/v1/infra/segments/bench";
 const COMMAND: &str = "cargo bench -p wasmvisor-host --bench endpoint";
 
-const GRANT: &str = r#"
-[[plugins.probe.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["apply"]
-namespaces = ["probe"]
-[[plugins.probe.capabilities.nsx]]
-methods = ["GET"]
-path = "/policy/api/v1/**"
-[[plugins.probe.capabilities.nsx]]
-methods = ["PATCH", "PUT", "DELETE"]
-path = "/policy/api/v1/infra/segments/*"
-[[plugins.probe.capabilities.nsx]]
-methods = ["PATCH", "DELETE"]
-path = "/policy/api/v1/infra/tier-1s/*"
-[[plugins.probe.capabilities.nsx]]
-methods = ["PATCH", "DELETE"]
-path = "/policy/api/v1/infra/lb-pools/*"
-foreign = true
-[[plugins.probe.capabilities.vcenter]]
-methods = ["GET"]
-path = "/api/**"
-[[plugins.probe.capabilities.vcenter]]
-methods = ["POST"]
-path = "/api/vcenter/vm"
-[[plugins.probe.capabilities.vcenter]]
-methods = ["POST", "DELETE"]
-path = "/api/vcenter/vm/**"
-[[plugins.probe.capabilities.vcenter]]
-methods = ["POST", "DELETE"]
-path = "/api/session"
-[[plugins.probe.capabilities.vcenter]]
-methods = ["POST"]
-path = "/api/cis/tagging/**"
-[plugins.probe.limits]
-memory = "32MiB"
-timeout = "20s"
-host-calls = 300
-"#;
-
 /// Mean time per GET of one batch of `runs` runs of `run`, each making
 /// `gets` GETs.
 async fn batch<F, Fut>(runs: u32, gets: u32, run: &mut F) -> Duration
@@ -118,7 +78,8 @@ async fn bench() {
             output: OutputLimits::default(),
             cache_dir: cap_std::fs::Dir::open_ambient_dir(cache.path(), cap_std::ambient_authority())
                 .expect("cache dir opens"),
-            grants: Grants::parse(GRANT).expect("grant parses"),
+            // Exactly what the probe's manifest declares, as `up` grants it.
+            grants: Grants { trust_manifests: true, ..Grants::default() },
         },
         Backends { kube: kube.clone(), nsx: Some(nsx.clone()), vcenter: None },
     )

@@ -34,34 +34,6 @@ use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, Runt
 use wasmvisor_plugins::NAMESPACE_CONFIG;
 use wasmvisor_selector::LabelSelector;
 
-const GRANTS: &str = r#"
-[[plugins.namespace-config.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "apply", "delete"]
-
-[[plugins.label-propagator.capabilities.kube]]
-api-version = "apps/v1"
-kind = "ReplicaSet"
-verbs = ["list", "apply"]
-
-[[plugins.label-propagator.capabilities.kube]]
-api-version = "apps/v1"
-kind = "Deployment"
-verbs = ["apply-status"]
-
-[[plugins.trust-bundle.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get"]
-namespaces = ["wasmvisor-system"]
-
-[[plugins.trust-bundle.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["apply", "delete"]
-"#;
-
 /// The in-memory store, with a gate that can hold every host call until
 /// released (to keep many instances alive at once).
 struct GatedKube {
@@ -174,7 +146,8 @@ fn runtime(cache: &std::path::Path, kube: Arc<GatedKube>) -> Arc<Runtime> {
         engine: EngineSettings::default(),
         output: OutputLimits::default(),
         cache_dir,
-        grants: Grants::parse(GRANTS).unwrap(),
+        // Exactly what each example's manifest declares, as `up` grants it.
+        grants: Grants { trust_manifests: true, ..Grants::default() },
     };
     Arc::new(Runtime::new(config, Backends { kube, nsx: None, vcenter: None }).unwrap())
 }
