@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use wasmvisor_host::manifest::section;
@@ -12,7 +12,7 @@ use wasmvisor_host::runtime::reload::{FileState, PluginDir};
 use wasmvisor_host::{CallError, Runtime};
 use wasmvisor_plugins::testing::CHAOS;
 
-use crate::harness::Host;
+use crate::harness::{Host, eventually};
 
 /// The chaos component re-labelled as `version`, with room for slow calls.
 fn chaos_version(version: &str) -> Vec<u8> {
@@ -29,17 +29,6 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) {
     let staging = dir.join(format!(".{name}.tmp"));
     std::fs::write(&staging, bytes).unwrap();
     std::fs::rename(staging, dir.join(name)).unwrap();
-}
-
-async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn version(runtime: &Runtime) -> Option<String> {
