@@ -31,11 +31,16 @@ where
     // The caller's tracing context goes along: host-call spans stay
     // children of the `reconcile` span, under the caller's subscriber.
     let span = tracing::Span::current();
-    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    // "No subscriber" is not carried over: as a thread's default it would
+    // decide, for every callsite first met on that thread, that nobody
+    // listens, and tracing caches that answer for the whole process.
+    let dispatch = tracing::dispatcher::get_default(|d| {
+        (!d.is::<tracing::subscriber::NoSubscriber>()).then(|| d.clone())
+    });
     // Held until the call returns: its drop is the cancellation signal.
     let (_cancel, cancelled) = oneshot::channel::<()>();
     let thread = tokio::task::spawn_blocking(move || {
-        tracing::dispatcher::with_default(&dispatch, || {
+        let run = || {
             handle.block_on(
                 async move {
                     match select(pin!(call), cancelled).await {
@@ -45,7 +50,11 @@ where
                 }
                 .instrument(span),
             )
-        })
+        };
+        match &dispatch {
+            Some(dispatch) => tracing::dispatcher::with_default(dispatch, run),
+            None => run(),
+        }
     });
     match thread.await {
         Ok(output) => output,

@@ -1,10 +1,15 @@
 //! Every host call runs in a `host.<capability>.<op>` span under the span
 //! the call was made in (the engine's `reconcile` span), with the verb or
 //! method, the target and whether the grant allowed it.
+//!
+//! The recorder is the process's global subscriber, installed once: a
+//! callsite first seen by another test while a thread-local default is
+//! being set up can cache "never" and hide its spans from that default.
+//! Spans are told apart by the `reconcile` span each case opens.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::json;
 use tracing::Instrument as _;
@@ -15,11 +20,12 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::harness::Host;
 
-/// One span as the test saw it: name, parent's name, fields.
+/// One span as the test saw it: name, its parent's place in the list,
+/// fields.
 #[derive(Debug, Clone)]
 struct Seen {
     name: &'static str,
-    parent: Option<&'static str>,
+    parent: Option<usize>,
     fields: BTreeMap<String, String>,
 }
 
@@ -44,12 +50,13 @@ impl Visit for Fields<'_> {
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.name());
+        let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.id().into_u64());
         let mut fields = BTreeMap::new();
         attrs.record(&mut Fields(&mut fields));
-        let seen = Seen { name: attrs.metadata().name(), parent, fields };
         let mut spans = self.0.lock().unwrap();
         let (all, live) = &mut *spans;
+        let parent = parent.and_then(|p| live.get(&p).copied());
+        let seen = Seen { name: attrs.metadata().name(), parent, fields };
         live.insert(id.into_u64(), all.len());
         all.push(seen);
     }
@@ -64,37 +71,55 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
 }
 
 impl Recorder {
-    fn named(&self, name: &str) -> Vec<Seen> {
-        self.0.lock().unwrap().0.iter().filter(|s| s.name == name).cloned().collect()
+    /// The process's recorder, installed as the global subscriber.
+    fn global() -> &'static Recorder {
+        static RECORDER: OnceLock<Recorder> = OnceLock::new();
+        RECORDER.get_or_init(|| {
+            let recorder = Recorder::default();
+            let subscriber = tracing_subscriber::registry().with(recorder.clone());
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+            recorder
+        })
+    }
+
+    /// Spans named `name` whose parent is a `reconcile` span of `case`.
+    fn named_under(&self, name: &str, case: &str) -> Vec<Seen> {
+        let spans = self.0.lock().unwrap();
+        let all = &spans.0;
+        let under_case = |s: &Seen| {
+            s.parent.map(|p| &all[p]).is_some_and(|p| {
+                p.name == "reconcile" && p.fields.get("case").map(String::as_str) == Some(case)
+            })
+        };
+        all.iter().filter(|s| s.name == name && under_case(s)).cloned().collect()
     }
 }
 
-async fn reconcile_traced(host: &Host, recorder: &Recorder, name: &str, mode: &str) {
-    let subscriber = tracing_subscriber::registry().with(recorder.clone());
-    let _default = tracing::subscriber::set_default(subscriber);
-    let _ = host.chaos(name, json!({"mode": mode})).instrument(tracing::info_span!("reconcile")).await;
+async fn reconcile_traced(host: &Host, case: &str, name: &str, mode: &str) {
+    let span = tracing::info_span!("reconcile", case);
+    let _ = host.chaos(name, json!({"mode": mode})).instrument(span).await;
 }
 
 #[tokio::test]
 async fn each_host_call_has_its_own_span_under_the_reconcile_span() {
+    let recorder = Recorder::global();
     let host = Host::new().with_chaos();
-    let recorder = Recorder::default();
-    reconcile_traced(&host, &recorder, "seg", "nsx").await;
-    reconcile_traced(&host, &recorder, "nope", "denied-kube").await;
+    let case = "host-call-spans";
+    reconcile_traced(&host, case, "seg", "nsx").await;
+    reconcile_traced(&host, case, "nope", "denied-kube").await;
 
-    let nsx = recorder.named("host.nsx.request");
+    let nsx = recorder.named_under("host.nsx.request", case);
     assert_eq!(nsx.len(), 1, "{nsx:?}");
-    assert_eq!(nsx[0].parent, Some("reconcile"));
     assert_eq!(nsx[0].fields["method"], "GET");
     assert_eq!(nsx[0].fields["target"], "/policy/api/v1/infra/segments/s1");
     assert_eq!(nsx[0].fields["allowed"], "true");
 
-    let applies = recorder.named("host.kube.apply");
+    let applies = recorder.named_under("host.kube.apply", case);
     assert!(!applies.is_empty(), "the nsx mode reports through kube apply");
-    assert!(applies.iter().all(|s| s.parent == Some("reconcile") && s.fields["allowed"] == "true"));
+    assert!(applies.iter().all(|s| s.fields["allowed"] == "true"));
     assert!(applies[0].fields["target"].contains("ConfigMap"), "{:?}", applies[0]);
 
-    let gets = recorder.named("host.kube.get");
+    let gets = recorder.named_under("host.kube.get", case);
     let denied: Vec<_> =
         gets.iter().filter(|s| s.fields.get("allowed").map(String::as_str) == Some("false")).collect();
     assert_eq!(denied.len(), 1, "{gets:?}");
