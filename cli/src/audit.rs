@@ -5,12 +5,14 @@
 //! (host-config TOML and the RBAC `wasmvisor rbac` would print).
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use wasmvisor_host::Grants;
 use wasmvisor_host::recorder::store::Reader;
 use wasmvisor_host::recorder::{STORE_FILE, audit};
+
+use crate::window::{humantime_duration, since_ms};
 
 /// Arguments of `audit`.
 #[derive(Debug, clap::Args)]
@@ -33,15 +35,6 @@ pub(crate) struct Args {
     output: String,
 }
 
-/// A humantime duration, parsed as the host config parses them.
-fn humantime_duration(text: &str) -> Result<Duration, String> {
-    #[derive(serde::Deserialize)]
-    struct Window(#[serde(with = "wasmvisor_host::manifest::limits::duration")] Duration);
-    serde_json::from_value::<Window>(serde_json::Value::String(text.to_owned()))
-        .map(|w| w.0)
-        .map_err(|e| e.to_string())
-}
-
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let grants = match &args.config {
         Some(path) => {
@@ -54,15 +47,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let since_ms = match args.since {
-        Some(window) => {
-            let start = SystemTime::now().checked_sub(window).unwrap_or(UNIX_EPOCH);
-            u64::try_from(start.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0)
-        }
-        None => 0,
-    };
     let reader = Reader::open(&args.data_dir.join(STORE_FILE))?;
-    let records = reader.since(args.plugin.as_deref(), since_ms)?;
+    let records = reader.since(args.plugin.as_deref(), since_ms(args.since))?;
     let audits = audit::audit(&records, &reader.manifests()?, grants.as_ref());
     if args.output == "json" {
         let json: Vec<serde_json::Value> = audits

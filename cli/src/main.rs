@@ -8,10 +8,12 @@ mod install;
 mod least_privilege;
 mod plugin;
 mod rbac;
+mod replay;
 mod run;
 mod sim;
 mod up;
 mod why;
+mod window;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,8 @@ enum Command {
     Why(why::Args),
     /// Capabilities each plugin used against its grant, and the smallest grant that covers them.
     Audit(audit::Args),
+    /// Run a candidate version offline on recorded reconciles; exit 1 if any differs.
+    Replay(replay::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Why(args) => why::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Replay(args) => return replay::exit(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,7 +21,8 @@
 //! 6. Around them: [`metrics`] (the runtime's counters; the engine's are in
 //!    [`controller::metrics`]), [`rbac`] (least-privilege RBAC from the
 //!    grants), [`recorder`] (every reconcile, its triggers and host calls,
-//!    for `wasmvisor why` and `audit`), and the shared value type [`object`] (label selectors are the
+//!    for `wasmvisor why` and `audit`), [`replay`] (a candidate version run
+//!    on recorded reconciles), and the shared value type [`object`] (label selectors are the
 //!    `wasmvisor-selector` crate, shared with the embedded API server).
 //!
 //! `docs/architecture.md` draws the same map for the whole repository.
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod object;
 pub mod rbac;
 pub mod recorder;
+pub mod replay;
 pub mod runtime;
 pub mod source;
 

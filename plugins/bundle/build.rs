@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("bench-plugin", "testing/bench"),
     ("probe-plugin", "testing/probe"),
     ("widget-plugin", "testing/widget"),
+    ("rollout-plugin", "testing/rollout"),
     ("tkc-plugin", "tkc"),
     ("capi-plugin", "capi"),
     ("capw-plugin", "capw"),

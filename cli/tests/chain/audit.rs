@@ -10,7 +10,7 @@ use crate::supervisor::Supervisor;
 use crate::support::{command, path, text};
 
 /// The chain's plugins, each of which a run exercises.
-const CHAIN: &[&str] = &["tkc", "capi", "capw", "vm-service", "ncp", "cloud-provider", "calico"];
+pub(crate) const CHAIN: &[&str] = &["tkc", "capi", "capw", "vm-service", "ncp", "cloud-provider", "calico"];
 
 /// The fields a narrower rule may change; everything else must match.
 const NARROWED: &[&str] = &["verbs", "methods", "namespaces"];

@@ -17,6 +17,7 @@ mod checks;
 mod credentials;
 mod flaky;
 mod guests;
+mod replay;
 mod restarts;
 mod supervisor;
 mod world;
@@ -221,4 +222,6 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     println!("delete → nothing left: {:.1} s", deleted.elapsed().as_secs_f64());
     // What the chain's plugins used, create to delete, is within what their manifests ask.
     audit::proposals_are_within_the_manifests(&supervisor);
+    // Each plugin as it ran, replayed on its own recordings, does the same.
+    replay::each_plugin_replays_its_own_recordings_the_same(&supervisor);
 }

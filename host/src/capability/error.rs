@@ -10,6 +10,7 @@ use std::fmt;
 use wasmvisor_manifest::ByteSize;
 
 use crate::runtime::bindings::wasmvisor::plugin::types::Error as WitError;
+use crate::runtime::dispatch::ErrorKind;
 
 /// A limit that ends the call when hit (surfaced as a trap and then as a
 /// typed reconcile failure).
@@ -59,6 +60,21 @@ impl fmt::Display for HostCallError {
             HostCallError::Failed(e) => write!(f, "{e:?}"),
             HostCallError::Limit(l) => write!(f, "{l}"),
         }
+    }
+}
+
+impl HostCallError {
+    /// An error a stand-in answered (replay, shadow), exactly as the plugin
+    /// got it when recorded.
+    pub(crate) fn answered(kind: ErrorKind, message: String) -> Self {
+        HostCallError::Failed(match kind {
+            ErrorKind::Forbidden => WitError::Forbidden(message),
+            ErrorKind::NotFound => WitError::NotFound(message),
+            ErrorKind::Conflict => WitError::Conflict(message),
+            ErrorKind::Invalid => WitError::Invalid(message),
+            ErrorKind::Unavailable => WitError::Unavailable(message),
+            ErrorKind::Internal => WitError::Internal(message),
+        })
     }
 }
 

@@ -98,6 +98,7 @@ pub(crate) fn finish(capture: Capture) -> Record {
         .to_owned(),
         object: id,
         origin,
+        input: (!is_summary(&reconciled)).then_some(reconciled),
         triggers: triggers.iter().cloned().collect(),
         more_triggers: triggers.more(),
         calls,
@@ -120,6 +121,11 @@ fn parse(text: &str) -> Value {
         return json!({ "omitted": format!("{} bytes", text.len()) });
     }
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// Whether `value` is what [`parse`] keeps of an oversized document.
+pub(crate) fn is_summary(value: &Value) -> bool {
+    value.as_object().is_some_and(|o| o.contains_key("omitted") && o.len() <= 2)
 }
 
 fn value(raw: &Raw) -> Value {
@@ -152,8 +158,13 @@ fn value(raw: &Raw) -> Value {
     }
 }
 
+/// A call's arguments as a record keeps them, before redaction.
+pub(crate) fn args(args: &[(&'static str, Raw)]) -> Value {
+    Value::Object(args.iter().map(|(k, v)| ((*k).to_owned(), value(v))).collect())
+}
+
 fn host_call(raw: &RawCall) -> HostCall {
-    let args = Value::Object(raw.args.iter().map(|(k, v)| ((*k).to_owned(), value(v))).collect());
+    let args = args(&raw.args);
     let result = match &raw.result {
         RawResult::Ok(v) => CallResult::Ok { value: value(v) },
         RawResult::Error { kind, message } => {

@@ -27,6 +27,10 @@ pub struct Record {
     /// `namespaces = ["$origin"]` grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The object handed to the plugin, redacted: what `wasmvisor replay`
+    /// hands a candidate. Absent when it was over the size a record keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
     /// Why it ran: the triggers merged while the key waited, first seen first.
     pub triggers: Vec<Reason>,
     /// Triggers beyond the queue's cap, only counted.

@@ -46,6 +46,15 @@ const MIN_SCRUB: usize = 4;
 /// What replaces a scrubbed value.
 pub const REDACTED: &str = "<redacted>";
 
+/// Whether `text` is what redaction left: [`REDACTED`] or `<redacted N bytes>`.
+pub fn is_marker(text: &str) -> bool {
+    text == REDACTED
+        || text
+            .strip_prefix("<redacted ")
+            .and_then(|rest| rest.strip_suffix(" bytes>"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Collects secret values from the documents of one record and removes them
 /// everywhere.
 #[derive(Debug, Default)]
@@ -112,6 +121,11 @@ impl Redactor {
     }
 
     fn remember(&mut self, text: &str) {
+        // A marker is no secret: a replayed read hands a candidate the
+        // redacted document, and its markers must not scrub the candidate's.
+        if is_marker(text) {
+            return;
+        }
         if text.len() >= MIN_SCRUB && !self.seen.iter().any(|s| s == text) {
             // Also each line of a multi-line value (a kubeconfig, a PEM):
             // a plugin may log or copy one line of it.
@@ -193,6 +207,20 @@ mod tests {
         let mut other = json!({"note": "p4ssw0rd! used"});
         r.scrub(&mut other);
         assert_eq!(other["note"], "<redacted> used");
+    }
+
+    #[test]
+    fn a_redacted_secret_read_again_scrubs_nothing() {
+        let mut r = Redactor::default();
+        let mut read =
+            json!({"kind": "Secret", "data": {"value": "<redacted 12 bytes>", "format": REDACTED}});
+        r.strip(&mut read, false);
+        assert_eq!(read["data"]["value"], "<redacted 19 bytes>");
+        let mut written = json!({"data": {"copied": "<redacted 12 bytes>"}});
+        r.scrub(&mut written);
+        assert_eq!(written["data"]["copied"], "<redacted 12 bytes>", "a marker is no secret");
+        assert!(is_marker("<redacted 505 bytes>") && is_marker(REDACTED));
+        assert!(!is_marker("<redacted many bytes>") && !is_marker("redacted"));
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum StoreError {
         .0.display()
     )]
     Missing(PathBuf),
+    /// No record with that id (never written, or aged out by the cap).
+    #[error("no record {0} in the store (it was never written, or the store's cap or retention removed it)")]
+    NoRecord(i64),
     /// The writer thread could not start.
     #[error("cannot start the recorder thread: {0}")]
     Thread(String),
@@ -337,6 +340,20 @@ impl Reader {
             .query_map(params![plugin, i64::try_from(since_ms).unwrap_or(i64::MAX)], row)
             .map_err(self.sql())?;
         rows.map(|r| r.map_err(self.sql())).collect()
+    }
+
+    /// The records with these ids, in the order given; an id the store
+    /// does not hold (never written, or aged out) is an error naming it.
+    pub fn records(&self, ids: &[i64]) -> Result<Vec<Record>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, body FROM records WHERE id = ?1").map_err(self.sql())?;
+        ids.iter()
+            .map(|id| {
+                stmt.query_row(params![id], row)
+                    .optional()
+                    .map_err(self.sql())?
+                    .ok_or(StoreError::NoRecord(*id))
+            })
+            .collect()
     }
 
     /// The manifest of each plugin version seen, by `(name, version, digest)`.

@@ -99,6 +99,14 @@ impl Begun {
     pub(crate) fn learned(&mut self, name: &'static str, value: Raw) {
         self.args.push((name, value));
     }
+
+    /// The arguments so far as the record will keep them, credentials
+    /// stripped (what a [`crate::runtime::stand_in::StandIn`] is asked with).
+    pub(crate) fn args(&self) -> serde_json::Value {
+        let mut args = super::finish::args(&self.args);
+        super::redact::Redactor::default().strip(&mut args, false);
+        args
+    }
 }
 
 /// The capture of one call; lives in the call's scope.

@@ -15,6 +15,8 @@ use crate::capability::log::rate::Dropped;
 use crate::controller::queue::Reasons;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::object::ObjectRef;
+use crate::recorder::finish::finish;
+use crate::recorder::record::Record;
 use crate::recorder::{Capture, Recorder};
 use crate::runtime::bindings::wasmvisor::plugin::types;
 use crate::runtime::cpu_share::{self, GuestCpus};
@@ -22,6 +24,7 @@ use crate::runtime::guest_thread;
 use crate::runtime::instance::{Backends, InstanceState};
 use crate::runtime::plugin::Plugin;
 use crate::runtime::scope::{CallScope, OutputLimits, truncate};
+use crate::runtime::stand_in::StandIn;
 
 /// How many request-size caps one host call may copy from the guest.
 const HOSTCALL_FUEL_FACTOR: usize = 4;
@@ -110,6 +113,20 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
+    }
+
+    /// The kind named by its WIT name ([`ErrorKind::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            ErrorKind::Forbidden,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::Invalid,
+            ErrorKind::Unavailable,
+            ErrorKind::Internal,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
     }
 
     /// The CamelCase reason for conditions and Events.
@@ -266,26 +283,56 @@ impl Dispatcher {
         let (this, plugin, request) = (self.clone(), plugin.clone(), request.clone());
         let (manifest, triggers) = (plugin.manifest.clone(), triggers.clone());
         let object = request.target.to_string();
-        guest_thread::run(async move { this.call_here(&plugin, export, &request, &triggers).await })
-            .await
-            .unwrap_or_else(|| {
-                Err(ReconcileError {
-                    plugin: manifest.id(),
-                    object,
-                    failure: Failure::Instantiate { message: "the host is shutting down".into() },
-                    backtrace: None,
-                })
+        guest_thread::run(async move {
+            let (report, capture) = this.call_here(&plugin, export, &request, &triggers, None).await;
+            if let (Some(recorder), Some(capture)) = (&this.recorder, capture) {
+                recorder.submit(capture);
+            }
+            report
+        })
+        .await
+        .unwrap_or_else(|| {
+            Err(ReconcileError {
+                plugin: manifest.id(),
+                object,
+                failure: Failure::Instantiate { message: "the host is shutting down".into() },
+                backtrace: None,
             })
+        })
     }
 
-    /// [`Dispatcher::call_for`] on the current thread.
+    /// Calls `export` of `plugin` with `stand_in` answering its host calls
+    /// in place of the backends (replay, shadow). The call runs under the
+    /// plugin's limits like any other; it is recorded into the returned
+    /// [`Record`] only, never into the store, and not counted in the
+    /// plugin's metrics. `None` if the host is shutting down.
+    pub async fn rehearse(
+        &self,
+        plugin: &Arc<Plugin>,
+        export: Export,
+        request: &Request,
+        stand_in: Arc<dyn StandIn>,
+    ) -> Option<Record> {
+        let (this, plugin, request) = (self.clone(), plugin.clone(), request.clone());
+        guest_thread::run(async move {
+            let (_, capture) =
+                this.call_here(&plugin, export, &request, &Reasons::default(), Some(stand_in)).await;
+            capture.map(finish)
+        })
+        .await
+        .flatten()
+    }
+
+    /// [`Dispatcher::call_for`] on the current thread; with the capture of
+    /// the call when it was taped (recording, or a stand-in).
     async fn call_here(
         &self,
         plugin: &Arc<Plugin>,
         export: Export,
         request: &Request,
         triggers: &Reasons,
-    ) -> Result<Report, ReconcileError> {
+        stand_in: Option<Arc<dyn StandIn>>,
+    ) -> (Result<Report, ReconcileError>, Option<Capture>) {
         let wall = SystemTime::now();
         let started = Instant::now();
         let manifest = plugin.manifest.clone();
@@ -299,9 +346,11 @@ impl Dispatcher {
             plugin.log_rate.clone(),
         );
         scope.origin = crate::cluster::member_namespace(&request.target.cluster).map(str::to_owned);
-        if self.recorder.is_some() {
+        if self.recorder.is_some() || stand_in.is_some() {
             scope.tape = Some(Box::default());
         }
+        let rehearsal = stand_in.is_some();
+        scope.stand_in = stand_in;
         let memory = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
         let turn = scope.turn.clone();
         let mut store = Store::new(&self.engine, InstanceState::new(scope, self.backends.clone(), memory));
@@ -368,25 +417,23 @@ impl Dispatcher {
             dropped: state.scope.dropped,
             elapsed: started.elapsed(),
         });
-        self.finish(&manifest.name, &object, &report, state.scope.dropped);
-        let origin = state.scope.origin.clone();
-        if let Some(recorder) = &self.recorder
-            && let Some(tape) = store.data_mut().scope.tape.take()
-        {
-            recorder.submit(Capture {
-                started: wall,
-                manifest,
-                digest: plugin.digest.to_prefixed(),
-                export,
-                target: request.target.clone(),
-                object: request.object.clone(),
-                origin,
-                triggers: triggers.clone(),
-                tape: *tape,
-                result: report.clone(),
-            });
+        if !rehearsal {
+            self.finish(&manifest.name, &object, &report, state.scope.dropped);
         }
-        report
+        let origin = state.scope.origin.clone();
+        let capture = store.data_mut().scope.tape.take().map(|tape| Capture {
+            started: wall,
+            manifest,
+            digest: plugin.digest.to_prefixed(),
+            export,
+            target: request.target.clone(),
+            object: request.object.clone(),
+            origin,
+            triggers: triggers.clone(),
+            tape: *tape,
+            result: report.clone(),
+        });
+        (report, capture)
     }
 
     /// Metrics and the one log line for the call's failure or dropped output.

@@ -13,7 +13,7 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::clocks::{MonotonicClock, WallClock};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use crate::capability::kube::KubeBackend;
 
@@ -25,6 +25,7 @@ use crate::capability::log::LogHost;
 use crate::recorder::record::WasiRead;
 use crate::recorder::tape::WasiTape;
 use crate::runtime::scope::CallScope;
+use crate::runtime::stand_in::ReplayedClocks;
 
 /// The outside world as host functions reach it.
 #[derive(Clone)]
@@ -57,43 +58,67 @@ struct Wasi {
 }
 
 impl Wasi {
-    /// `reads` records the clock values the guest reads (flight recorder).
-    fn new(reads: Option<WasiTape>) -> Self {
+    /// `reads` records the clock values the guest reads (flight recorder);
+    /// `replayed` gives the guest recorded readings instead of the clocks,
+    /// and random numbers that are the same on every run.
+    fn new(reads: Option<WasiTape>, replayed: Option<ReplayedClocks>) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let mut builder = WasiCtx::builder();
         builder.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        if let Some(reads) = reads {
-            builder.wall_clock(RecordedWall(WallClock, reads.clone()));
-            builder.monotonic_clock(RecordedMonotonic(MonotonicClock::default(), reads));
-        }
+        let (wall, monotonic): (Box<dyn HostWallClock>, Box<dyn HostMonotonicClock>) = match replayed {
+            Some(replayed) => {
+                builder
+                    .secure_random(Deterministic::new(REPLAY_RANDOM.to_vec()))
+                    .insecure_random(Deterministic::new(REPLAY_RANDOM.to_vec()))
+                    .insecure_random_seed(u128::from_le_bytes(REPLAY_RANDOM));
+                (Box::new(replayed.wall()), Box::new(replayed.monotonic()))
+            }
+            None => (Box::new(WallClock), Box::new(MonotonicClock::default())),
+        };
+        builder.wall_clock(Wall { clock: wall, reads: reads.clone() });
+        builder.monotonic_clock(Monotonic { clock: monotonic, reads });
         Self { ctx: builder.build(), table: ResourceTable::new(), stderr }
     }
 }
 
-/// The wall clock, each reading kept for the flight recorder.
-struct RecordedWall(WallClock, WasiTape);
+/// Random bytes of a replayed call: random numbers are not recorded (they
+/// may be key material), so a replay gives every run the same ones.
+const REPLAY_RANDOM: [u8; 16] = *b"wasmvisor-replay";
 
-impl HostWallClock for RecordedWall {
+/// The guest's wall clock; when recording, each reading is kept.
+struct Wall {
+    clock: Box<dyn HostWallClock>,
+    reads: Option<WasiTape>,
+}
+
+impl HostWallClock for Wall {
     fn resolution(&self) -> Duration {
-        self.0.resolution()
+        self.clock.resolution()
     }
     fn now(&self) -> Duration {
-        let now = self.0.now();
-        self.1.push(WasiRead::WallClock { nanos: u64::try_from(now.as_nanos()).unwrap_or(u64::MAX) });
+        let now = self.clock.now();
+        if let Some(reads) = &self.reads {
+            reads.push(WasiRead::WallClock { nanos: u64::try_from(now.as_nanos()).unwrap_or(u64::MAX) });
+        }
         now
     }
 }
 
-/// The monotonic clock, each reading kept for the flight recorder.
-struct RecordedMonotonic(MonotonicClock, WasiTape);
+/// The guest's monotonic clock; when recording, each reading is kept.
+struct Monotonic {
+    clock: Box<dyn HostMonotonicClock>,
+    reads: Option<WasiTape>,
+}
 
-impl HostMonotonicClock for RecordedMonotonic {
+impl HostMonotonicClock for Monotonic {
     fn resolution(&self) -> u64 {
-        self.0.resolution()
+        self.clock.resolution()
     }
     fn now(&self) -> u64 {
-        let now = self.0.now();
-        self.1.push(WasiRead::MonotonicClock { nanos: now });
+        let now = self.clock.now();
+        if let Some(reads) = &self.reads {
+            reads.push(WasiRead::MonotonicClock { nanos: now });
+        }
         now
     }
 }
@@ -149,7 +174,8 @@ impl InstanceState {
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         if self.wasi.is_none() {
-            self.wasi = Some(Wasi::new(self.scope.tape.as_ref().map(|t| t.wasi.clone())));
+            let replayed = self.scope.stand_in.as_ref().and_then(|s| s.clocks());
+            self.wasi = Some(Wasi::new(self.scope.tape.as_ref().map(|t| t.wasi.clone()), replayed));
         }
         let wasi = self.wasi.as_mut().expect("built above");
         WasiCtxView { ctx: &mut wasi.ctx, table: &mut wasi.table }

@@ -12,7 +12,9 @@
 //! [`reload`]) → [`dispatch`] (one call on a fresh [`instance`] under the
 //! plugin's limits, with a [`scope`] of per-call budgets, on a guest thread
 //! taking turns at the CPUs) → [`bindings`] (the generated WIT types the
-//! capabilities implement).
+//! capabilities implement). A call may have a [`stand_in`] answering its
+//! host calls in place of the backends: how `replay` and shadows run a
+//! candidate without letting it touch anything.
 
 pub mod bindings;
 pub mod claims;
@@ -26,6 +28,7 @@ pub mod plugin;
 pub mod registry;
 pub mod reload;
 pub mod scope;
+pub mod stand_in;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use crate::capability::log::rate::{Dropped, LogRate, LogRateLimits};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
 use crate::recorder::tape::{Begun, Raw, Tape, Taped};
 use crate::runtime::cpu_share::Turn;
+use crate::runtime::stand_in::{Asked, StandIn};
 
 /// Caps on what one call may emit, set by the operator for all plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,9 @@ pub struct CallScope {
     pub(crate) log_rate: Arc<LogRate>,
     /// The flight recorder's capture of this call, when recording.
     pub(crate) tape: Option<Box<Tape>>,
+    /// Answers host calls in place of the backends (replay, shadow); such
+    /// a call is always taped and never counted in the plugin's metrics.
+    pub(crate) stand_in: Option<Arc<dyn StandIn>>,
 }
 
 impl CallScope {
@@ -84,6 +88,7 @@ impl CallScope {
             turn: Turn::default(),
             log_rate,
             tape: None,
+            stand_in: None,
         }
     }
 
@@ -91,6 +96,21 @@ impl CallScope {
     /// built only then.
     pub(crate) fn begin(&self, args: impl FnOnce() -> Vec<(&'static str, Raw)>) -> Option<Begun> {
         self.tape.is_some().then(|| Begun::new(args()))
+    }
+
+    /// The stand-in's answer to a call about to reach its backend; `None`
+    /// when the call has no stand-in or it lets the call through. `args`
+    /// are built only when there is a stand-in to ask.
+    pub(crate) fn stand_in(
+        &self,
+        interface: &str,
+        function: &str,
+        args: impl FnOnce() -> serde_json::Value,
+    ) -> Option<Result<serde_json::Value, HostCallError>> {
+        let stand_in = self.stand_in.as_ref()?;
+        let args = args();
+        let answer = stand_in.answer(&Asked { interface, function, args: &args })?;
+        Some(answer.map_err(|(kind, message)| HostCallError::answered(kind, message)))
     }
 
     /// Records the end of a host call begun with [`CallScope::begin`].
@@ -141,6 +161,9 @@ impl CallScope {
 
     /// Records a host call's outcome in the metrics.
     pub(crate) fn record(&self, capability: &'static str, outcome: &'static str) {
+        if self.stand_in.is_some() {
+            return;
+        }
         let plugin = self.manifest.name.clone();
         if outcome == "denied" {
             self.metrics.denied.get_or_create(&CapabilityLabels { plugin: plugin.clone(), capability }).inc();

@@ -10,5 +10,6 @@ mod load;
 mod oci;
 mod reconcile;
 mod reload;
+mod replay;
 mod sandbox;
 mod spans;

@@ -92,4 +92,9 @@ pub mod testing {
     /// engine's tests and benchmark).
     pub const WIDGET: Bundled =
         Bundled { file: "widget.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/widget.wasm")) };
+
+    /// `plugins/testing/rollout`: derives one ConfigMap from another; its
+    /// behaviour word makes candidates (replay and shadow tests).
+    pub const ROLLOUT: Bundled =
+        Bundled { file: "rollout.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/rollout.wasm")) };
 }

@@ -51,9 +51,14 @@ impl KubeHost<'_> {
         begun: &mut Option<Begun>,
     ) -> Result<ResourceScope, HostCallError> {
         self.scope.charge()?;
-        let scope = match self.backend.scope(call.cluster, call.api_version, call.kind).await {
-            Ok(scope) => scope,
-            Err(error) => return self.finish(Err(error)),
+        let discovery =
+            || json!({"cluster": call.cluster, "apiVersion": call.api_version, "kind": call.kind});
+        let scope = match self.scope.stand_in("kube", "scope", discovery) {
+            Some(answer) => answered_scope(answer?)?,
+            None => match self.backend.scope(call.cluster, call.api_version, call.kind).await {
+                Ok(scope) => scope,
+                Err(error) => return self.finish(Err(error)),
+            },
         };
         if let Some(begun) = begun {
             begun.learned("scope", recorded_scope(scope));
@@ -82,6 +87,11 @@ impl KubeHost<'_> {
             "host call denied: outside the plugin's kube capabilities"
         );
         Err(HostCallError::Denied(call.to_string()))
+    }
+
+    /// The stand-in's answer to this call (replay, shadow), if it has one.
+    fn answered(&self, function: &str, begun: &Option<Begun>) -> Option<Result<Value, HostCallError>> {
+        self.scope.stand_in("kube", function, || begun.as_ref().map_or(Value::Null, Begun::args))
     }
 
     fn finish<T>(&self, result: Result<T, KubeError>) -> Result<T, HostCallError> {
@@ -134,6 +144,9 @@ impl KubeHost<'_> {
             metadata.remove("namespace");
         }
         let status = verb == KubeVerb::ApplyStatus;
+        if let Some(answer) = self.answered(if status { "apply-status" } else { "apply" }, begun) {
+            return Ok(answer?.to_string());
+        }
         let field_manager = self.scope.manifest.name.clone();
         let result = self.backend.apply(&target, value, &field_manager, status).await;
         Ok(self.finish(result)?.to_string())
@@ -182,6 +195,25 @@ fn recorded_ref(target: &ObjectRef) -> Raw {
         "namespace": target.namespace,
         "name": target.name,
     }))
+}
+
+/// A stand-in's answer to discovery: the scope as [`recorded_scope`] keeps it.
+fn answered_scope(answer: Value) -> Result<ResourceScope, HostCallError> {
+    match answer.as_str() {
+        Some("Namespaced") => Ok(ResourceScope::Namespaced),
+        Some("Cluster") => Ok(ResourceScope::Cluster),
+        _ => Err(HostCallError::Failed(types::Error::Internal(format!("not a resource scope: {answer}")))),
+    }
+}
+
+/// A stand-in's answer to a list: the objects, as the list returns them.
+fn answered_list(answer: Value) -> Result<Vec<String>, HostCallError> {
+    match answer {
+        Value::Array(items) => Ok(items.iter().map(Value::to_string).collect()),
+        other => {
+            Err(HostCallError::Failed(types::Error::Internal(format!("not a list of objects: {other}"))))
+        }
+    }
 }
 
 /// A kind's scope as the flight recorder keeps it (`wasmvisor audit` reads it back).
@@ -249,6 +281,9 @@ impl kube::Host for KubeHost<'_> {
         span.record("target", display(&target));
         let result = async {
             let scope = self.admit(Call::on(KubeVerb::Get, &target), &mut begun).await?;
+            if let Some(answer) = self.answered("get", &begun) {
+                return Ok(answer?.to_string());
+            }
             let result = self.backend.get(&addressed(target, scope), source(from)).await;
             Ok(self.finish(result)?.to_string())
         }
@@ -311,6 +346,9 @@ impl kube::Host for KubeHost<'_> {
                 .map(LabelSelector::parse)
                 .transpose()
                 .map_err(|e| HostCallError::Failed(types::Error::Invalid(e.to_string())))?;
+            if let Some(answer) = self.answered("list", &begun) {
+                return answered_list(answer?);
+            }
             let result = self.backend.list(&kinds, selector.as_ref(), source(from)).await;
             Ok(self.finish(result)?.iter().map(Value::to_string).collect())
         }
@@ -337,6 +375,9 @@ impl kube::Host for KubeHost<'_> {
         span.record("target", display(&target));
         let result = async {
             let scope = self.admit(Call::on(KubeVerb::Delete, &target), &mut begun).await?;
+            if let Some(answer) = self.answered("delete", &begun) {
+                return answer.map(drop);
+            }
             let result = self.backend.delete(&addressed(target, scope)).await;
             self.finish(result)
         }
