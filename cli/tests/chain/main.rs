@@ -224,4 +224,5 @@ fn a_tkc_becomes_vms_on_its_own_network_behind_a_load_balancer_and_leaves_nothin
     audit::proposals_are_within_the_manifests(&supervisor);
     // Each plugin as it ran, replayed on its own recordings, does the same.
     replay::each_plugin_replays_its_own_recordings_the_same(&supervisor);
+    replay::a_candidate_that_lost_a_capability_differs_and_a_greedy_one_is_refused(&supervisor);
 }

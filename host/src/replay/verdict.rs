@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::script::describe;
 use crate::recorder::diff::apply_diff;
 use crate::recorder::finish::call_target;
-use crate::recorder::record::{HostCall, Outcome, Record};
+use crate::recorder::record::{CallResult, HostCall, Outcome, Record};
 use crate::recorder::redact::{REDACTED, is_marker};
 
 /// The judgement of one replayed reconcile.
@@ -48,7 +48,7 @@ pub struct Verdict {
     pub record: i64,
     /// `reconcile` or `finalize`.
     pub export: String,
-    /// `Kind namespace/name`.
+    /// `Kind namespace/name`, and `in CLUSTER` outside the default cluster.
     pub object: String,
     /// The recorded version, `name@version`.
     pub recorded: String,
@@ -61,7 +61,10 @@ impl Verdict {
     /// A verdict on `record` (the candidate's side decides the judgement).
     pub(crate) fn on(record: &Record, judgement: Judgement) -> Self {
         let o = &record.object;
-        let place = o.namespace.as_ref().map_or_else(|| o.name.clone(), |ns| format!("{ns}/{}", o.name));
+        let mut place = o.namespace.as_ref().map_or_else(|| o.name.clone(), |ns| format!("{ns}/{}", o.name));
+        if o.cluster != "default" {
+            place.push_str(&format!(" in {}", o.cluster));
+        }
         Self {
             record: record.id,
             export: record.export.clone(),
@@ -131,15 +134,28 @@ fn compare_writes(recorded: &[&HostCall], candidate: &[&HostCall]) -> Vec<String
         };
         paired[i] = true;
         let c = candidate[i];
+        let what = describe(&c.interface, &c.function, &c.args);
         if comparable(&c.args) != comparable(&r.args) {
-            lines.push(format!("~ {}", describe(&c.interface, &c.function, &c.args)));
+            lines.push(format!("~ {what}"));
             lines.extend(changed_fields(&r.args, &c.args).into_iter().map(|l| format!("    {l}")));
+        } else if status(&r.result) != status(&c.result) {
+            lines.push(format!("~ {what}: {} → {}", status(&r.result), status(&c.result)));
         }
     }
     for (c, _) in candidate.iter().zip(&paired).filter(|(_, p)| !**p) {
         lines.push(format!("+ {}", describe(&c.interface, &c.function, &c.args)));
     }
     lines
+}
+
+/// How a call ended, in a word or two: `ok`, `error not-found`, `denied`.
+fn status(result: &CallResult) -> String {
+    match result {
+        CallResult::Ok { .. } => "ok".into(),
+        CallResult::Error { kind, .. } => format!("error {kind}"),
+        CallResult::Denied { .. } => "denied".into(),
+        CallResult::Limit { .. } => "limit".into(),
+    }
 }
 
 /// A write's arguments with every redaction marker the same.
@@ -186,7 +202,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::recorder::record::{CallResult, ObjectId, PluginId};
+    use crate::recorder::record::{ObjectId, PluginId};
 
     fn apply(name: &str, tier: &str) -> HostCall {
         HostCall {
@@ -253,6 +269,17 @@ mod tests {
             ]
         );
         assert_eq!(outcome.as_deref(), Some("done → error internal: boom"));
+    }
+
+    #[test]
+    fn the_same_write_refused_is_named_with_how_it_ended() {
+        let recorded = record(vec![apply("x", "gold")], Outcome::Done);
+        let mut refused = apply("x", "gold");
+        refused.result = CallResult::Denied { what: "kube apply".into() };
+        let candidate = record(vec![refused], Outcome::Done);
+        let judgement = judge(&recorded, &candidate, Vec::new());
+        let writes = vec!["~ kube apply v1/ConfigMap ns/x: ok → denied".to_owned()];
+        assert_eq!(judgement, Judgement::Different { writes, outcome: None });
     }
 
     #[test]
