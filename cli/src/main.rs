@@ -10,6 +10,7 @@ mod plugin;
 mod rbac;
 mod replay;
 mod run;
+mod shadow;
 mod sim;
 mod up;
 mod why;
@@ -48,6 +49,9 @@ enum Command {
     Audit(audit::Args),
     /// Run a candidate version offline on recorded reconciles; exit 1 if any differs.
     Replay(replay::Args),
+    /// A candidate beside a live plugin (PLUGIN_DIR/NAME.shadow.wasm): report, promote, drop.
+    #[command(subcommand)]
+    Shadow(shadow::ShadowCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Why(args) => why::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Replay(args) => return replay::exit(args),
+        Command::Shadow(command) => command.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,6 +40,10 @@ const PLUGIN_RESYNC: Duration = Duration::from_secs(30);
 /// keeps the name under `trust-manifests` ([`Claims`]).
 pub const PLUGIN_NAMES: &str = "plugin-names.json";
 
+/// The directory in the data directory where each shadow candidate's
+/// report is written (`wasmvisor shadow report` reads it).
+pub const SHADOW_REPORTS: &str = "shadows";
+
 /// Why a host could not start; each names the part and the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -147,6 +151,7 @@ impl Host {
                 Err(error) => tracing::warn!(%error, "flight recorder disabled: cannot open its store"),
             }
         }
+        runtime.shadows().report_to(config.data_dir.join(SHADOW_REPORTS));
         let runtime = Arc::new(runtime);
 
         let claims = Claims::recorded(&config.data_dir.join(PLUGIN_NAMES))?;

@@ -22,7 +22,8 @@
 //!    [`controller::metrics`]), [`rbac`] (least-privilege RBAC from the
 //!    grants), [`recorder`] (every reconcile, its triggers and host calls,
 //!    for `wasmvisor why` and `audit`), [`replay`] (a candidate version run
-//!    on recorded reconciles), and the shared value type [`object`] (label selectors are the
+//!    on recorded reconciles) and [`shadow`] (one run beside the live
+//!    plugin, its writes never sent), and the shared value type [`object`] (label selectors are the
 //!    `wasmvisor-selector` crate, shared with the embedded API server).
 //!
 //! `docs/architecture.md` draws the same map for the whole repository.
@@ -40,6 +41,7 @@ pub mod rbac;
 pub mod recorder;
 pub mod replay;
 pub mod runtime;
+pub mod shadow;
 pub mod source;
 
 pub use capability::grant::{Grant, Grants};

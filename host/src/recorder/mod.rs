@@ -128,6 +128,24 @@ pub(crate) struct Capture {
     pub(crate) result: Result<Report, ReconcileError>,
 }
 
+impl Capture {
+    /// A copy to finish apart from this one (a shadow compares with it).
+    pub(crate) fn duplicate(&self) -> Capture {
+        Capture {
+            started: self.started,
+            manifest: self.manifest.clone(),
+            digest: self.digest.clone(),
+            export: self.export,
+            target: self.target.clone(),
+            object: self.object.clone(),
+            origin: self.origin.clone(),
+            triggers: self.triggers.clone(),
+            tape: self.tape.duplicate(),
+            result: self.result.clone(),
+        }
+    }
+}
+
 /// The handle the dispatcher records through; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {

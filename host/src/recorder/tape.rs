@@ -145,6 +145,16 @@ impl Tape {
     pub(crate) fn host_time(&self) -> Duration {
         self.calls.iter().map(|c| c.elapsed).sum()
     }
+
+    /// A copy with WASI reads of its own (a clone would share them with
+    /// the original, and finishing one would take them from the other).
+    pub(crate) fn duplicate(&self) -> Tape {
+        let wasi = WasiTape::default();
+        for read in self.wasi.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            wasi.push(read.clone());
+        }
+        Tape { calls: self.calls.clone(), logs: self.logs.clone(), wasi }
+    }
 }
 
 /// WASI reads of one call, appended by the recording clocks and random

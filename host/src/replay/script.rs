@@ -6,7 +6,9 @@
 //! answered with the recorded result of the same write, else as the API
 //! would answer it (an apply returns what was applied). A read the
 //! recording does not hold, or holds only a summary of, makes the candidate
-//! diverge: it gets `unavailable`, and the script says what it asked.
+//! diverge: it gets `unavailable`, and the script says what it asked. A
+//! shadow's script ([`Script::shadowing`]) lets such a read through to the
+//! real backend instead: a shadow runs beside the live plugin, online.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,9 +70,19 @@ fn asked_kind(args: &Value) -> (String, String, String) {
     (field("cluster"), field("apiVersion"), field("kind"))
 }
 
+/// What a script does with a read its recording cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unanswered {
+    /// The candidate diverged (offline replay).
+    Diverge,
+    /// It goes to the real backend (a shadow beside the live plugin).
+    PassThrough,
+}
+
 /// The stand-in for one replayed reconcile.
 #[derive(Debug)]
 pub(crate) struct Script {
+    unanswered: Unanswered,
     calls: Vec<HostCall>,
     scopes: Arc<Scopes>,
     clocks: ReplayedClocks,
@@ -95,11 +107,20 @@ impl Script {
             }
         }
         Self {
+            unanswered: Unanswered::Diverge,
             calls: record.calls.clone(),
             scopes,
             clocks: ReplayedClocks::new(wall, monotonic),
             state: Mutex::new(State { used: vec![false; record.calls.len()], diverged: Vec::new() }),
         }
+    }
+
+    /// The stand-in for a shadow of the live call `live`: what the live
+    /// call read, the shadow reads the same; reads it did not make go to
+    /// the real backends; writes are answered, never sent.
+    pub(crate) fn shadowing(live: &Record) -> Self {
+        let scopes = Arc::new(Scopes::learn(std::slice::from_ref(live)));
+        Self { unanswered: Unanswered::PassThrough, ..Self::new(live, scopes) }
     }
 
     /// What the candidate asked that the recording could not answer.
@@ -110,27 +131,28 @@ impl Script {
     /// Discovery, as the next recorded call of the kind met it: its scope,
     /// or the error that ended it before it learned one. A kind this
     /// record never reached is answered from what the other records learned.
-    fn scope(&self, asked: &Asked<'_>, state: &mut State) -> Answer {
+    fn scope(&self, asked: &Asked<'_>, state: &mut State) -> Option<Answer> {
         let kind = asked_kind(asked.args);
         let next = (0..self.calls.len())
             .find(|&i| !state.used[i] && kind_of(&self.calls[i]).as_ref() == Some(&kind));
         if let Some(i) = next {
             let call = &self.calls[i];
             match (call.args.get("scope"), &call.result) {
-                (Some(scope), _) => return Ok(scope.clone()),
+                (Some(scope), _) => return Some(Ok(scope.clone())),
                 (None, CallResult::Error { .. }) => {
                     state.used[i] = true;
-                    return self.recorded(asked, call, state);
+                    return Some(self.recorded(asked, call, state));
                 }
                 (None, _) => {}
             }
         }
-        match self.scopes.of(&kind) {
-            Some(scope) => Ok(Value::String(scope.to_owned())),
-            None => Err(diverge(
+        match (self.scopes.of(&kind), self.unanswered) {
+            (Some(scope), _) => Some(Ok(Value::String(scope.to_owned()))),
+            (None, Unanswered::PassThrough) => None,
+            (None, Unanswered::Diverge) => Some(Err(diverge(
                 state,
                 format!("{}: the recording never says whether it is namespaced", what(asked)),
-            )),
+            ))),
         }
     }
 
@@ -170,7 +192,7 @@ impl StandIn for Script {
     fn answer(&self, asked: &Asked<'_>) -> Option<Answer> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if asked.function == "scope" {
-            return Some(self.scope(asked, &mut state));
+            return self.scope(asked, &mut state);
         }
         let same = |c: &HostCall| {
             c.interface == asked.interface && c.function == asked.function && c.args == *asked.args
@@ -186,6 +208,7 @@ impl StandIn for Script {
         Some(match found {
             Some(i) => self.recorded(asked, &self.calls[i], &mut state),
             None if asked.writes() => Ok(written(asked)),
+            None if self.unanswered == Unanswered::PassThrough => return None,
             None => Err(diverge(&mut state, format!("{}: the recording holds no such call", what(asked)))),
         })
     }

@@ -10,17 +10,17 @@
 //! recording holds, only as present or absent (a candidate fed redacted
 //! reads cannot rebuild its length).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::script::describe;
 use crate::recorder::diff::apply_diff;
 use crate::recorder::finish::call_target;
-use crate::recorder::record::{CallResult, HostCall, Outcome, Record};
+use crate::recorder::record::{CallResult, HostCall, ObjectId, Outcome, Record};
 use crate::recorder::redact::{REDACTED, is_marker};
 
 /// The judgement of one replayed reconcile.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "verdict")]
 pub enum Judgement {
     /// Every write and the outcome are as recorded.
@@ -31,7 +31,7 @@ pub enum Judgement {
         /// each followed by its changed fields.
         writes: Vec<String>,
         /// `recorded → candidate`, when the outcome differs.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<String>,
     },
     /// The candidate asked what the recording cannot answer.
@@ -60,15 +60,10 @@ pub struct Verdict {
 impl Verdict {
     /// A verdict on `record` (the candidate's side decides the judgement).
     pub(crate) fn on(record: &Record, judgement: Judgement) -> Self {
-        let o = &record.object;
-        let mut place = o.namespace.as_ref().map_or_else(|| o.name.clone(), |ns| format!("{ns}/{}", o.name));
-        if o.cluster != "default" {
-            place.push_str(&format!(" in {}", o.cluster));
-        }
         Self {
             record: record.id,
             export: record.export.clone(),
-            object: format!("{} {place}", o.kind),
+            object: object_text(&record.object),
             recorded: format!("{}@{}", record.plugin.name, record.plugin.version),
             judgement,
         }
@@ -82,6 +77,15 @@ impl Verdict {
             Judgement::Diverged { .. } => "diverged",
         }
     }
+}
+
+/// `Kind namespace/name`, and `in CLUSTER` outside the default cluster.
+pub(crate) fn object_text(o: &ObjectId) -> String {
+    let mut place = o.namespace.as_ref().map_or_else(|| o.name.clone(), |ns| format!("{ns}/{}", o.name));
+    if o.cluster != "default" {
+        place.push_str(&format!(" in {}", o.cluster));
+    }
+    format!("{} {place}", o.kind)
 }
 
 /// Judges the candidate's call `candidate` against `recorded`; `diverged`
@@ -202,7 +206,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::recorder::record::{ObjectId, PluginId};
+    use crate::recorder::record::PluginId;
 
     fn apply(name: &str, tier: &str) -> HostCall {
         HostCall {

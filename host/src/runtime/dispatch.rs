@@ -20,11 +20,13 @@ use crate::recorder::record::Record;
 use crate::recorder::{Capture, Recorder};
 use crate::runtime::bindings::wasmvisor::plugin::types;
 use crate::runtime::cpu_share::{self, GuestCpus};
+use crate::runtime::engine::EpochTicker;
 use crate::runtime::guest_thread;
 use crate::runtime::instance::{Backends, InstanceState};
 use crate::runtime::plugin::Plugin;
 use crate::runtime::scope::{CallScope, OutputLimits, truncate};
 use crate::runtime::stand_in::StandIn;
+use crate::shadow::Shadows;
 
 /// How many request-size caps one host call may copy from the guest.
 const HOSTCALL_FUEL_FACTOR: usize = 4;
@@ -256,6 +258,11 @@ pub struct Dispatcher {
     pub(crate) output: OutputLimits,
     pub(crate) cpus: GuestCpus,
     pub(crate) recorder: Option<Recorder>,
+    pub(crate) shadows: Shadows,
+    /// The epoch clock, kept by every call in flight: a guest still running
+    /// when the runtime is dropped (a shadow's, a call at shutdown) is still
+    /// interrupted at its deadline instead of spinning forever.
+    pub(crate) _ticker: Arc<EpochTicker>,
 }
 
 impl Dispatcher {
@@ -285,8 +292,13 @@ impl Dispatcher {
         let object = request.target.to_string();
         guest_thread::run(async move {
             let (report, capture) = this.call_here(&plugin, export, &request, &triggers, None).await;
-            if let (Some(recorder), Some(capture)) = (&this.recorder, capture) {
-                recorder.submit(capture);
+            if let Some(capture) = capture {
+                if this.shadows.has(&plugin.manifest.name) {
+                    this.shadows.follow(&this, export, &request, capture.duplicate());
+                }
+                if let Some(recorder) = &this.recorder {
+                    recorder.submit(capture);
+                }
             }
             report
         })
@@ -346,7 +358,7 @@ impl Dispatcher {
             plugin.log_rate.clone(),
         );
         scope.origin = crate::cluster::member_namespace(&request.target.cluster).map(str::to_owned);
-        if self.recorder.is_some() || stand_in.is_some() {
+        if self.recorder.is_some() || stand_in.is_some() || self.shadows.has(&manifest.name) {
             scope.tape = Some(Box::default());
         }
         let rehearsal = stand_in.is_some();

@@ -47,6 +47,7 @@ use crate::runtime::instance::Backends;
 use crate::runtime::plugin::{LoadError, Loader, Plugin};
 use crate::runtime::registry::{Entry, NameTaken, Registry};
 use crate::runtime::scope::OutputLimits;
+use crate::shadow::Shadows;
 
 /// Settings of a runtime.
 #[derive(Debug)]
@@ -106,7 +107,6 @@ pub struct Runtime {
     registry: Registry,
     grants: ArcSwap<Grants>,
     metrics: Metrics,
-    _ticker: EpochTicker,
 }
 
 impl Runtime {
@@ -126,6 +126,8 @@ impl Runtime {
             output: config.output,
             cpus: cpu_share::GuestCpus::new(config.engine.guest_cpus),
             recorder: None,
+            shadows: Shadows::default(),
+            _ticker: Arc::new(ticker),
         };
         Ok(Self {
             loader,
@@ -133,7 +135,6 @@ impl Runtime {
             registry: Registry::default(),
             grants: ArcSwap::from_pointee(config.grants),
             metrics,
-            _ticker: ticker,
         })
     }
 
@@ -142,6 +143,11 @@ impl Runtime {
     pub fn record_to(mut self, recorder: Recorder) -> Self {
         self.dispatcher.recorder = Some(recorder);
         self
+    }
+
+    /// The shadow candidates beside live plugins.
+    pub fn shadows(&self) -> &Shadows {
+        &self.dispatcher.shadows
     }
 
     /// The flight recorder, when calls are recorded.
@@ -228,6 +234,7 @@ impl Runtime {
     /// Registers the runtime's metrics.
     pub fn register_metrics(&self, registry: &mut MetricsRegistry) {
         self.metrics.register(registry);
+        self.dispatcher.shadows.register_metrics(registry);
         if let Some(recorder) = &self.dispatcher.recorder {
             recorder.metrics().register(registry);
         }

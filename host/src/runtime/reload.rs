@@ -11,6 +11,11 @@
 //! cap-std handle, so no file name can lead outside it. Write files
 //! atomically (write elsewhere, then rename): a half-written file is refused
 //! like any broken one until the write completes.
+//!
+//! A file `NAME.shadow.wasm` is not a plugin of its own but a candidate
+//! placed beside the live plugin `NAME` ([`crate::shadow`]): loaded against
+//! the same grant, it follows the live plugin's reconciles without touching
+//! anything, until the file is removed or renamed over `NAME.wasm`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,7 @@ use wasmvisor_manifest::Manifest;
 use crate::runtime::Runtime;
 use crate::runtime::claims::{Claims, Refusal};
 use crate::runtime::compile_cache::Digest;
+use crate::shadow;
 
 /// The plugin a file provides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +130,11 @@ impl PluginDir {
             names.into_iter().filter_map(|n| files.remove_entry(&n)).collect()
         };
         for (file, tracked) in gone {
-            if let Some(Serving { name, plugin }) = tracked.state.serving {
+            if let Some(name) = shadow::shadowed_by(&file) {
+                if runtime.shadows().remove(name) {
+                    tracing::info!(file, plugin = name, "shadow file removed; the shadow stops");
+                }
+            } else if let Some(Serving { name, plugin }) = tracked.state.serving {
                 runtime.remove(&name);
                 tracing::info!(file, plugin, "plugin file removed; the plugin gets no more work");
             }
@@ -140,6 +150,7 @@ impl PluginDir {
         // the outcome does not depend on the order of the files.
         let claimed: BTreeMap<String, String> = read
             .iter()
+            .filter(|(file, _)| shadow::shadowed_by(file).is_none())
             .filter_map(|(file, bytes)| Some((file.clone(), Manifest::from_component(bytes).ok()?.name)))
             .collect();
         let refused = self.claims.judge(&runtime.grants(), &claimed);
@@ -155,7 +166,10 @@ impl PluginDir {
                 continue;
             }
             let serving = previous.and_then(|p| p.state.serving);
-            let state = load_and_install(runtime, &file, bytes, serving).await;
+            let state = match shadow::shadowed_by(&file) {
+                Some(name) => load_shadow(runtime, &file, name, bytes, serving).await,
+                None => load_and_install(runtime, &file, bytes, serving).await,
+            };
             self.lock().insert(file, Tracked { digest, state, claim_refused: false });
         }
         Ok(())
@@ -250,6 +264,46 @@ pub(crate) async fn load_and_install(
                 still_serving = serving.as_ref().map_or("nothing", |s| s.plugin.as_str()),
                 "plugin refused"
             );
+            FileState { serving, error: Some(error) }
+        }
+    }
+}
+
+/// Loads a shadow candidate for the live plugin `name` as a live load would
+/// (against the grant), and places it; a refused one leaves the earlier
+/// candidate, if any, in place.
+async fn load_shadow(
+    runtime: &Arc<Runtime>,
+    file: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    serving: Option<Serving>,
+) -> FileState {
+    let loader = runtime.clone();
+    let loaded = match tokio::task::spawn_blocking(move || loader.load(&bytes)).await {
+        Ok(Ok(plugin)) if plugin.manifest.name == name => Ok(plugin),
+        Ok(Ok(plugin)) => Err(format!(
+            "{file} holds plugin {:?}; a shadow of {name:?} must be a version of {name:?}",
+            plugin.manifest.name
+        )),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(join) => Err(format!("loader failed: {join}")),
+    };
+    match loaded {
+        Ok(plugin) => {
+            let now = Serving { name: name.to_owned(), plugin: plugin.manifest.id() };
+            if runtime.plugin(name).is_none() {
+                tracing::warn!(
+                    file,
+                    plugin = name,
+                    "no live plugin of this name: the shadow has nothing to follow yet"
+                );
+            }
+            runtime.shadows().install(plugin);
+            FileState { serving: Some(now), error: None }
+        }
+        Err(error) => {
+            tracing::error!(file, %error, "shadow candidate refused");
             FileState { serving, error: Some(error) }
         }
     }

@@ -12,3 +12,4 @@ mod faults;
 mod hang;
 mod identity;
 mod secrets;
+mod shadow;

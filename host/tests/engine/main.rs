@@ -12,4 +12,5 @@ mod recorder;
 mod related;
 mod reload;
 mod replicas;
+mod shadow;
 mod support;

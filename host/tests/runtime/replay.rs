@@ -18,7 +18,7 @@ use wasmvisor_host::replay::verdict::{Judgement, Verdict};
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
-use wasmvisor_plugins::testing::ROLLOUT;
+use wasmvisor_plugins::testing::{ROLLOUT, rollout_candidate as candidate};
 
 use crate::harness::eventually;
 
@@ -36,21 +36,6 @@ fn cache() -> (tempfile::TempDir, cap_std::fs::Dir) {
     let dir = tempfile::tempdir().unwrap();
     let cap = cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
     (dir, cap)
-}
-
-/// The rollout component with its behaviour word and version changed.
-fn candidate(word: &str, version: &str) -> Vec<u8> {
-    let baseline = b"behaviour=same......";
-    let patched = format!("behaviour={word:.<10}");
-    assert_eq!(patched.len(), baseline.len());
-    let mut bytes = ROLLOUT.bytes.to_vec();
-    let at: Vec<usize> =
-        bytes.windows(baseline.len()).enumerate().filter(|(_, w)| w == baseline).map(|(i, _)| i).collect();
-    assert_eq!(at.len(), 1, "the behaviour word appears once in the component");
-    bytes[at[0]..at[0] + baseline.len()].copy_from_slice(patched.as_bytes());
-    let manifest =
-        section::extract(&bytes).unwrap().replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
-    section::embed(&bytes, &manifest).unwrap()
 }
 
 /// 100 reconciles of the recorded version, one per ConfigMap; every third

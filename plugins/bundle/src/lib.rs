@@ -97,4 +97,25 @@ pub mod testing {
     /// behaviour word makes candidates (replay and shadow tests).
     pub const ROLLOUT: Bundled =
         Bundled { file: "rollout.wasm", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/rollout.wasm")) };
+
+    /// The rollout component as a candidate: its behaviour word (`label`,
+    /// `drop`, `fail`, `read`, `extra`, `trap`, `loop`; see the plugin's
+    /// docs) written over `same` in its bytes, and its manifest's version
+    /// set to `version`.
+    pub fn rollout_candidate(word: &str, version: &str) -> Vec<u8> {
+        const BASELINE: &[u8] = b"behaviour=same......";
+        let patched = format!("behaviour={word:.<10}");
+        assert_eq!(patched.len(), BASELINE.len(), "a behaviour word has at most 10 letters");
+        let mut bytes = ROLLOUT.bytes.to_vec();
+        let mut at =
+            bytes.windows(BASELINE.len()).enumerate().filter(|(_, w)| *w == BASELINE).map(|(i, _)| i);
+        let (Some(start), None) = (at.next(), at.next()) else {
+            panic!("the behaviour word appears exactly once in the rollout component")
+        };
+        bytes[start..start + BASELINE.len()].copy_from_slice(patched.as_bytes());
+        let manifest = wasmvisor_manifest::section::extract(&bytes)
+            .expect("the rollout component carries its manifest")
+            .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+        wasmvisor_manifest::section::embed(&bytes, &manifest).expect("the manifest fits back")
+    }
 }

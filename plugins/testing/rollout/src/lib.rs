@@ -14,6 +14,7 @@
 //! | `drop` | reads, but writes nothing |
 //! | `fail` | returns `internal` after reading |
 //! | `read` | also reads `<name>-extra`, which no recording holds |
+//! | `extra` | also applies `<name>-shadow-only` |
 //! | `trap` | panics |
 //! | `loop` | spins until its deadline |
 //!
@@ -80,6 +81,13 @@ impl Reconciler for Rollout {
             "data": {"source": name, "seenAt": seen_at.to_string(), "entries": cm.data.len().to_string()},
         });
         ctx.kube().apply::<Value>(ctx.cluster(), &derived)?;
+        if behaviour() == "extra" {
+            let extra = json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("{name}-shadow-only"), "namespace": namespace},
+            });
+            ctx.kube().apply::<Value>(ctx.cluster(), &extra)?;
+        }
         Ok(Action::done())
     }
 }
