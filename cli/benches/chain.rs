@@ -7,7 +7,10 @@
 //! guest Service has its EXTERNAL-IP, time from the delete until nothing is
 //! left in the API server and either simulator, the peak RSS of `up` (API
 //! server, simulators, guest API servers and host in one process), and
-//! reconciles and host calls per plugin per cluster.
+//! reconciles and host calls per plugin per cluster. After each run it
+//! replays each chain plugin on its own recordings of the run
+//! (`wasmvisor replay`) and prints how many were the same and the replay's
+//! reconciles per second (compiling the component not counted).
 //!
 //! `cargo bench -p wasmvisor --bench chain`. It shares the chain test's
 //! helpers (`tests/chain/`), so what it checks is what the test checks.
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use checks::{api_leftovers, leftovers};
 use supervisor::{Supervisor, ready, tkc_yaml};
-use support::{eventually, kubectl, text};
+use support::{command, eventually, kubectl, path, text};
 
 /// How long one stage of a load may take before the bench gives up.
 const STAGE: Duration = Duration::from_secs(900);
@@ -45,6 +48,8 @@ struct Figures {
     peak_rss_mib: u64,
     reconciles: Vec<(String, u64)>,
     host_calls: Vec<(String, u64)>,
+    /// Per chain plugin, `replay`'s summary line.
+    replays: Vec<(String, String)>,
 }
 
 /// `VmHWM` (the peak resident set) of process `pid`, in MiB.
@@ -124,15 +129,32 @@ fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figure
         *last = format!("{left} objects left");
         (left == 0).then_some(())
     });
+    let gone = deleted.elapsed();
     Figures {
         label,
         running,
         services,
-        gone: deleted.elapsed(),
+        gone,
         peak_rss_mib: peak_rss_mib(supervisor.process.id()),
         reconciles,
         host_calls,
+        replays: replays(&supervisor),
     }
+}
+
+/// `wasmvisor replay` of each chain plugin, as it ran, on its recordings
+/// of the run: the summary line (counts, time, reconciles/s).
+fn replays(supervisor: &Supervisor) -> Vec<(String, String)> {
+    let dir = supervisor.dir.path();
+    wasmvisor_plugins::CHAIN
+        .iter()
+        .map(|plugin| {
+            let file = dir.join("plugins").join(plugin.file);
+            let out = command(&["replay", path(&file), "--data-dir", path(dir)]).output().unwrap();
+            let summary = text(&out.stdout).lines().last().unwrap_or_default().to_owned();
+            (plugin.file.trim_end_matches(".wasm").to_owned(), summary)
+        })
+        .collect()
 }
 
 /// `plugin count/clusters, …` for the plugins with a count.
@@ -170,5 +192,12 @@ fn main() {
     for f in &runs {
         println!("\n{}: reconciles per cluster: {}", f.label, per_cluster(&f.reconciles, clusters));
         println!("{}: host calls per cluster: {}", f.label, per_cluster(&f.host_calls, clusters));
+        for (plugin, summary) in &f.replays {
+            println!(
+                "{}: replay {plugin}: {}",
+                f.label,
+                summary.split(&format!("of {plugin}: ")).last().unwrap_or(summary)
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use wasmvisor_host::capability::grant::Grant;
 use wasmvisor_host::cluster::{ClusterConfig, ClusterSource};
 use wasmvisor_host::config::HostConfig;
-use wasmvisor_host::manifest::Manifest;
+use wasmvisor_host::manifest::{Manifest, section};
 use wasmvisor_plugins::testing::WIDGET;
 
 use support::{
@@ -157,6 +157,7 @@ struct WidgetCluster {
     config: PathBuf,
     /// The host's data directory (its recordings).
     data_dir: PathBuf,
+    plugin_dir: PathBuf,
 }
 
 impl WidgetCluster {
@@ -202,7 +203,14 @@ impl WidgetCluster {
         let config_path = dir.path().join("host.toml");
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let data_dir = dir.path().join("host");
-        WidgetCluster { _dir: dir, _apiserver: apiserver, kubeconfig, config: config_path, data_dir }
+        WidgetCluster {
+            _dir: dir,
+            _apiserver: apiserver,
+            kubeconfig,
+            config: config_path,
+            data_dir,
+            plugin_dir,
+        }
     }
 
     /// `wasmvisor run --config FILE`, once the host runs.
@@ -240,6 +248,66 @@ impl WidgetCluster {
             r#"["wasmvisor.dev/widget"]"#,
         );
     }
+}
+
+/// A shadow from the command line: placed beside the live widget plugin of
+/// `wasmvisor run`, reported while it follows, promoted through hot
+/// reload, and then gone.
+#[test]
+fn a_shadow_is_reported_then_promoted_and_gone_from_the_command_line() {
+    let cluster = WidgetCluster::start();
+    let _host = cluster.run();
+    cluster.create_widget("shadowed", "{}");
+    let candidate = section::embed(
+        WIDGET.bytes,
+        &section::extract(WIDGET.bytes).unwrap().replace("version = \"1.0.0\"", "version = \"1.0.1\""),
+    )
+    .unwrap();
+    std::fs::write(cluster.plugin_dir.join(".staged"), candidate).unwrap();
+    std::fs::rename(cluster.plugin_dir.join(".staged"), cluster.plugin_dir.join("widget.shadow.wasm"))
+        .unwrap();
+    let (data_dir, plugin_dir) = (path(&cluster.data_dir), path(&cluster.plugin_dir));
+    let shadow = |verb: &str, json: bool| {
+        let mut args = vec!["shadow", verb, "widget", "--data-dir", data_dir, "--plugin-dir", plugin_dir];
+        if json {
+            args.extend(["-o", "json"]);
+        }
+        wasmvisor(&args)
+    };
+    // Each spec change is a live reconcile; once the shadow is placed it follows them.
+    let mut generation = 0;
+    eventually("the shadow to follow a live reconcile", DEADLINE, |last| {
+        generation += 1;
+        let patch = format!("{{\"spec\":{{\"requeueMs\":{generation}}}}}");
+        kubectl(
+            &cluster.kubeconfig,
+            &["patch", "widget", "shadowed", "-n", "widgets", "--type", "merge", "-p", &patch],
+            "",
+        );
+        let out = shadow("report", true);
+        *last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (report["same"].as_u64()? >= 1).then_some(())
+    });
+    let out = shadow("report", false);
+    let report = text(&out.stdout);
+    assert!(report.contains("shadow widget@1.0.1") && report.contains("beside the live widget"), "{report}");
+    assert!(report.contains(" same, 0 different"), "the same code did the same: {report}");
+
+    let out = shadow("promote", false);
+    assert!(out.status.success(), "promote: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("promoted widget@1.0.1"), "{}", text(&out.stdout));
+    eventually("1.0.1 to serve as the live widget", DEADLINE, |last| {
+        let out = wasmvisor(&["plugin", "list", "--data-dir", data_dir]);
+        *last = text(&out.stdout);
+        last.lines()
+            .any(|l| l.starts_with("widget ") && l.contains("1.0.1") && l.ends_with("serving  -"))
+            .then_some(())
+    });
+    assert!(!cluster.plugin_dir.join("widget.shadow.wasm").exists(), "the shadow file became the live one");
+    let out = shadow("drop", false);
+    assert!(!out.status.success(), "nothing left to drop");
+    assert!(text(&out.stderr).contains("no shadow of \"widget\""), "{}", text(&out.stderr));
 }
 
 /// `Ready G G`: reconciled at the generation it is at.
