@@ -73,12 +73,13 @@ impl KubeBackend for GatedKube {
     async fn apply(
         &self,
         target: &ObjectRef,
-        object: Value,
+        object: &Value,
         manager: &str,
         status: bool,
+        force: bool,
     ) -> Result<Value, KubeError> {
         self.pass().await;
-        self.inner.apply(target, object, manager, status).await
+        self.inner.apply(target, object, manager, status, force).await
     }
     async fn delete(&self, target: &ObjectRef) -> Result<(), KubeError> {
         self.pass().await;

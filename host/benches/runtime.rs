@@ -51,8 +51,15 @@ impl KubeBackend for EchoKube {
     ) -> Result<Vec<Value>, KubeError> {
         Ok(Vec::new())
     }
-    async fn apply(&self, _: &ObjectRef, object: Value, _: &str, _: bool) -> Result<Value, KubeError> {
-        Ok(object)
+    async fn apply(
+        &self,
+        _: &ObjectRef,
+        object: &Value,
+        _: &str,
+        _: bool,
+        _: bool,
+    ) -> Result<Value, KubeError> {
+        Ok(object.clone())
     }
     async fn delete(&self, _: &ObjectRef) -> Result<(), KubeError> {
         Ok(())
@@ -108,7 +115,7 @@ fn object(size: usize, mode: &str) -> String {
 async fn apply_answer(kube: &EchoKube, answer: &[u8]) {
     let value: Value = serde_json::from_slice(answer).unwrap();
     let target = ObjectRef::of("default", &value).unwrap();
-    std::hint::black_box(kube.apply(&target, value, "bench", false).await.unwrap());
+    std::hint::black_box(kube.apply(&target, &value, "bench", false, true).await.unwrap());
 }
 
 /// Calls per batch: `--calls N`, else 2000.

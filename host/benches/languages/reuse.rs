@@ -92,12 +92,12 @@ impl kube::Host for State {
 
     async fn apply(&mut self, _: String, object: String) -> Result<String, HostCallError> {
         let (target, value) = parse(&object)?;
-        Ok(self.kube.apply(&target, value, "bench", false).await.map_err(failed)?.to_string())
+        Ok(self.kube.apply(&target, &value, "bench", false, true).await.map_err(failed)?.to_string())
     }
 
     async fn apply_status(&mut self, _: String, object: String) -> Result<String, HostCallError> {
         let (target, value) = parse(&object)?;
-        Ok(self.kube.apply(&target, value, "bench", true).await.map_err(failed)?.to_string())
+        Ok(self.kube.apply(&target, &value, "bench", true, true).await.map_err(failed)?.to_string())
     }
 
     async fn delete(&mut self, target: types::ObjectRef) -> Result<(), HostCallError> {

@@ -199,6 +199,11 @@ impl fmt::Display for Namespaces {
 /// namespaced kind in [`KubeRule::namespaces`], a cluster-scoped kind only
 /// with `cluster-scoped = true`, which lists no namespaces. Namespaces and
 /// the RBAC kinds ([`sensitive`]) are reached only by name.
+///
+/// Inside what a rule reaches, each plugin keeps its own objects: an
+/// `apply` never takes fields another plugin manages and never adds a
+/// finalizer to an object another plugin manages, unless the rule says
+/// `foreign = true` (as [`HttpRule::foreign`] for NSX and vCenter objects).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "KubeRuleFields", rename_all = "kebab-case")]
 pub struct KubeRule {
@@ -220,6 +225,10 @@ pub struct KubeRule {
     /// matches a rule with names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub names: Option<BTreeSet<String>>,
+    /// Whether applies may take fields of, and add finalizers to, objects
+    /// another plugin manages (default `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub foreign: bool,
 }
 
 /// A kube rule as written, before [`KubeRule`]'s checks.
@@ -237,6 +246,8 @@ struct KubeRuleFields {
     cluster_scoped: bool,
     #[serde(default)]
     names: Option<BTreeSet<String>>,
+    #[serde(default)]
+    foreign: bool,
 }
 
 impl TryFrom<KubeRuleFields> for KubeRule {
@@ -267,6 +278,7 @@ impl TryFrom<KubeRuleFields> for KubeRule {
             namespaces: f.namespaces.unwrap_or_default(),
             cluster_scoped: f.cluster_scoped,
             names: f.names,
+            foreign: f.foreign,
         })
     }
 }
@@ -325,6 +337,7 @@ impl KubeRule {
             && self.api_version == wanted.api_version
             && self.kind == wanted.kind
             && self.cluster_scoped == wanted.cluster_scoped
+            && (self.foreign || !wanted.foreign)
             && (self.cluster_scoped || self.namespaces.covers(namespace))
             && match (&self.names, &wanted.names) {
                 (None, _) => true,
@@ -582,6 +595,12 @@ impl Capabilities {
     /// The first kube rule that allows `call`, if any.
     pub fn allow_kube(&self, call: &KubeCall<'_>) -> Option<&KubeRule> {
         self.kube.iter().find(|r| r.allows(call))
+    }
+
+    /// Whether a kube rule allowing `call` also reaches objects other
+    /// plugins manage ([`KubeRule::foreign`]).
+    pub fn allow_kube_foreign(&self, call: &KubeCall<'_>) -> bool {
+        self.kube.iter().any(|r| r.foreign && r.allows(call))
     }
 }
 

@@ -50,6 +50,7 @@ pub fn reason(failure: &Failure) -> &'static str {
         Failure::Deadline { .. } => "DeadlineExceeded",
         Failure::Limit(_) => "LimitExceeded",
         Failure::Panic { .. } => "Panic",
+        Failure::Exit { .. } => "Exited",
         Failure::Trap { .. } => "Trap",
         Failure::Instantiate { .. } => "InstantiateFailed",
     }

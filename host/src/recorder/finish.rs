@@ -289,7 +289,7 @@ fn outcome(
             Failure::Deadline { .. } | Failure::Limit(_) => {
                 Outcome::Limit { message: error.failure.to_string() }
             }
-            Failure::Panic { .. } | Failure::Trap { .. } => {
+            Failure::Panic { .. } | Failure::Exit { .. } | Failure::Trap { .. } => {
                 Outcome::Trap { message: error.failure.to_string(), backtrace: error.backtrace.clone() }
             }
             Failure::Instantiate { message } => Outcome::Instantiate { message: message.clone() },

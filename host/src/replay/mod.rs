@@ -119,7 +119,7 @@ impl KubeBackend for Offline {
     ) -> Result<Vec<Value>, KubeError> {
         Err(offline())
     }
-    async fn apply(&self, _: &ObjectRef, _: Value, _: &str, _: bool) -> Result<Value, KubeError> {
+    async fn apply(&self, _: &ObjectRef, _: &Value, _: &str, _: bool, _: bool) -> Result<Value, KubeError> {
         Err(offline())
     }
     async fn delete(&self, _: &ObjectRef) -> Result<(), KubeError> {

@@ -24,6 +24,7 @@ use crate::runtime::engine::EpochTicker;
 use crate::runtime::guest_thread;
 use crate::runtime::instance::{Backends, InstanceState};
 use crate::runtime::plugin::Plugin;
+use crate::runtime::registry::Registry;
 use crate::runtime::scope::{CallScope, OutputLimits, truncate};
 use crate::runtime::stand_in::StandIn;
 use crate::shadow::Shadows;
@@ -180,6 +181,14 @@ pub enum Failure {
         /// The panic message.
         message: String,
     },
+    /// The guest called `wasi:cli/exit` before returning: `exit-with-code`
+    /// reports its code as given; plain `exit` carries only ok or error
+    /// (0 or 1), which is what a WASI libc that predates `exit-with-code`
+    /// makes of any `exit(n)`.
+    Exit {
+        /// The exit status.
+        code: i32,
+    },
     /// Any other trap (unreachable, out-of-bounds, stack overflow, …).
     Trap {
         /// wasmtime's description.
@@ -199,7 +208,7 @@ impl Failure {
         match self {
             Failure::Returned { kind, .. } => !kind.is_terminal(),
             Failure::Deadline { .. } | Failure::Instantiate { .. } => true,
-            Failure::Limit(_) | Failure::Panic { .. } | Failure::Trap { .. } => false,
+            Failure::Limit(_) | Failure::Panic { .. } | Failure::Exit { .. } | Failure::Trap { .. } => false,
         }
     }
 
@@ -229,6 +238,7 @@ impl fmt::Display for Failure {
             }
             Failure::Limit(limit) => write!(f, "{limit}"),
             Failure::Panic { message } => write!(f, "panicked: {message}"),
+            Failure::Exit { code } => write!(f, "exited with status {code} before returning a result"),
             Failure::Trap { message } => write!(f, "trapped: {message}"),
             Failure::Instantiate { message } => write!(f, "could not be instantiated: {message}"),
         }
@@ -259,6 +269,9 @@ pub struct Dispatcher {
     pub(crate) cpus: GuestCpus,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) shadows: Shadows,
+    /// The loaded plugins, whose objects a call's kube writes must respect
+    /// ([`crate::capability::kube::ownership`]).
+    pub(crate) registry: Arc<Registry>,
     /// The epoch clock, kept by every call in flight: a guest still running
     /// when the runtime is dropped (a shadow's, a call at shutdown) is still
     /// interrupted at its deadline instead of spinning forever.
@@ -356,6 +369,7 @@ impl Dispatcher {
             self.output,
             self.metrics.clone(),
             plugin.log_rate.clone(),
+            self.registry.clone(),
         );
         scope.origin = crate::cluster::member_namespace(&request.target.cluster).map(str::to_owned);
         if self.recorder.is_some() || stand_in.is_some() || self.shadows.has(&manifest.name) {
@@ -479,6 +493,9 @@ fn classify(trap: &wasmtime::Error, state: &InstanceState, timeout: Duration) ->
     }
     if let Some(limit) = state.memory_exceeded() {
         return (Failure::Limit(limit), backtrace);
+    }
+    if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return (Failure::Exit { code: exit.0 }, backtrace);
     }
     match trap.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => (Failure::Deadline { limit: timeout }, backtrace),

@@ -104,7 +104,7 @@ pub struct PluginInfo {
 pub struct Runtime {
     loader: Loader,
     dispatcher: Dispatcher,
-    registry: Registry,
+    registry: Arc<Registry>,
     grants: ArcSwap<Grants>,
     metrics: Metrics,
 }
@@ -119,7 +119,9 @@ impl Runtime {
         let ticker =
             EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Thread)?;
         let metrics = Metrics::default();
+        let registry = Arc::new(Registry::default());
         let dispatcher = Dispatcher {
+            registry: registry.clone(),
             engine,
             backends,
             metrics: metrics.clone(),
@@ -129,13 +131,7 @@ impl Runtime {
             shadows: Shadows::default(),
             _ticker: Arc::new(ticker),
         };
-        Ok(Self {
-            loader,
-            dispatcher,
-            registry: Registry::default(),
-            grants: ArcSwap::from_pointee(config.grants),
-            metrics,
-        })
+        Ok(Self { loader, dispatcher, registry, grants: ArcSwap::from_pointee(config.grants), metrics })
     }
 
     /// Records every call from now on through `recorder` (the flight

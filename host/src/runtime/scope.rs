@@ -13,6 +13,7 @@ use crate::capability::log::rate::{Dropped, LogRate, LogRateLimits};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
 use crate::recorder::tape::{Begun, Raw, Tape, Taped};
 use crate::runtime::cpu_share::Turn;
+use crate::runtime::registry::Registry;
 use crate::runtime::stand_in::{Asked, StandIn};
 
 /// Caps on what one call may emit, set by the operator for all plugins.
@@ -65,6 +66,8 @@ pub struct CallScope {
     /// Answers host calls in place of the backends (replay, shadow); such
     /// a call is always taped and never counted in the plugin's metrics.
     pub(crate) stand_in: Option<Arc<dyn StandIn>>,
+    /// The loaded plugins (whose kube objects this call must respect).
+    pub(crate) peers: Arc<Registry>,
 }
 
 impl CallScope {
@@ -75,6 +78,7 @@ impl CallScope {
         limits: OutputLimits,
         metrics: Metrics,
         log_rate: Arc<LogRate>,
+        peers: Arc<Registry>,
     ) -> Self {
         Self {
             manifest,
@@ -89,6 +93,7 @@ impl CallScope {
             log_rate,
             tape: None,
             stand_in: None,
+            peers,
         }
     }
 
@@ -204,7 +209,7 @@ mod tests {
         manifest.limits.host_calls = host_calls;
         let limits = OutputLimits { max_log_lines: log_lines, ..OutputLimits::default() };
         let log_rate = Arc::new(LogRate::new(limits.log_rate, std::time::Instant::now()));
-        CallScope::new(Arc::new(manifest), "obj".into(), limits, Metrics::default(), log_rate)
+        CallScope::new(Arc::new(manifest), "obj".into(), limits, Metrics::default(), log_rate, Arc::default())
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -93,7 +94,8 @@ impl Report {
             self.same, self.different, self.skipped
         );
         for d in &self.differences {
-            let _ = writeln!(out, "\n{} {} {} (live {})", d.at_ms, d.export, d.object, d.live);
+            let at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(d.at_ms));
+            let _ = writeln!(out, "\n{at} {} {} (live {})", d.export, d.object, d.live);
             let lines: Vec<String> = match &d.judgement {
                 Judgement::Same => Vec::new(),
                 Judgement::Different { writes, outcome } => {

@@ -1,10 +1,12 @@
 //! What every attack shares: a runtime over an in-memory cluster and
-//! recording NSX and vCenter endpoints, with the attacker loaded, and the
-//! well-behaved `bench` plugin whose reconciles prove the host still serves.
+//! recording NSX and vCenter endpoints, with the attacker loaded, the
+//! well-behaved `bench` plugin whose reconciles prove the host still serves,
+//! and the admin endpoint over the runtime, which must answer throughout.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
+use wasmvisor_host::admin::{self, AdminConfig, AdminHandle, AdminState};
 use wasmvisor_host::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::manifest::section;
@@ -49,6 +51,8 @@ pub(crate) struct Host {
     pub(crate) kube: Arc<MemoryKube>,
     pub(crate) nsx: Arc<Recorder>,
     pub(crate) vcenter: Arc<Recorder>,
+    /// Served on first use, from inside the test's async runtime.
+    admin: tokio::sync::OnceCell<(AdminHandle, tempfile::TempDir)>,
 }
 
 /// One compile cache for the whole binary: each component compiles once.
@@ -82,7 +86,7 @@ impl Host {
         let backends =
             Backends { kube: kube.clone(), nsx: Some(nsx.clone()), vcenter: Some(vcenter.clone()) };
         let runtime = Arc::new(Runtime::new(config, backends).unwrap());
-        let host = Self { runtime, kube, nsx, vcenter };
+        let host = Self { runtime, kube, nsx, vcenter, admin: tokio::sync::OnceCell::new() };
         host.install(BENCH.bytes, BENCH.file).unwrap();
         for (bytes, file) in plugins {
             host.install(bytes, file).unwrap();
@@ -134,7 +138,7 @@ impl Host {
     }
 
     /// Proof the host still serves: the bench plugin reconciles a ConfigMap
-    /// and its write lands.
+    /// and its write lands, and the admin endpoint lists the plugins.
     pub(crate) async fn assert_responsive(&self) {
         let name = format!("healthy-{}", self.kube.len());
         self.reconcile("bench", "default", &name, json!({"mode": "apply"}))
@@ -142,6 +146,28 @@ impl Host {
             .expect("a well-behaved reconcile succeeds");
         let written = self.object("v1", "ConfigMap", Some("default"), &name).unwrap();
         assert_eq!(written["metadata"]["annotations"]["wasmvisor.dev/reconciled"], "true");
+        let plugins = self.admin().await.endpoint().plugins().await.expect("the admin endpoint answers");
+        assert!(plugins.iter().any(|p| p.name == "bench"), "{plugins:?}");
+    }
+
+    /// The admin endpoint over this host's runtime.
+    async fn admin(&self) -> &AdminHandle {
+        let (handle, _dir) = self
+            .admin
+            .get_or_init(|| async {
+                let dir = tempfile::tempdir().unwrap();
+                let mut registry = prometheus_client::registry::Registry::default();
+                self.runtime.register_metrics(&mut registry);
+                let state = AdminState {
+                    runtime: self.runtime.clone(),
+                    plugin_dir: None,
+                    registry: Arc::new(registry),
+                    ready: tokio::sync::watch::channel(true).1,
+                };
+                (admin::serve(AdminConfig::new(dir.path()), state).await.unwrap(), dir)
+            })
+            .await;
+        handle
     }
 
     /// Has the probe (installed as [`probe_wearing`]) send `calls`; returns

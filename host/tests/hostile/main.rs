@@ -11,4 +11,5 @@ mod host_memory;
 mod identity_routes;
 mod impostors;
 mod log_flood;
+mod ownership;
 mod starvation;

@@ -50,6 +50,20 @@ async fn panic_is_a_typed_error_with_its_message() {
     host.assert_still_serving().await;
 }
 
+/// A guest that exits mid-reconcile is reported as having exited, with the
+/// status it gave: `exit-with-code` carries it whole; std's `exit(42)` goes
+/// through WASI libc, whose `exit` has room for ok or error only.
+#[tokio::test]
+async fn an_exit_is_reported_with_its_status() {
+    let host = Host::new().with_chaos();
+    let err = failure(host.chaos("quit", json!({"mode": "exit-with-code", "code": "42"})).await);
+    assert_eq!(err.failure, Failure::Exit { code: 42 });
+    assert!(err.to_string().contains("exited with status 42 before returning a result"), "{err}");
+    let err = failure(host.chaos("quit-std", json!({"mode": "exit", "code": "42"})).await);
+    assert!(matches!(err.failure, Failure::Exit { code: 1 | 42 }), "{err}");
+    host.assert_still_serving().await;
+}
+
 #[tokio::test]
 async fn host_call_budget_is_enforced() {
     let host = Host::new().with_chaos();

@@ -59,13 +59,16 @@ pub trait KubeBackend: Send + Sync {
     ) -> Result<Vec<Value>, KubeError>;
 
     /// Server-side apply of `object` (identified by `target`) with
-    /// `field_manager`; `status` applies through the status subresource.
+    /// `field_manager`; `status` applies through the status subresource;
+    /// `force` takes fields other managers own instead of failing with a
+    /// [`KubeError::Conflict`] that names them.
     async fn apply(
         &self,
         target: &ObjectRef,
-        object: Value,
+        object: &Value,
         field_manager: &str,
         status: bool,
+        force: bool,
     ) -> Result<Value, KubeError>;
 
     /// Deletes one object; an absent object is not an error.

@@ -90,11 +90,12 @@ impl KubeBackend for CachedKube {
     async fn apply(
         &self,
         target: &ObjectRef,
-        object: Value,
+        object: &Value,
         field_manager: &str,
         status: bool,
+        force: bool,
     ) -> Result<Value, KubeError> {
-        self.clusters.apply(target, object, field_manager, status).await
+        self.clusters.apply(target, object, field_manager, status, force).await
     }
 
     async fn delete(&self, target: &ObjectRef) -> Result<(), KubeError> {

@@ -1,9 +1,8 @@
 //! The `kube` capability's real client: [`KubeBackend`] over [`Clusters`].
 //!
-//! Applies are server-side apply with the plugin as field manager (forced:
-//! a reconciler owns what it writes, as controller-runtime's convention for
-//! controllers); statuses go through the status subresource; deletes use
-//! background propagation.
+//! Applies are server-side apply with the plugin as field manager (forced
+//! or not as [`super::ownership`] decides); statuses go through the status
+//! subresource; deletes use background propagation.
 
 use async_trait::async_trait;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -54,14 +53,16 @@ impl KubeBackend for Clusters {
     async fn apply(
         &self,
         target: &ObjectRef,
-        object: Value,
+        object: &Value,
         field_manager: &str,
         status: bool,
+        force: bool,
     ) -> Result<Value, KubeError> {
         let api =
             self.api(&target.cluster, &target.api_version, &target.kind, target.namespace.as_deref()).await?;
-        let params = PatchParams::apply(field_manager).force();
-        let patch = Patch::Apply(&object);
+        let mut params = PatchParams::apply(field_manager);
+        params.force = force;
+        let patch = Patch::Apply(object);
         let stored = if status {
             api.patch_status(&target.name, &params, &patch).await
         } else {

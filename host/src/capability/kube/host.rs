@@ -8,6 +8,7 @@ use wasmtime::component::HasData;
 use wasmvisor_manifest::{KubeCall, KubeVerb, ResourceScope};
 
 use crate::capability::error::{HostCallError, convert};
+use crate::capability::kube::ownership::{self, Peers};
 use crate::capability::kube::{KubeBackend, KubeError, ReadSource};
 use crate::object::{KindScope, ObjectRef};
 use crate::recorder::tape::{Begun, Raw};
@@ -64,16 +65,7 @@ impl KubeHost<'_> {
             begun.learned("scope", recorded_scope(scope));
         }
         let origin = self.scope.origin.clone();
-        let call = KubeCall {
-            verb: call.verb,
-            cluster: call.cluster,
-            api_version: call.api_version,
-            kind: call.kind,
-            scope,
-            namespace: call.namespace,
-            name: call.name,
-            origin: origin.as_deref(),
-        };
+        let call = call.judged(scope, origin.as_deref());
         let allowed = self.scope.manifest.capabilities.allow_kube(&call).is_some();
         tracing::Span::current().record("allowed", allowed);
         if allowed {
@@ -147,10 +139,84 @@ impl KubeHost<'_> {
         if let Some(answer) = self.answered(if status { "apply-status" } else { "apply" }, begun) {
             return Ok(answer?.to_string());
         }
-        let field_manager = self.scope.manifest.name.clone();
-        let result = self.backend.apply(&target, value, &field_manager, status).await;
+        let origin = self.scope.origin.clone();
+        let call = Call::on(verb, &target).judged(scope, origin.as_deref());
+        let foreign = self.scope.manifest.capabilities.allow_kube_foreign(&call);
+        if !status && !foreign {
+            self.guard_finalizers(&target, &value, &call).await?;
+        }
+        let manager = self.scope.manifest.name.clone();
+        let result = match self.backend.apply(&target, &value, &manager, status, false).await {
+            Err(KubeError::Conflict(message)) => match self.peers().in_conflict(&message) {
+                Some(theirs) if theirs.is_empty() || foreign => {
+                    self.backend.apply(&target, &value, &manager, status, true).await
+                }
+                Some(theirs) => {
+                    let what = format!("fields another plugin manages ({}): {message}", listed(&theirs));
+                    return Err(self.refuse(&call, &what));
+                }
+                None => Err(KubeError::Conflict(message)),
+            },
+            other => other,
+        };
         Ok(self.finish(result)?.to_string())
     }
+
+    /// The loaded plugins, as this plugin's calls see them.
+    fn peers(&self) -> Peers<'_> {
+        Peers { registry: &self.scope.peers, me: &self.scope.manifest.name }
+    }
+
+    /// Refuses an apply that would add a finalizer to an object another
+    /// plugin manages (holding up its deletion). One server read, only for
+    /// an apply that lists finalizers, which plugins rarely do: the host
+    /// keeps their own.
+    async fn guard_finalizers(
+        &self,
+        target: &ObjectRef,
+        value: &Value,
+        call: &KubeCall<'_>,
+    ) -> Result<(), HostCallError> {
+        if ownership::finalizers(value).is_empty() {
+            return Ok(());
+        }
+        let current = match self.backend.get(target, ReadSource::Server).await {
+            Ok(current) => current,
+            Err(KubeError::NotFound(_)) => return Ok(()),
+            Err(error) => return self.finish(Err(error)),
+        };
+        let added = ownership::added_finalizers(value, Some(&current));
+        let theirs = self.peers().managing(&current);
+        if added.is_empty() || theirs.is_empty() {
+            return Ok(());
+        }
+        let what = format!(
+            "finalizer {} on an object another plugin manages ({})",
+            added.join(", "),
+            listed(&theirs)
+        );
+        Err(self.refuse(call, &what))
+    }
+
+    /// A write refused for reaching into another plugin's object: logged,
+    /// counted as a denial and named to the plugin with what would allow it.
+    fn refuse(&self, call: &KubeCall<'_>, what: &str) -> HostCallError {
+        self.scope.record("kube", "denied");
+        tracing::warn!(
+            plugin = %self.scope.manifest.id(),
+            object = %self.scope.object,
+            denied = %call,
+            "host call denied: {what}"
+        );
+        HostCallError::Denied(format!(
+            "{call}: {what}; a plugin reaches into objects other plugins manage only under a kube rule with `foreign = true`"
+        ))
+    }
+}
+
+/// Plugin names, quoted, for a message.
+fn listed(names: &std::collections::BTreeSet<String>) -> String {
+    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
 }
 
 /// What a host function asks, before discovery has said the kind's scope.
@@ -173,6 +239,21 @@ impl<'a> Call<'a> {
             kind: &target.kind,
             namespace: target.namespace.as_deref(),
             name: Some(&target.name),
+        }
+    }
+
+    /// The call as the grant judges it: in the scope discovery gave, for a
+    /// reconcile of an object from `origin`'s cluster.
+    fn judged(self, scope: ResourceScope, origin: Option<&'a str>) -> KubeCall<'a> {
+        KubeCall {
+            verb: self.verb,
+            cluster: self.cluster,
+            api_version: self.api_version,
+            kind: self.kind,
+            scope,
+            namespace: self.namespace,
+            name: self.name,
+            origin,
         }
     }
 }

@@ -199,15 +199,16 @@ impl KubeBackend for MemoryKube {
     async fn apply(
         &self,
         target: &ObjectRef,
-        object: Value,
+        object: &Value,
         _field_manager: &str,
         status: bool,
+        _force: bool,
     ) -> Result<Value, KubeError> {
         let mut state = self.lock();
         if status && !state.objects.contains_key(target) {
             return Err(KubeError::NotFound(target.to_string()));
         }
-        Ok(state.upsert(target, object, status))
+        Ok(state.upsert(target, object.clone(), status))
     }
 
     async fn delete(&self, target: &ObjectRef) -> Result<(), KubeError> {
@@ -231,11 +232,11 @@ mod tests {
     async fn apply_creates_then_merges_and_bumps_generation_on_spec_change() {
         let kube = MemoryKube::new();
         let target = ObjectRef::of("c", &cm("a", json!({"x": 1}))).unwrap();
-        let first = kube.apply(&target, cm("a", json!({"x": 1})), "m", false).await.unwrap();
+        let first = kube.apply(&target, &cm("a", json!({"x": 1})), "m", false, true).await.unwrap();
         assert_eq!(first["metadata"]["generation"], 1);
-        let same = kube.apply(&target, cm("a", json!({"x": 1})), "m", false).await.unwrap();
+        let same = kube.apply(&target, &cm("a", json!({"x": 1})), "m", false, true).await.unwrap();
         assert_eq!(same["metadata"]["generation"], 1);
-        let changed = kube.apply(&target, cm("a", json!({"x": 2})), "m", false).await.unwrap();
+        let changed = kube.apply(&target, &cm("a", json!({"x": 2})), "m", false, true).await.unwrap();
         assert_eq!(changed["metadata"]["generation"], 2);
         assert!(changed["metadata"]["resourceVersion"] != first["metadata"]["resourceVersion"]);
     }
@@ -245,18 +246,18 @@ mod tests {
         let kube = MemoryKube::new();
         let target = ObjectRef::of("c", &cm("a", json!({}))).unwrap();
         assert!(matches!(
-            kube.apply(&target, json!({"status": {"ok": true}}), "m", true).await,
+            kube.apply(&target, &json!({"status": {"ok": true}}), "m", true, true).await,
             Err(KubeError::NotFound(_))
         ));
         kube.insert("c", cm("a", json!({"x": 1}))).unwrap();
         let mut with_status = cm("a", json!({"x": 9}));
         with_status["status"] = json!({"ok": true});
-        let out = kube.apply(&target, with_status.clone(), "m", true).await.unwrap();
+        let out = kube.apply(&target, &with_status, "m", true, true).await.unwrap();
         assert_eq!(out["status"]["ok"], true);
         assert_eq!(out["spec"]["x"], 1);
         // And the main resource ignores status.
         with_status["status"] = json!({"ok": false});
-        let out = kube.apply(&target, with_status, "m", false).await.unwrap();
+        let out = kube.apply(&target, &with_status, "m", false, true).await.unwrap();
         assert_eq!(out["status"]["ok"], true);
     }
 

@@ -7,13 +7,16 @@
 //! before the call; the call goes to a [`KubeBackend`] ([`backend`]): in the
 //! engine [`cache::CachedKube`] (cached reads from the shared watches,
 //! everything else through) over [`client`] (kube-rs, server-side apply),
-//! in unit tests and benches [`memory::MemoryKube`].
+//! in unit tests and benches [`memory::MemoryKube`]. Inside a granted
+//! namespace, applies respect the objects other plugins manage
+//! ([`ownership`]).
 
 pub mod backend;
 pub mod cache;
 pub mod client;
 pub mod host;
 pub mod memory;
+pub mod ownership;
 
 pub use backend::{KubeBackend, KubeError, ReadSource};
 pub use memory::MemoryKube;

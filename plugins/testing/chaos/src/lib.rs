@@ -18,6 +18,17 @@ struct Input {
     data: BTreeMap<String, String>,
 }
 
+/// `wasi:cli/exit` as WASI 0.2.12 has it: `exit-with-code` reports a code
+/// that plain `exit` (all a WASI libc's `exit(n)` may use) cannot.
+mod wasi_exit {
+    wit_bindgen::generate!({
+        inline: "package wasi:cli@0.2.12;
+                 interface exit { exit: func(status: result); exit-with-code: func(status-code: u8); }
+                 world chaos-exit { import exit; }",
+    });
+    pub(crate) use self::wasi::cli::exit::exit_with_code;
+}
+
 struct Chaos;
 
 fn number(input: &Input, key: &str, default: u64) -> u64 {
@@ -73,6 +84,8 @@ impl Reconciler for Chaos {
                 }
             }
             "panic" => panic!("chaos asked to panic"),
+            "exit" => std::process::exit(number(&input, "code", 42) as i32),
+            "exit-with-code" => wasi_exit::exit_with_code(number(&input, "code", 42) as u8),
             "flood" => {
                 for i in 0..number(&input, "lines", 10_000) {
                     log::info("flood", &[("i", &i.to_string())]);

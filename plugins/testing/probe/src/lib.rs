@@ -3,7 +3,8 @@
 //! "method": "GET", "path": "…", "body": "…"}]`; endpoint `kube` with
 //! method `GET` and path `<apiVersion>/<Kind>/<namespace>/<name>` reads an
 //! object, e.g. `v1/Secret/default/token`, in the handed object's cluster
-//! or the call's `cluster`); it sends each one
+//! or the call's `cluster`; method `APPLY` applies the object in `body`
+//! there); it sends each one
 //! `data.repeat` times (default 1), logs every outcome (unless `data.log`
 //! is `"false"`), and, unless
 //! `data.report` is `"false"`, writes everything it saw (statuses, bodies,
@@ -64,6 +65,14 @@ fn send(ctx: &Context, call: &Call) -> Result<Result<serde_json::Value, Error>, 
     let endpoint = match call.endpoint.as_str() {
         "nsx" => Endpoint::Nsx,
         "vcenter" => Endpoint::Vcenter,
+        "kube" if call.method == "APPLY" => {
+            let object: serde_json::Value = serde_json::from_str(call.body.as_deref().unwrap_or("{}"))?;
+            let cluster = call.cluster.as_deref().unwrap_or(ctx.cluster());
+            return Ok(ctx
+                .kube()
+                .apply(cluster, &object)
+                .map(|o| json!({"status": 200, "body": o.to_string()})));
+        }
         "kube" => {
             let parts: Vec<&str> = call.path.rsplitn(4, '/').collect();
             let [name, namespace, kind, api_version] = parts[..] else {
