@@ -16,6 +16,7 @@ async fn files_sockets_environment_and_arguments_are_absent() {
     assert_eq!(seen["env"], "0", "saw environment variables: {seen}");
     assert_eq!(seen["args"], "0", "saw arguments: {seen}");
     assert!(seen["socket"].as_str().unwrap().starts_with("error"), "opened a socket: {seen}");
+    assert!(seen["spawn"].as_str().unwrap().starts_with("error"), "started a process: {seen}");
     assert_eq!(seen["clock"], "true", "clocks are allowed");
     host.assert_still_serving().await;
 }

@@ -145,7 +145,10 @@ impl EndpointHost<'_> {
             }
         };
         tracing::Span::current().record("allowed", true);
-        let body = identity::stamp(&plan, req.body);
+        let body = identity::stamp(&plan, req.body).map_err(|reason| {
+            self.scope.record(capability, "error");
+            HostCallError::Failed(types::Error::Invalid(format!("{capability} {method} {path}: {reason}")))
+        })?;
         let mut result = endpoint.send(HttpRequest { method, path, body }).await;
         if let Ok(response) = &result
             && let Err(e) = identity.finish(&plan, response).await

@@ -352,26 +352,30 @@ impl Identity<'_> {
     }
 }
 
-/// Applies an NSX stamp to a request body; a body that is not a JSON object
-/// is left alone (NSX refuses it anyway).
-pub(crate) fn stamp(plan: &Plan, body: Option<String>) -> Option<String> {
-    let Plan::StampNsx { identity, always } = plan else { return body };
+/// Applies an NSX stamp to a request body. A body the host cannot read
+/// as a JSON object with a `tags` list (not JSON, nested deeper than
+/// serde_json's 128 levels, `tags` of another type) is refused: sent as it
+/// is, it would carry whatever identity tags the plugin wrote.
+pub(crate) fn stamp(plan: &Plan, body: Option<String>) -> Result<Option<String>, String> {
+    let Plan::StampNsx { identity, always } = plan else { return Ok(body) };
     let mut object = match body.as_deref().map(serde_json::from_str::<Value>) {
         Some(Ok(Value::Object(map))) => map,
         None if *always => serde_json::Map::new(),
-        _ => return body,
+        None => return Ok(body),
+        Some(Ok(_)) => return Err("the request body is not a JSON object".into()),
+        Some(Err(e)) => return Err(format!("the request body is not JSON the host can read: {e}")),
     };
     let tags = match object.get_mut("tags") {
         Some(Value::Array(tags)) => tags,
-        Some(_) => return body,
-        None if *always => object.entry("tags").or_insert_with(|| json!([])).as_array_mut()?,
-        None => return body,
+        Some(_) => return Err("the request body's `tags` is not a list".into()),
+        None if *always => object.entry("tags").or_insert_with(|| json!([])).as_array_mut().expect("a list"),
+        None => return Ok(body),
     };
     tags.retain(|t| t.get("scope").and_then(Value::as_str) != Some(IDENTITY_SCOPE));
     if let Some(identity) = identity {
         tags.push(json!({"scope": IDENTITY_SCOPE, "tag": identity}));
     }
-    Some(Value::Object(object).to_string())
+    Ok(Some(Value::Object(object).to_string()))
 }
 
 #[cfg(test)]
@@ -382,8 +386,8 @@ mod tests {
         Plan::StampNsx { identity: Some(name.into()), always }
     }
 
-    fn tags(body: &Option<String>) -> Value {
-        serde_json::from_str::<Value>(body.as_deref().unwrap()).unwrap()["tags"].clone()
+    fn tags(body: &Result<Option<String>, String>) -> Value {
+        serde_json::from_str::<Value>(body.as_ref().unwrap().as_deref().unwrap()).unwrap()["tags"].clone()
     }
 
     #[test]
@@ -403,14 +407,26 @@ mod tests {
     #[test]
     fn patch_without_tags_keeps_the_stored_tags() {
         let body = Some(r#"{"display_name":"s"}"#.to_owned());
-        assert_eq!(stamp(&own("a", false), body.clone()), body);
-        assert_eq!(stamp(&Plan::Pass, body.clone()), body);
+        assert_eq!(stamp(&own("a", false), body.clone()), Ok(body.clone()));
+        assert_eq!(stamp(&Plan::Pass, body.clone()), Ok(body));
     }
 
     #[test]
-    fn non_object_bodies_are_left_alone() {
-        assert_eq!(stamp(&own("a", true), Some("[1]".into())), Some("[1]".into()));
-        assert_eq!(stamp(&own("a", true), Some(r#"{"tags":"x"}"#.into())), Some(r#"{"tags":"x"}"#.into()));
+    fn a_body_the_host_cannot_stamp_is_refused() {
+        assert_eq!(
+            stamp(&own("a", true), Some("[1]".into())),
+            Err("the request body is not a JSON object".into())
+        );
+        let not_a_list = stamp(&own("a", true), Some(r#"{"tags":"x"}"#.into()));
+        assert_eq!(not_a_list, Err("the request body's `tags` is not a list".into()));
+        // Forged tags beside a value too deep to parse never go out as written.
+        let deep = format!(
+            r#"{{"tags":[{{"scope":"wasmvisor/plugin","tag":"b"}}],"x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let refused = stamp(&own("a", false), Some(deep)).unwrap_err();
+        assert!(refused.contains("recursion limit exceeded"), "{refused}");
         assert_eq!(tags(&stamp(&own("a", true), None)), json!([{"scope": "wasmvisor/plugin", "tag": "a"}]));
     }
 

@@ -29,6 +29,15 @@ mod wasi_exit {
     pub(crate) use self::wasi::cli::exit::exit_with_code;
 }
 
+/// Recurses until the guest's stack runs out (long before `limit`).
+fn recurse(depth: u64, limit: u64) -> u64 {
+    if depth == limit {
+        return depth;
+    }
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1, limit).wrapping_add(frame[0])
+}
+
 struct Chaos;
 
 fn number(input: &Input, key: &str, default: u64) -> u64 {
@@ -53,10 +62,16 @@ fn probe_sandbox() -> serde_json::Value {
     let socket = std::net::TcpStream::connect("127.0.0.1:1")
         .map(|_| "connected".to_owned())
         .unwrap_or_else(|e| format!("error: {e}"));
+    let spawn = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("true")
+        .status()
+        .map(|s| format!("ran: {s}"))
+        .unwrap_or_else(|e| format!("error: {e}"));
     let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).is_ok();
     json!({
         "file": file, "cwd": cwd, "env": env.len().to_string(), "args": args.len().to_string(),
-        "socket": socket, "clock": clock.to_string(),
+        "socket": socket, "spawn": spawn, "clock": clock.to_string(),
     })
 }
 
@@ -84,6 +99,25 @@ impl Reconciler for Chaos {
                 }
             }
             "panic" => panic!("chaos asked to panic"),
+            "recurse" => {
+                std::hint::black_box(recurse(0, u64::MAX));
+            }
+            "nested" => {
+                // Forged identity tags beside a value nested past what a
+                // JSON reader takes: the host must not send it as written.
+                let depth = number(&input, "depth", 100_000) as usize;
+                let body = format!(
+                    r#"{{"tags":[{{"scope":"wasmvisor/plugin","tag":"someone-else"}}],"x":{}{}}}"#,
+                    "[".repeat(depth),
+                    "]".repeat(depth)
+                );
+                let sent = ctx.nsx().request(Method::Patch, "/policy/api/v1/infra/segments/s1", Some(body));
+                let seen = match sent {
+                    Ok(response) => format!("sent: {}", response.status),
+                    Err(e) => format!("refused: {e}"),
+                };
+                report(ctx, &input, "nested", json!({"seen": seen}))?;
+            }
             "exit" => std::process::exit(number(&input, "code", 42) as i32),
             "exit-with-code" => wasi_exit::exit_with_code(number(&input, "code", 42) as u8),
             "flood" => {
