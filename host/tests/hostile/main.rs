@@ -7,6 +7,7 @@ mod fixture;
 
 mod cluster_scope;
 mod contained;
+mod credentials;
 mod endpoint_paths;
 mod host_memory;
 mod identity_routes;

@@ -34,8 +34,8 @@ use serde_json::{Value, json};
 use wasmvisor_manifest::{HttpAccess, HttpRule, Method};
 
 use super::request_target::RequestTarget;
-use crate::capability::endpoint::vcenter::is_session_path;
 use crate::capability::endpoint::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
+use crate::capability::endpoint::{nsx, vcenter};
 
 /// NSX tag scope (and vCenter tag category name) carrying the plugin's name.
 pub const IDENTITY_SCOPE: &str = "wasmvisor/plugin";
@@ -158,7 +158,24 @@ fn identity_route(kind: EndpointKind, method: Method, target: &RequestTarget) ->
     None
 }
 
-/// Calls no grant can open (vCenter's session), and identity-bearing calls
+/// Routes no grant opens: the sessions the host holds with its own
+/// credentials (open one and the plugin has them; end one and the host is
+/// logged out), and vCenter's vAPI JSON-RPC endpoint, whose body may name
+/// any operation where no path rule or identity check can see it.
+fn host_held(kind: EndpointKind, path: &str) -> Option<&'static str> {
+    match kind {
+        EndpointKind::Vcenter if vcenter::is_session_path(path) => {
+            Some("the vCenter session belongs to the host")
+        }
+        EndpointKind::Vcenter if vcenter::is_json_rpc_path(path) => Some(
+            "the vAPI JSON-RPC endpoint names its operation in the body, out of reach of path rules; use the REST paths",
+        ),
+        EndpointKind::Nsx if nsx::is_session_path(path) => Some("the NSX session belongs to the host"),
+        _ => None,
+    }
+}
+
+/// Calls no grant can open ([`host_held`]), and identity-bearing calls
 /// no rule names: tagging, custom attributes, bulk and hierarchical writes
 /// (these also need `foreign = true`), and any `?action=` form other than a
 /// `list…` read. A rule names a route when its pattern has no `**`.
@@ -169,8 +186,8 @@ pub(crate) fn reserved(
     target: &RequestTarget,
     rules: &[HttpRule],
 ) -> Option<String> {
-    if kind == EndpointKind::Vcenter && is_session_path(target.path()) {
-        return Some("the vCenter session belongs to the host".into());
+    if let Some(reason) = host_held(kind, target.path()) {
+        return Some(reason.into());
     }
     let route = identity_route(kind, method, target)?;
     let path = target.wire();

@@ -17,6 +17,12 @@ use super::http::Transport;
 use super::retry::{self, RetryPolicy};
 use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 
+/// Whether `path` is under NSX's session resource (`/api/session/create`,
+/// `/api/session/destroy`): sessions made from the host's credentials.
+pub fn is_session_path(path: &str) -> bool {
+    path.split_once('?').map_or(path, |(p, _)| p).starts_with("/api/session/")
+}
+
 /// An NSX Manager reached with basic auth.
 pub struct NsxClient {
     transport: Transport,

@@ -25,10 +25,31 @@ pub const SESSION_HEADER: HeaderName = HeaderName::from_static("vmware-api-sessi
 /// The path that creates, reads and deletes sessions; the host's alone.
 pub const SESSION_PATH: &str = "/api/session";
 
-/// Whether `path` addresses the session resource (with or without query).
+/// The older REST API's session resource, which makes a session from the
+/// same credentials.
+const REST_SESSION_PATH: &str = "/rest/com/vmware/cis/session";
+
+/// The vAPI JSON-RPC endpoint: every operation goes to this one path, named
+/// in the body where no path rule can judge it.
+const JSON_RPC_PATH: &str = "/api";
+
+/// `path` without its query or a trailing `/`.
+fn bare(path: &str) -> &str {
+    path.split_once('?').map_or(path, |(p, _)| p).trim_end_matches('/')
+}
+
+/// Whether `path` addresses a session resource, of the current API or of
+/// the older REST API (with or without query).
 pub fn is_session_path(path: &str) -> bool {
-    let path = path.split_once('?').map_or(path, |(p, _)| p).trim_end_matches('/');
-    path == SESSION_PATH || path.starts_with("/api/session/")
+    let path = bare(path);
+    [SESSION_PATH, REST_SESSION_PATH].iter().any(|session| {
+        path == *session || path.strip_prefix(session).is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// Whether `path` is the vAPI JSON-RPC endpoint.
+pub fn is_json_rpc_path(path: &str) -> bool {
+    bare(path) == JSON_RPC_PATH
 }
 
 /// The current session: its header and a generation, so concurrent callers
@@ -173,12 +194,22 @@ mod tests {
 
     #[test]
     fn session_paths_are_recognised() {
-        for p in ["/api/session", "/api/session/", "/api/session?x=1", "/api/session/anything"] {
+        for p in [
+            "/api/session",
+            "/api/session/",
+            "/api/session?x=1",
+            "/api/session/anything",
+            "/rest/com/vmware/cis/session",
+            "/rest/com/vmware/cis/session?~action=get",
+        ] {
             assert!(is_session_path(p), "{p}");
         }
-        for p in ["/api/sessions", "/api/vcenter/vm", "/api/sessionx"] {
+        for p in ["/api/sessions", "/api/vcenter/vm", "/api/sessionx", "/rest/com/vmware/cis/sessions"] {
             assert!(!is_session_path(p), "{p}");
         }
+        assert!(
+            is_json_rpc_path("/api") && is_json_rpc_path("/api/") && !is_json_rpc_path("/api/vcenter/vm")
+        );
     }
 
     #[test]
