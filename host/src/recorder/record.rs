@@ -52,6 +52,40 @@ pub struct Record {
     pub host_us: u64,
 }
 
+#[cfg(test)]
+impl Record {
+    /// A reconcile of ConfigMap `ns/a` by `p@1` with `calls` ending in
+    /// `outcome`, for unit tests.
+    pub(crate) fn sample(calls: Vec<HostCall>, outcome: Outcome) -> Record {
+        Record {
+            id: 1,
+            started_ms: 0,
+            plugin: PluginId { name: "p".into(), version: "1".into(), digest: String::new() },
+            export: "reconcile".into(),
+            object: ObjectId {
+                cluster: "default".into(),
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("ns".into()),
+                name: "a".into(),
+                uid: None,
+                resource_version: None,
+                generation: None,
+            },
+            origin: None,
+            input: None,
+            triggers: Vec::new(),
+            more_triggers: 0,
+            calls,
+            logs: Vec::new(),
+            wasi: Vec::new(),
+            outcome,
+            total_us: 0,
+            host_us: 0,
+        }
+    }
+}
+
 impl Record {
     /// Time spent in the guest (instantiation included): total minus host calls.
     pub fn guest_us(&self) -> u64 {

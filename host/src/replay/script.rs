@@ -269,39 +269,14 @@ pub(crate) fn describe(interface: &str, function: &str, args: &Value) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recorder::record::{ObjectId, Outcome, PluginId};
+    use crate::recorder::record::Outcome;
 
     fn call(function: &str, args: Value, result: CallResult) -> HostCall {
         HostCall { interface: "kube".into(), function: function.into(), args, result, us: 0, before: None }
     }
 
     fn record(calls: Vec<HostCall>) -> Record {
-        Record {
-            id: 1,
-            started_ms: 0,
-            plugin: PluginId { name: "p".into(), version: "1".into(), digest: String::new() },
-            export: "reconcile".into(),
-            object: ObjectId {
-                cluster: "default".into(),
-                api_version: "v1".into(),
-                kind: "ConfigMap".into(),
-                namespace: Some("ns".into()),
-                name: "a".into(),
-                uid: None,
-                resource_version: None,
-                generation: None,
-            },
-            origin: None,
-            input: None,
-            triggers: Vec::new(),
-            more_triggers: 0,
-            calls,
-            logs: Vec::new(),
-            wasi: vec![WasiRead::WallClock { nanos: 7 }],
-            outcome: Outcome::Done,
-            total_us: 0,
-            host_us: 0,
-        }
+        Record { wasi: vec![WasiRead::WallClock { nanos: 7 }], ..Record::sample(calls, Outcome::Done) }
     }
 
     fn get(name: &str) -> Value {

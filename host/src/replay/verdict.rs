@@ -206,7 +206,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::recorder::record::PluginId;
 
     fn apply(name: &str, tier: &str) -> HostCall {
         HostCall {
@@ -220,32 +219,7 @@ mod tests {
     }
 
     fn record(calls: Vec<HostCall>, outcome: Outcome) -> Record {
-        Record {
-            id: 3,
-            started_ms: 0,
-            plugin: PluginId { name: "p".into(), version: "1".into(), digest: String::new() },
-            export: "reconcile".into(),
-            object: ObjectId {
-                cluster: "default".into(),
-                api_version: "v1".into(),
-                kind: "ConfigMap".into(),
-                namespace: Some("ns".into()),
-                name: "a".into(),
-                uid: None,
-                resource_version: None,
-                generation: None,
-            },
-            origin: None,
-            input: None,
-            triggers: Vec::new(),
-            more_triggers: 0,
-            calls,
-            logs: Vec::new(),
-            wasi: Vec::new(),
-            outcome,
-            total_us: 0,
-            host_us: 0,
-        }
+        Record { id: 3, ..Record::sample(calls, outcome) }
     }
 
     #[test]

@@ -7,19 +7,7 @@
 
 use serde_json::json;
 
-use crate::fixture::{Host, assert_error, probe_wearing, request};
-
-const EVERYTHING: &str = r#"
-[[capabilities.nsx]]
-methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-path = "/**"
-foreign = true
-
-[[capabilities.vcenter]]
-methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-path = "/**"
-foreign = true
-"#;
+use crate::fixture::{EVERYTHING, Host, assert_error, probe_wearing, request};
 
 #[tokio::test]
 async fn session_and_json_rpc_routes_are_refused_under_any_rule() {

@@ -21,6 +21,20 @@ use wasmvisor_plugins::testing::{BENCH, PROBE};
 /// The name every hostile manifest claims.
 pub(crate) const HOSTILE: &str = "hostile";
 
+/// Rules allowing every method on every NSX and vCenter path, other
+/// plugins' objects included: what is refused under them no rule opens.
+pub(crate) const EVERYTHING: &str = r#"
+[[capabilities.nsx]]
+methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+path = "/**"
+foreign = true
+
+[[capabilities.vcenter]]
+methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+path = "/**"
+foreign = true
+"#;
+
 /// An endpoint that records every request it is sent: reads find nothing
 /// (so every object is new to the identity checks), writes succeed.
 #[derive(Default)]

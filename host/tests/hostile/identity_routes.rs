@@ -6,19 +6,7 @@
 
 use serde_json::json;
 
-use crate::fixture::{Host, assert_error, probe_wearing, request};
-
-const EVERYTHING: &str = r#"
-[[capabilities.nsx]]
-methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-path = "/**"
-foreign = true
-
-[[capabilities.vcenter]]
-methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-path = "/**"
-foreign = true
-"#;
+use crate::fixture::{EVERYTHING, Host, assert_error, probe_wearing, request};
 
 /// (endpoint, method, path) of every identity-bearing route.
 const ROUTES: &[(&str, &str, &str)] = &[

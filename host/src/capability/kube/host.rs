@@ -146,9 +146,10 @@ impl KubeHost<'_> {
             self.guard_finalizers(&target, &value, &call).await?;
         }
         let manager = self.scope.manifest.name.clone();
-        let result = match self.backend.apply(&target, &value, &manager, status, false).await {
-            Err(KubeError::Conflict(message)) => match self.peers().in_conflict(&message) {
-                Some(theirs) if theirs.is_empty() || foreign => {
+        // Under a `foreign` rule the apply takes what it names at once.
+        let result = match self.backend.apply(&target, &value, &manager, status, foreign).await {
+            Err(KubeError::Conflict(message)) if !foreign => match self.peers().in_conflict(&message) {
+                Some(theirs) if theirs.is_empty() => {
                     self.backend.apply(&target, &value, &manager, status, true).await
                 }
                 Some(theirs) => {
