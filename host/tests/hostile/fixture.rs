@@ -166,21 +166,7 @@ impl Host {
 
     /// The admin endpoint over this host's runtime.
     async fn admin(&self) -> &AdminHandle {
-        let (handle, _dir) = self
-            .admin
-            .get_or_init(|| async {
-                let dir = tempfile::tempdir().unwrap();
-                let mut registry = prometheus_client::registry::Registry::default();
-                self.runtime.register_metrics(&mut registry);
-                let state = AdminState {
-                    runtime: self.runtime.clone(),
-                    plugin_dir: None,
-                    registry: Arc::new(registry),
-                    ready: tokio::sync::watch::channel(true).1,
-                };
-                (admin::serve(AdminConfig::new(dir.path()), state).await.unwrap(), dir)
-            })
-            .await;
+        let (handle, _dir) = self.admin.get_or_init(|| serve_admin(&self.runtime)).await;
         handle
     }
 
@@ -193,6 +179,20 @@ impl Host {
         let out = self.object("v1", "ConfigMap", Some(HOSTILE), "attempt-out").expect("the probe reported");
         serde_json::from_str(out["data"]["outcomes"].as_str().unwrap()).unwrap()
     }
+}
+
+/// The admin endpoint over `runtime`, in a directory of its own.
+pub(crate) async fn serve_admin(runtime: &Arc<Runtime>) -> (AdminHandle, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = prometheus_client::registry::Registry::default();
+    runtime.register_metrics(&mut registry);
+    let state = AdminState {
+        runtime: runtime.clone(),
+        plugin_dir: None,
+        registry: Arc::new(registry),
+        ready: tokio::sync::watch::channel(true).1,
+    };
+    (admin::serve(AdminConfig::new(dir.path()), state).await.unwrap(), dir)
 }
 
 /// The probe component under a manifest named [`HOSTILE`] with `rules`

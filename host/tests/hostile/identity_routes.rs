@@ -76,4 +76,5 @@ foreign = true
     assert_eq!(seen[1]["status"], 200, "{}", seen[1]);
     assert_eq!(host.vcenter.sent(), vec![format!("POST {attach}")]);
     assert!(host.nsx.sent().contains(&format!("POST {revise}")), "{:?}", host.nsx.sent());
+    host.assert_responsive().await;
 }

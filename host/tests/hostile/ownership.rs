@@ -16,7 +16,7 @@ use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 
-use crate::fixture::{HOSTILE, assert_error, probe_named};
+use crate::fixture::{HOSTILE, assert_error, probe_named, serve_admin};
 
 const SHARED: &str = "shared";
 const OWNER: &str = "owner";
@@ -89,6 +89,16 @@ impl Cluster {
         serde_json::from_str::<Vec<Value>>(outcomes).unwrap().remove(0)
     }
 
+    /// The host still serves: the owner reconciles and lands a write, and
+    /// the admin endpoint lists the plugins.
+    async fn assert_responsive(&self) {
+        let seen = self.apply_as(OWNER, configmap("healthy", json!({"mode": "blue"}))).await;
+        assert_eq!(seen["status"], 200, "{seen}");
+        let (admin, _dir) = serve_admin(&self.runtime).await;
+        let plugins = admin.endpoint().plugins().await.expect("the admin endpoint answers");
+        assert!(plugins.iter().any(|p| p.name == OWNER), "{plugins:?}");
+    }
+
     /// The shared ConfigMap `name` as the API server holds it.
     async fn stored(&self, name: &str) -> Value {
         let configmaps: Api<ConfigMap> = Api::namespaced(self.client.clone(), SHARED);
@@ -150,9 +160,7 @@ async fn a_plugin_keeps_its_fields_and_its_deletion_from_another_plugin() {
     assert_eq!(stored["data"], json!({"mode": "green", "note": "hello"}));
     assert_eq!(stored["metadata"]["finalizers"], json!(["adopter.example.com/cleanup"]));
 
-    // The owner still works on what it has left.
-    let seen = cluster.apply_as(OWNER, configmap("other", json!({"mode": "blue"}))).await;
-    assert_eq!(seen["status"], 200, "{seen}");
+    cluster.assert_responsive().await;
 }
 
 #[tokio::test]
@@ -172,4 +180,5 @@ async fn a_plugin_still_takes_a_users_field_and_finalizes_a_users_object() {
     let stored = cluster.stored("app").await;
     assert_eq!(stored["data"], json!({"mode": "plugin"}));
     assert_eq!(stored["metadata"]["finalizers"], json!(["owner.example.com/cleanup"]));
+    cluster.assert_responsive().await;
 }
