@@ -186,7 +186,7 @@ impl KubeHost<'_> {
             Err(KubeError::NotFound(_)) => return Ok(()),
             Err(error) => return self.finish(Err(error)),
         };
-        let added = ownership::added_finalizers(value, Some(&current));
+        let added = ownership::added_finalizers(value, &current);
         let theirs = self.peers().managing(&current);
         if added.is_empty() || theirs.is_empty() {
             return Ok(());

@@ -86,10 +86,9 @@ pub(crate) fn finalizers(object: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// The finalizers `applied` would add to `current` (all of them when the
-/// object does not exist yet).
-pub(crate) fn added_finalizers(applied: &Value, current: Option<&Value>) -> Vec<String> {
-    let held = current.map(finalizers).unwrap_or_default();
+/// The finalizers `applied` would add to `current`.
+pub(crate) fn added_finalizers(applied: &Value, current: &Value) -> Vec<String> {
+    let held = finalizers(current);
     finalizers(applied).into_iter().filter(|f| !held.contains(f)).collect()
 }
 
@@ -102,9 +101,9 @@ mod tests {
     fn added_finalizers_are_those_not_yet_held() {
         let current = json!({"metadata": {"finalizers": ["a.io/x"]}});
         let applied = json!({"metadata": {"finalizers": ["a.io/x", "b.io/y"]}});
-        assert_eq!(added_finalizers(&applied, Some(&current)), ["b.io/y"]);
-        assert_eq!(added_finalizers(&applied, None), ["a.io/x", "b.io/y"]);
-        assert!(added_finalizers(&json!({"metadata": {}}), Some(&current)).is_empty());
+        assert_eq!(added_finalizers(&applied, &current), ["b.io/y"]);
+        assert_eq!(added_finalizers(&applied, &json!({"metadata": {}})), ["a.io/x", "b.io/y"]);
+        assert!(added_finalizers(&json!({"metadata": {}}), &current).is_empty());
     }
 
     #[test]
