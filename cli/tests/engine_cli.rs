@@ -194,12 +194,7 @@ impl WidgetCluster {
             },
         );
         let manifest = Manifest::from_component(WIDGET.bytes).unwrap();
-        let grant = Grant {
-            capabilities: manifest.capabilities.clone(),
-            limits: manifest.limits,
-            ..Grant::default()
-        };
-        config.plugins.insert(manifest.name, grant);
+        config.plugins.insert(manifest.name.clone(), Grant::declared(&manifest));
         let config_path = dir.path().join("host.toml");
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let data_dir = dir.path().join("host");

@@ -20,21 +20,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::recorder::record::Record;
 use wasmvisor_host::recorder::store::Reader;
 use wasmvisor_host::recorder::{Recorder, RecorderSettings, STORE_FILE};
 use wasmvisor_host::replay::Replayer;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
-use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
+use wasmvisor_host::{Backends, Export, Grant, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::{ROLLOUT, rollout_candidate};
 
-const GRANT: &str = r#"
-[[plugins.rollout.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "apply"]
-"#;
+/// The rollout plugin granted exactly what its manifest declares.
+fn grants() -> Grants {
+    let manifest = Manifest::from_component(ROLLOUT.bytes).unwrap();
+    Grants { plugins: [(manifest.name.clone(), Grant::declared(&manifest))].into(), ..Grants::default() }
+}
 
 const BATCHES: usize = 5;
 
@@ -54,7 +54,7 @@ fn live(data: &std::path::Path) -> (Runtime, Arc<MemoryKube>) {
         engine: EngineSettings::default(),
         output: OutputLimits::default(),
         cache_dir: cache_dir(data),
-        grants: Grants::parse(GRANT).unwrap(),
+        grants: grants(),
     };
     let backends = Backends { kube: kube.clone(), nsx: None, vcenter: None };
     let recorder = Recorder::start(data, &RecorderSettings::default()).unwrap();
@@ -168,7 +168,7 @@ async fn run() {
     let records = recorded(data.path(), calls).await;
     let records = &records[..calls];
     let cache = tempfile::tempdir().unwrap();
-    let replayer = Replayer::new(cache_dir(cache.path()), Grants::parse(GRANT).unwrap()).unwrap();
+    let replayer = Replayer::new(cache_dir(cache.path()), grants()).unwrap();
     let candidate = replayer.load(&rollout_candidate("same", "1.1.0")).unwrap();
     let mut rates = Vec::with_capacity(BATCHES);
     for _ in 0..BATCHES {

@@ -55,15 +55,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         // Without a config, grant exactly what the plugin asks, so the rest
         // of the checks still run.
         None => Grants {
-            plugins: [(
-                manifest.name.clone(),
-                Grant {
-                    capabilities: manifest.capabilities.clone(),
-                    limits: manifest.limits,
-                    ..Grant::default()
-                },
-            )]
-            .into(),
+            plugins: [(manifest.name.clone(), Grant::declared(&manifest))].into(),
             trust_manifests: false,
         },
     };

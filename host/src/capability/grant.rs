@@ -33,6 +33,13 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// Exactly what `manifest` declares, capabilities and limits, bound to
+    /// no source: what `wasmvisor plugin check` judges without a config,
+    /// and what tests grant a plugin.
+    pub fn declared(manifest: &Manifest) -> Grant {
+        Grant { capabilities: manifest.capabilities.clone(), source: None, limits: manifest.limits }
+    }
+
     /// Ceilings when a grant names none: 256MiB, 60s, 10000 host calls, a
     /// CPU share of one core.
     pub fn default_ceiling() -> Limits {

@@ -46,10 +46,7 @@ async fn host_with(env: &Env, bytes: &[u8], extra: (&str, ClusterSource)) -> Hos
     let mut config = host_config(&dir, env.kubeconfig(), &[]);
     config.clusters.insert(extra.0.into(), ClusterConfig { source: extra.1 });
     let manifest = Manifest::from_component(bytes).unwrap();
-    config.plugins.insert(
-        manifest.name.clone(),
-        Grant { capabilities: manifest.capabilities.clone(), limits: manifest.limits, ..Grant::default() },
-    );
+    config.plugins.insert(manifest.name.clone(), Grant::declared(&manifest));
     Host::start(config).await.unwrap()
 }
 

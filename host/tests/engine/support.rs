@@ -113,12 +113,7 @@ pub(crate) fn host_config(
     );
     for plugin in plugins {
         let manifest = Manifest::from_component(plugin.bytes).unwrap();
-        let grant = Grant {
-            capabilities: manifest.capabilities.clone(),
-            limits: manifest.limits,
-            ..Grant::default()
-        };
-        config.plugins.insert(manifest.name, grant);
+        config.plugins.insert(manifest.name.clone(), Grant::declared(&manifest));
     }
     config
 }

@@ -90,8 +90,7 @@ impl Host {
     /// A host with `grants` (the bench plugin is always granted).
     pub(crate) fn build(mut grants: Grants, output: OutputLimits, plugins: &[(&[u8], &str)]) -> Self {
         let bench = wasmvisor_host::manifest::Manifest::from_component(BENCH.bytes).unwrap();
-        let bench_grant = Grant { capabilities: bench.capabilities, source: None, limits: bench.limits };
-        grants.plugins.insert(bench.name, bench_grant);
+        grants.plugins.insert(bench.name.clone(), Grant::declared(&bench));
         let cache_dir =
             cap_std::fs::Dir::open_ambient_dir(compile_cache(), cap_std::ambient_authority()).unwrap();
         let config = RuntimeConfig { engine: EngineSettings::default(), output, cache_dir, grants };

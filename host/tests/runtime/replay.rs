@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use wasmvisor_host::capability::kube::MemoryKube;
-use wasmvisor_host::manifest::section;
+use wasmvisor_host::manifest::{Manifest, section};
 use wasmvisor_host::recorder::record::{Record, WasiRead};
 use wasmvisor_host::recorder::store::Reader;
 use wasmvisor_host::recorder::{Recorder, RecorderSettings, STORE_FILE};
@@ -17,18 +17,17 @@ use wasmvisor_host::replay::Replayer;
 use wasmvisor_host::replay::verdict::{Judgement, Verdict};
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
-use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
+use wasmvisor_host::{Backends, Export, Grant, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::{ROLLOUT, rollout_candidate as candidate};
 
 use crate::harness::eventually;
 
 /// The rollout plugin's grant: what its manifest asks.
-const GRANT: &str = r#"
-[[plugins.rollout.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "apply"]
-"#;
+/// The rollout plugin granted exactly what its manifest declares.
+fn grants() -> Grants {
+    let manifest = Manifest::from_component(ROLLOUT.bytes).unwrap();
+    Grants { plugins: [(manifest.name.clone(), Grant::declared(&manifest))].into(), ..Grants::default() }
+}
 
 const RECORDED: usize = 100;
 
@@ -48,7 +47,7 @@ async fn record() -> (tempfile::TempDir, Vec<Record>) {
         engine: EngineSettings::default(),
         output: OutputLimits::default(),
         cache_dir,
-        grants: Grants::parse(GRANT).unwrap(),
+        grants: grants(),
     };
     let backends = Backends { kube: kube.clone(), nsx: None, vcenter: None };
     let recorder = Recorder::start(data.path(), &RecorderSettings::default()).unwrap();
@@ -80,7 +79,7 @@ async fn record() -> (tempfile::TempDir, Vec<Record>) {
 
 async fn replay(bytes: &[u8], records: &[Record]) -> Vec<Verdict> {
     let (_cache, cache_dir) = cache();
-    let replayer = Replayer::new(cache_dir, Grants::parse(GRANT).unwrap()).unwrap();
+    let replayer = Replayer::new(cache_dir, grants()).unwrap();
     let candidate = replayer.load(bytes).unwrap();
     replayer.replay(&candidate, records).await
 }
@@ -157,7 +156,7 @@ async fn a_candidate_over_its_grant_is_refused_before_it_runs() {
     )
     .unwrap();
     let (_cache, cache_dir) = cache();
-    let replayer = Replayer::new(cache_dir, Grants::parse(GRANT).unwrap()).unwrap();
+    let replayer = Replayer::new(cache_dir, grants()).unwrap();
     let Err(error) = replayer.load(&greedy) else { panic!("a candidate over its grant was loaded") };
     let error = error.to_string();
     assert!(error.contains("asks for more than its grant") && error.contains("delete"), "{error}");

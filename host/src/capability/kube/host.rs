@@ -71,14 +71,7 @@ impl KubeHost<'_> {
         if allowed {
             return Ok(scope);
         }
-        self.scope.record("kube", "denied");
-        tracing::warn!(
-            plugin = %self.scope.manifest.id(),
-            object = %self.scope.object,
-            denied = %call,
-            "host call denied: outside the plugin's kube capabilities"
-        );
-        Err(HostCallError::Denied(call.to_string()))
+        Err(self.deny(&call, "outside the plugin's kube capabilities", call.to_string()))
     }
 
     /// The stand-in's answer to this call (replay, shadow), if it has one.
@@ -199,19 +192,25 @@ impl KubeHost<'_> {
         Err(self.refuse(call, &what))
     }
 
-    /// A write refused for reaching into another plugin's object: logged,
-    /// counted as a denial and named to the plugin with what would allow it.
+    /// A write refused for reaching into another plugin's object, named to
+    /// the plugin with what would allow it.
     fn refuse(&self, call: &KubeCall<'_>, what: &str) -> HostCallError {
+        let told = format!(
+            "{call}: {what}; a plugin reaches into objects other plugins manage only under a kube rule with `foreign = true`"
+        );
+        self.deny(call, what, told)
+    }
+
+    /// Every kube denial: counted, logged with `why`, and `told` to the plugin.
+    fn deny(&self, call: &KubeCall<'_>, why: &str, told: String) -> HostCallError {
         self.scope.record("kube", "denied");
         tracing::warn!(
             plugin = %self.scope.manifest.id(),
             object = %self.scope.object,
             denied = %call,
-            "host call denied: {what}"
+            "host call denied: {why}"
         );
-        HostCallError::Denied(format!(
-            "{call}: {what}; a plugin reaches into objects other plugins manage only under a kube rule with `foreign = true`"
-        ))
+        HostCallError::Denied(told)
     }
 }
 
