@@ -358,3 +358,52 @@ async fn resync(intake: Intake, sources: Arc<Sources>, period: Duration) {
         enqueue_all(&intake, &sources, &Reason::Resync);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::watcher::Event;
+
+    use super::super::queue::{QueueConfig, WorkQueue};
+    use super::super::sources::{Sources, Watched};
+    use super::super::watch::{detached, tests::config_map};
+    use super::*;
+
+    /// Lets the spawned feeder run until `done` holds (the test runtime has
+    /// one thread, so nothing runs while the test does not yield).
+    async fn yield_until(done: impl Fn() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_feeder_that_falls_behind_its_watch_requeues_everything_from_the_cache() {
+        let kind = KindRef { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() };
+        let (informer, mut feed) = detached(kind, 4);
+        feed(Event::Init);
+        feed(Event::InitDone);
+        let intake = Intake { queue: WorkQueue::new(QueueConfig::default()), sharding: None };
+        let sources = Arc::new(Sources {
+            watched: vec![Watched::everything("p", informer.clone())],
+            owned: vec![],
+            related: vec![],
+        });
+        let changes = informer.subscribe();
+        let feeder =
+            tokio::spawn(feed_watched(intake.clone(), sources, 0, changes, "p".into(), Reason::Started));
+        tokio::task::yield_now().await;
+        assert_eq!(intake.queue.depth(), 0, "the cache was empty when the feeder listed it");
+
+        // 20 creates into a buffer of 4 while the feeder does not run: it
+        // misses 16 of them and must learn of them from the cache.
+        for i in 0..20 {
+            feed(Event::Apply(config_map(&format!("cm-{i}"), &i.to_string())));
+        }
+        yield_until(|| intake.queue.depth() == 20).await;
+        assert_eq!(intake.queue.depth(), 20, "every object in the cache is queued after the lag");
+        feeder.abort();
+    }
+}

@@ -36,6 +36,22 @@ impl Watched {
             || finalizer::has(object, &self.finalizer)
     }
 
+    /// Every object of `informer`'s kind, under the default finalizer of
+    /// `plugin`.
+    #[cfg(test)]
+    pub(crate) fn everything(plugin: &str, informer: Arc<Informer>) -> Self {
+        let kind = informer.kind();
+        let watch = Watch {
+            cluster: kind.cluster.clone(),
+            api_version: kind.api_version.clone(),
+            kind: kind.kind.clone(),
+            label_selector: None,
+            generation_changed_only: false,
+            finalizer: None,
+        };
+        Self { watch, informer, selector: None, finalizer: finalizer::name(plugin) }
+    }
+
     fn is(&self, cluster: &str, api_version: &str, kind: &str) -> bool {
         self.watch.cluster == cluster && self.watch.api_version == api_version && self.watch.kind == kind
     }

@@ -189,6 +189,40 @@ fn start(
     Informer { kind, namespaced: matches!(scope, Scope::Namespaced), store, resource, changes, synced, task }
 }
 
+/// An informer with no watch behind it and a change buffer of `capacity`,
+/// and the function that feeds it watcher events as its task would (store
+/// first, then the broadcast): tests of subscribers decide when each
+/// change arrives, and can make one fall behind.
+#[cfg(test)]
+pub(crate) fn detached(
+    kind: KindRef,
+    capacity: usize,
+) -> (Arc<Informer>, impl FnMut(watcher::Event<DynamicObject>)) {
+    let resource = kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "",
+        &kind.api_version,
+        &kind.kind,
+    ));
+    let writer = reflector::store::Writer::new(resource.clone());
+    let store = writer.as_reader();
+    let (changes, _) = broadcast::channel(capacity);
+    let (synced_tx, synced) = watch::channel(false);
+    let mut feed = Feed {
+        kind: kind.clone(),
+        writer,
+        publish: publish_to(changes.clone()),
+        synced: synced_tx,
+        sizes: HashMap::new(),
+        total_bytes: 0,
+        listed: None,
+        objects: prometheus_client::metrics::gauge::Gauge::default(),
+        bytes: prometheus_client::metrics::gauge::Gauge::default(),
+    };
+    let task = tokio::spawn(std::future::pending());
+    let informer = Informer { kind, namespaced: true, store, resource, changes, synced, task };
+    (Arc::new(informer), move |event| feed.apply(event))
+}
+
 /// Where a feed's changes go: the informer's broadcast (tests look at the
 /// store at the moment of each publish instead).
 type Publish = Box<dyn Fn(Change) + Send>;
@@ -326,7 +360,7 @@ impl Feed {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Mutex;
 
     use kube::api::ObjectMeta;
@@ -334,7 +368,8 @@ mod tests {
 
     use super::*;
 
-    fn config_map(name: &str, version: &str) -> DynamicObject {
+    /// ConfigMap `default/<name>` at resourceVersion `version`.
+    pub(crate) fn config_map(name: &str, version: &str) -> DynamicObject {
         let resource = ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("", "v1", "ConfigMap"));
         let mut object = DynamicObject::new(name, &resource).within("default");
         object.metadata = ObjectMeta {
