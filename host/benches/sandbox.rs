@@ -23,27 +23,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wasmvisor_host::admin::{self, AdminConfig, AdminState};
 use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::{BENCH, CHAOS};
-
-const GRANTS: &str = r#"
-[[plugins.bench.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["apply"]
-
-[[plugins.chaos.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "list", "apply", "apply-status", "delete"]
-namespaces = ["chaos"]
-
-[[plugins.chaos.capabilities.nsx]]
-methods = ["GET", "PATCH"]
-path = "/policy/api/v1/infra/segments/*"
-"#;
 
 /// The value following `flag` on the command line, if any.
 fn arg(flag: &str) -> Option<String> {
@@ -141,7 +125,7 @@ fn main() {
             engine: EngineSettings::default(),
             output: OutputLimits::default(),
             cache_dir,
-            grants: Grants::parse(GRANTS).unwrap(),
+            grants: Grants::declared([BENCH, CHAOS].map(|p| Manifest::from_component(p.bytes).unwrap())),
         };
         let backends = Backends { kube: Arc::new(MemoryKube::new()), nsx: None, vcenter: None };
         let runtime = Arc::new(Runtime::new(config, backends).unwrap());

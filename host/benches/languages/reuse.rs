@@ -32,22 +32,7 @@ impl WasiView for State {
 }
 
 fn failed(e: KubeError) -> HostCallError {
-    HostCallError::Failed(match e {
-        KubeError::NotFound(m) => types::Error::NotFound(m),
-        KubeError::Conflict(m) => types::Error::Conflict(m),
-        KubeError::Invalid(m) => types::Error::Invalid(m),
-        other => types::Error::Internal(other.to_string()),
-    })
-}
-
-fn object_ref(r: types::ObjectRef) -> ObjectRef {
-    ObjectRef {
-        cluster: r.cluster,
-        api_version: r.api_version,
-        kind: r.kind,
-        namespace: r.namespace,
-        name: r.name,
-    }
+    HostCallError::Failed(e.into())
 }
 
 fn parse(object: &str) -> Result<(ObjectRef, Value), HostCallError> {
@@ -70,7 +55,7 @@ impl types::Host for State {
 
 impl kube::Host for State {
     async fn get(&mut self, target: types::ObjectRef, _: kube::ReadSource) -> Result<String, HostCallError> {
-        let value = self.kube.get(&object_ref(target), ReadSource::Cache).await.map_err(failed)?;
+        let value = self.kube.get(&ObjectRef::from(target), ReadSource::Cache).await.map_err(failed)?;
         Ok(value.to_string())
     }
 
@@ -101,7 +86,7 @@ impl kube::Host for State {
     }
 
     async fn delete(&mut self, target: types::ObjectRef) -> Result<(), HostCallError> {
-        self.kube.delete(&object_ref(target)).await.map_err(failed)
+        self.kube.delete(&ObjectRef::from(target)).await.map_err(failed)
     }
 }
 
@@ -141,16 +126,7 @@ pub(crate) async fn measure(
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Reconciler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     let pre = ReconcilerPre::new(linker.instantiate_pre(&component)?)?;
-    let wit_request = types::Request {
-        target: types::ObjectRef {
-            cluster: request.target.cluster.clone(),
-            api_version: request.target.api_version.clone(),
-            kind: request.target.kind.clone(),
-            namespace: request.target.namespace.clone(),
-            name: request.target.name.clone(),
-        },
-        object: request.object.clone(),
-    };
+    let wit_request = types::Request::from(request);
     let new_store = || {
         let state =
             State { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), kube: kube.clone() };

@@ -5,6 +5,7 @@
 //! (which is then inside the grant), so a plugin holds exactly what it
 //! declared.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -102,6 +103,15 @@ fn list(missing: &[Missing], limits: &[String]) -> String {
 }
 
 impl Grants {
+    /// Each plugin granted exactly what its manifest declares
+    /// ([`Grant::declared`]), and no other plugin admitted: what a test or a
+    /// bench runs its plugins under.
+    pub fn declared<M: Borrow<Manifest>>(manifests: impl IntoIterator<Item = M>) -> Grants {
+        let plugins =
+            manifests.into_iter().map(|m| (m.borrow().name.clone(), Grant::declared(m.borrow()))).collect();
+        Grants { plugins, trust_manifests: false }
+    }
+
     /// Parses a file of `[plugins.NAME]` grant tables only.
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)

@@ -29,6 +29,8 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{broadcast, watch};
 use wasmvisor_manifest::KindRef;
 
+use prometheus_client::metrics::gauge::Gauge;
+
 use super::metrics::{CacheLabels, ControllerMetrics};
 use crate::capability::kube::KubeError;
 use crate::cluster::Clusters;
@@ -165,28 +167,33 @@ fn start(
     scope: Scope,
     metrics: &ControllerMetrics,
 ) -> Informer {
-    let writer = reflector::store::Writer::new(resource.clone());
-    let store = writer.as_reader();
-    let (changes, _) = broadcast::channel(CHANGE_BUFFER);
-    let (synced_tx, synced) = watch::channel(false);
     let labels = CacheLabels {
         cluster: kind.cluster.clone(),
         api_version: kind.api_version.clone(),
         kind: kind.kind.clone(),
     };
-    let feed = Feed {
-        kind: kind.clone(),
-        writer,
-        publish: publish_to(changes.clone()),
-        synced: synced_tx,
-        sizes: HashMap::new(),
-        total_bytes: 0,
-        listed: None,
-        objects: metrics.cache_objects.get_or_create(&labels).clone(),
-        bytes: metrics.cache_bytes.get_or_create(&labels).clone(),
-    };
-    let task = tokio::spawn(feed.run(api));
-    Informer { kind, namespaced: matches!(scope, Scope::Namespaced), store, resource, changes, synced, task }
+    let gauges = (
+        metrics.cache_objects.get_or_create(&labels).clone(),
+        metrics.cache_bytes.get_or_create(&labels).clone(),
+    );
+    let (feed, parts) = Feed::new(kind, resource, CHANGE_BUFFER, gauges);
+    parts.informer(matches!(scope, Scope::Namespaced), tokio::spawn(feed.run(api)))
+}
+
+/// The reading side of a new [`Feed`], before its task is started.
+struct Parts {
+    kind: KindRef,
+    store: Store<DynamicObject>,
+    resource: kube::discovery::ApiResource,
+    changes: broadcast::Sender<Change>,
+    synced: watch::Receiver<bool>,
+}
+
+impl Parts {
+    fn informer(self, namespaced: bool, task: tokio::task::JoinHandle<()>) -> Informer {
+        let Parts { kind, store, resource, changes, synced } = self;
+        Informer { kind, namespaced, store, resource, changes, synced, task }
+    }
 }
 
 /// An informer with no watch behind it and a change buffer of `capacity`,
@@ -203,23 +210,8 @@ pub(crate) fn detached(
         &kind.api_version,
         &kind.kind,
     ));
-    let writer = reflector::store::Writer::new(resource.clone());
-    let store = writer.as_reader();
-    let (changes, _) = broadcast::channel(capacity);
-    let (synced_tx, synced) = watch::channel(false);
-    let mut feed = Feed {
-        kind: kind.clone(),
-        writer,
-        publish: publish_to(changes.clone()),
-        synced: synced_tx,
-        sizes: HashMap::new(),
-        total_bytes: 0,
-        listed: None,
-        objects: prometheus_client::metrics::gauge::Gauge::default(),
-        bytes: prometheus_client::metrics::gauge::Gauge::default(),
-    };
-    let task = tokio::spawn(std::future::pending());
-    let informer = Informer { kind, namespaced: true, store, resource, changes, synced, task };
+    let (mut feed, parts) = Feed::new(kind, resource, capacity, Default::default());
+    let informer = parts.informer(true, tokio::spawn(std::future::pending()));
     (Arc::new(informer), move |event| feed.apply(event))
 }
 
@@ -254,11 +246,38 @@ struct Feed {
     total_bytes: i64,
     /// Keys seen since the current (re)list began.
     listed: Option<HashSet<Key>>,
-    objects: prometheus_client::metrics::gauge::Gauge,
-    bytes: prometheus_client::metrics::gauge::Gauge,
+    objects: Gauge,
+    bytes: Gauge,
 }
 
 impl Feed {
+    /// A feed of `kind` whose broadcast holds `capacity` changes, reporting
+    /// its size to the (objects, bytes) gauges, and the informer's side of it.
+    fn new(
+        kind: KindRef,
+        resource: kube::discovery::ApiResource,
+        capacity: usize,
+        gauges: (Gauge, Gauge),
+    ) -> (Feed, Parts) {
+        let writer = reflector::store::Writer::new(resource.clone());
+        let store = writer.as_reader();
+        let (changes, _) = broadcast::channel(capacity);
+        let (synced_tx, synced) = watch::channel(false);
+        let (objects, bytes) = gauges;
+        let feed = Feed {
+            kind: kind.clone(),
+            writer,
+            publish: publish_to(changes.clone()),
+            synced: synced_tx,
+            sizes: HashMap::new(),
+            total_bytes: 0,
+            listed: None,
+            objects,
+            bytes,
+        };
+        (feed, Parts { kind, store, resource, changes, synced })
+    }
+
     async fn run(mut self, api: kube::Api<DynamicObject>) {
         let events = watcher(api, watcher::Config::default()).default_backoff();
         futures::pin_mut!(events);
@@ -387,29 +406,19 @@ pub(super) mod tests {
 
     fn feed() -> (Feed, Seen) {
         let resource = ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("", "v1", "ConfigMap"));
-        let writer = reflector::store::Writer::<DynamicObject>::new(resource.clone());
-        let store = writer.as_reader();
+        let kind = KindRef { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() };
+        let (mut feed, parts) = Feed::new(kind, resource.clone(), 1, Default::default());
         let seen: Seen = Arc::default();
         let log = seen.clone();
-        let publish: Publish = Box::new(move |change| {
+        feed.publish = Box::new(move |change| {
             let object = change.object();
             let name = object.metadata.name.clone().unwrap_or_default();
             let key = StoreRef::new_with(&name, resource.clone()).within("default");
-            let stored = store.get(&key).map(|o| o.metadata.resource_version.clone().unwrap_or_default());
+            let stored =
+                parts.store.get(&key).map(|o| o.metadata.resource_version.clone().unwrap_or_default());
             let applied = matches!(change, Change::Applied(_));
             log.lock().unwrap().push((applied, name, stored));
         });
-        let feed = Feed {
-            kind: KindRef { cluster: "default".into(), api_version: "v1".into(), kind: "ConfigMap".into() },
-            writer,
-            publish,
-            synced: watch::channel(false).0,
-            sizes: HashMap::new(),
-            total_bytes: 0,
-            listed: None,
-            objects: prometheus_client::metrics::gauge::Gauge::default(),
-            bytes: prometheus_client::metrics::gauge::Gauge::default(),
-        };
         (feed, seen)
     }
 

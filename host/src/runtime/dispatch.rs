@@ -389,16 +389,7 @@ impl Dispatcher {
         store.set_hostcall_fuel(self.output.max_request_bytes.saturating_mul(HOSTCALL_FUEL_FACTOR));
         cpu_share::install(&mut store, started + limits.timeout, turn, self.cpus.clone(), plugin.cpu.clone());
 
-        let wit_request = types::Request {
-            target: types::ObjectRef {
-                cluster: request.target.cluster.clone(),
-                api_version: request.target.api_version.clone(),
-                kind: request.target.kind.clone(),
-                namespace: request.target.namespace.clone(),
-                name: request.target.name.clone(),
-            },
-            object: request.object.clone(),
-        };
+        let wit_request = types::Request::from(request);
         let run = async {
             let instance = plugin.pre.instantiate_async(&mut store).await.map_err(Err)?;
             match export {

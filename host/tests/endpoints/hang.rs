@@ -36,7 +36,11 @@ async fn a_plugin_stuck_in_a_host_call_is_ended_by_its_deadline() {
 
     let calls = json!([call("nsx", "GET", "/policy/api/v1/infra/segments", None)]);
     let started = Instant::now();
-    let result = host.probe_with("stuck", json!({"calls": calls.to_string()})).await;
+    // Bounded, so a host that lost the timer fails here instead of hanging the suite.
+    let result =
+        tokio::time::timeout(LIMIT * 30, host.probe_with("stuck", json!({"calls": calls.to_string()})))
+            .await
+            .expect("the call outlived its deadline thirty times over: nothing stops a hung host call");
     let took = started.elapsed();
     match result {
         Err(CallError::Failed(e)) => assert_eq!(e.failure, Failure::Deadline { limit: LIMIT }, "{e}"),

@@ -9,23 +9,12 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wasmvisor_host::admin::client::ClientError;
 use wasmvisor_host::admin::{self, ADMIN_FILE, AdminConfig, AdminEndpoint, AdminState, PluginState};
 use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::reload::PluginDir;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{Backends, Grants, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::CHAOS;
-
-const GRANT: &str = r#"
-[[plugins.chaos.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "list", "apply", "apply-status", "delete"]
-namespaces = ["chaos"]
-
-[[plugins.chaos.capabilities.nsx]]
-methods = ["GET", "PATCH"]
-path = "/policy/api/v1/infra/segments/*"
-"#;
 
 fn runtime(cache: &std::path::Path) -> Arc<Runtime> {
     let cache_dir = cap_std::fs::Dir::open_ambient_dir(cache, cap_std::ambient_authority()).unwrap();
@@ -33,7 +22,7 @@ fn runtime(cache: &std::path::Path) -> Arc<Runtime> {
         engine: EngineSettings { pooling: false, ..EngineSettings::default() },
         output: OutputLimits::default(),
         cache_dir,
-        grants: Grants::parse(GRANT).unwrap(),
+        grants: Grants::declared([Manifest::from_component(CHAOS.bytes).unwrap()]),
     };
     let backends = Backends { kube: Arc::new(MemoryKube::new()), nsx: None, vcenter: None };
     Arc::new(Runtime::new(config, backends).unwrap())

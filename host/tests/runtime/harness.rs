@@ -6,30 +6,26 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wasmvisor_host::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 use wasmvisor_host::capability::kube::MemoryKube;
+use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
 use wasmvisor_host::{
-    Backends, CallError, Export, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
+    Backends, CallError, Export, Grant, Grants, ObjectRef, Report, Request, Runtime, RuntimeConfig,
 };
+use wasmvisor_plugins::NAMESPACE_CONFIG;
 use wasmvisor_plugins::testing::CHAOS;
 
-/// The chaos plugin's grant: exactly what its manifest asks for.
-pub(crate) const CHAOS_GRANT: &str = r#"
-[[plugins.chaos.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "list", "apply", "apply-status", "delete"]
-namespaces = ["chaos"]
-
-[[plugins.chaos.capabilities.nsx]]
-methods = ["GET", "PATCH"]
-path = "/policy/api/v1/infra/segments/*"
-
-[[plugins.namespace-config.capabilities.kube]]
-api-version = "v1"
-kind = "ConfigMap"
-verbs = ["get", "apply", "delete"]
-"#;
+/// The chaos and namespace-config plugins, each granted the capabilities
+/// its manifest declares, under the default limit ceilings (tests load
+/// variants of chaos that declare other limits).
+pub(crate) fn grants() -> Grants {
+    let mut grants =
+        Grants::declared([CHAOS, NAMESPACE_CONFIG].map(|p| Manifest::from_component(p.bytes).unwrap()));
+    for grant in grants.plugins.values_mut() {
+        grant.limits = Grant::default_ceiling();
+    }
+    grants
+}
 
 /// An NSX endpoint that answers every request with a fixed segment and
 /// records what it was asked.
@@ -63,7 +59,7 @@ impl Host {
         let nsx = Arc::new(RecordingNsx::default());
         let cache_dir =
             cap_std::fs::Dir::open_ambient_dir(cache.path(), cap_std::ambient_authority()).unwrap();
-        let config = RuntimeConfig { engine, output, cache_dir, grants: Grants::parse(CHAOS_GRANT).unwrap() };
+        let config = RuntimeConfig { engine, output, cache_dir, grants: grants() };
         let backends = Backends { kube: kube.clone(), nsx: Some(nsx.clone()), vcenter: None };
         let runtime = Arc::new(Runtime::new(config, backends).unwrap());
         Self { runtime, kube, nsx, cache }

@@ -8,7 +8,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::json;
-use wasmvisor_host::Grants;
 use wasmvisor_host::manifest::{Manifest, section};
 use wasmvisor_host::source::PluginSource;
 use wasmvisor_host::source::follow::{OciSources, SourceState};
@@ -17,7 +16,7 @@ use wasmvisor_oci::testing::TestRegistry;
 use wasmvisor_oci::{Artifact, PluginRef, Registry, RegistryOptions};
 use wasmvisor_plugins::testing::CHAOS;
 
-use crate::harness::{CHAOS_GRANT, Host, eventually};
+use crate::harness::{self, Host, eventually};
 
 /// The registry the tests of this binary share.
 fn registry() -> &'static TestRegistry {
@@ -72,7 +71,7 @@ fn source(reference: &str, refresh: Option<Duration>) -> PluginSource {
 /// Starts following `source` as the chaos plugin's source, with its data
 /// directory in `data`.
 async fn follow(host: &Host, data: &std::path::Path, source: PluginSource) -> OciSources {
-    let mut plugins = Grants::parse(CHAOS_GRANT).unwrap().plugins;
+    let mut plugins = harness::grants().plugins;
     plugins.get_mut("chaos").unwrap().source = Some(wasmvisor_host::source::Source::Oci(source));
     OciSources::start(data, &plugins, host.runtime.clone()).await
 }

@@ -17,16 +17,14 @@ use wasmvisor_host::replay::Replayer;
 use wasmvisor_host::replay::verdict::{Judgement, Verdict};
 use wasmvisor_host::runtime::engine::EngineSettings;
 use wasmvisor_host::runtime::scope::OutputLimits;
-use wasmvisor_host::{Backends, Export, Grant, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
+use wasmvisor_host::{Backends, Export, Grants, ObjectRef, Request, Runtime, RuntimeConfig};
 use wasmvisor_plugins::testing::{ROLLOUT, rollout_candidate as candidate};
 
 use crate::harness::eventually;
 
-/// The rollout plugin's grant: what its manifest asks.
 /// The rollout plugin granted exactly what its manifest declares.
 fn grants() -> Grants {
-    let manifest = Manifest::from_component(ROLLOUT.bytes).unwrap();
-    Grants { plugins: [(manifest.name.clone(), Grant::declared(&manifest))].into(), ..Grants::default() }
+    Grants::declared([Manifest::from_component(ROLLOUT.bytes).unwrap()])
 }
 
 const RECORDED: usize = 100;

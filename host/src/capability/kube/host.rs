@@ -81,7 +81,7 @@ impl KubeHost<'_> {
 
     fn finish<T>(&self, result: Result<T, KubeError>) -> Result<T, HostCallError> {
         self.scope.record("kube", if result.is_ok() { "ok" } else { "error" });
-        result.map_err(|e| HostCallError::Failed(wit_error(e)))
+        result.map_err(|e| HostCallError::Failed(e.into()))
     }
 
     /// Parses apply input and checks its size; returns the object and its identity.
@@ -321,25 +321,17 @@ fn source(s: kube::ReadSource) -> ReadSource {
     }
 }
 
-fn object_ref(r: types::ObjectRef) -> ObjectRef {
-    ObjectRef {
-        cluster: r.cluster,
-        api_version: r.api_version,
-        kind: r.kind,
-        namespace: r.namespace,
-        name: r.name,
-    }
-}
-
-/// Maps a backend failure onto the WIT error the plugin sees.
-fn wit_error(e: KubeError) -> types::Error {
-    match e {
-        KubeError::NotFound(m) => types::Error::NotFound(m),
-        KubeError::Conflict(m) => types::Error::Conflict(m),
-        KubeError::Invalid(m) => types::Error::Invalid(m),
-        KubeError::Refused(m) => types::Error::Forbidden(format!("the API server refused the host: {m}")),
-        KubeError::Unavailable(m) => types::Error::Unavailable(m),
-        KubeError::Internal(m) => types::Error::Internal(m),
+/// A backend failure as the WIT error the plugin sees.
+impl From<KubeError> for types::Error {
+    fn from(e: KubeError) -> Self {
+        match e {
+            KubeError::NotFound(m) => types::Error::NotFound(m),
+            KubeError::Conflict(m) => types::Error::Conflict(m),
+            KubeError::Invalid(m) => types::Error::Invalid(m),
+            KubeError::Refused(m) => types::Error::Forbidden(format!("the API server refused the host: {m}")),
+            KubeError::Unavailable(m) => types::Error::Unavailable(m),
+            KubeError::Internal(m) => types::Error::Internal(m),
+        }
     }
 }
 
@@ -355,7 +347,7 @@ impl kube::Host for KubeHost<'_> {
         target: types::ObjectRef,
         from: kube::ReadSource,
     ) -> Result<String, HostCallError> {
-        let target = object_ref(target);
+        let target = ObjectRef::from(target);
         let mut begun =
             self.scope.begin(|| vec![("target", recorded_ref(&target)), ("from", recorded_source(from))]);
         let span = call_span!("get", KubeVerb::Get);
@@ -450,7 +442,7 @@ impl kube::Host for KubeHost<'_> {
     }
 
     async fn delete(&mut self, target: types::ObjectRef) -> Result<(), HostCallError> {
-        let target = object_ref(target);
+        let target = ObjectRef::from(target);
         let mut begun = self.scope.begin(|| vec![("target", recorded_ref(&target))]);
         let span = call_span!("delete", KubeVerb::Delete);
         span.record("target", display(&target));
