@@ -21,6 +21,9 @@
 //! Run: `cargo bench -p wasmvisor-host --bench engine`. `ENGINE_BENCH_SIZES`
 //! (default `1000,10000`) picks the object counts, e.g. `1000` to skip 10k.
 
+#[path = "common/memory.rs"]
+mod memory;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -222,7 +225,7 @@ async fn run(path: &str, objects: usize) -> anyhow::Result<Figures> {
     let label = format!("{path} {objects}");
     anyhow::ensure!(wait(&label, &engine, &mut converged, 1).await, "the warm-up Widget never converged");
     let (ok_before, failed_before) = engine.reconciles();
-    let rss_before_kib = proc_status("VmRSS:");
+    let rss_before_kib = memory::kib("VmRSS:");
 
     let started = Instant::now();
     futures::stream::iter(0..objects)
@@ -239,7 +242,7 @@ async fn run(path: &str, objects: usize) -> anyhow::Result<Figures> {
     let reconciles_converged = engine.reconciles().0 - ok_before;
     let idle_s = idle(&engine).await.map(|at| at.duration_since(started).as_secs_f64());
     let (ok, failed) = engine.reconciles();
-    let rss_after_kib = proc_status("VmRSS:");
+    let rss_after_kib = memory::kib("VmRSS:");
     let (cache_objects, cache_bytes) = engine.cache().await?;
     let figures = Figures {
         path: path.into(),
@@ -253,7 +256,7 @@ async fn run(path: &str, objects: usize) -> anyhow::Result<Figures> {
         failed: failed - failed_before,
         rss_before_kib,
         rss_after_kib,
-        rss_peak_kib: proc_status("VmHWM:"),
+        rss_peak_kib: memory::kib("VmHWM:"),
         cache_objects,
         cache_bytes,
     };
@@ -293,7 +296,7 @@ async fn wait(
             eprintln!(
                 "[{label}] {:.0} s: {now}/{target} converged, {ok} reconciles ({failed} failed), RSS {} MiB",
                 started.elapsed().as_secs_f64(),
-                proc_status("VmRSS:") / 1024
+                memory::kib("VmRSS:") / 1024
             );
         }
         // A timeout only wakes the loop for the stall check and progress.
@@ -539,15 +542,6 @@ async fn install_widget_crd(client: &kube::Client) -> anyhow::Result<()> {
 }
 
 /// A `kB` field of /proc/self/status, in KiB.
-fn proc_status(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// The first three fields of /proc/loadavg.
 fn load() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

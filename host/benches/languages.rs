@@ -12,6 +12,9 @@
 //! toolchains from `bash .ci/toolchains`; builds the Python and JS
 //! components first).
 
+#[path = "common/memory.rs"]
+mod memory;
+
 #[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../tests/languages/guests.rs"]
 mod guests;
@@ -162,15 +165,6 @@ fn gated_kube() -> Arc<GatedKube> {
     })
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -226,7 +220,7 @@ async fn measure(case: &Case) -> Row {
     let reconcile = samples[samples.len() / 2];
 
     // Memory: IN_FLIGHT reconciles held inside their first host call.
-    let before = rss_kib();
+    let before = memory::kib("VmRSS:");
     kube.gated.store(true, Ordering::SeqCst);
     kube.arrived.store(0, Ordering::SeqCst);
     let calls: Vec<_> = (0..IN_FLIGHT)
@@ -242,7 +236,7 @@ async fn measure(case: &Case) -> Row {
         assert!(Instant::now() < deadline, "{}: the reconciles never reached the gate", case.name);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let during = rss_kib();
+    let during = memory::kib("VmRSS:");
     kube.gated.store(false, Ordering::SeqCst);
     kube.gate.add_permits(IN_FLIGHT * 8);
     for call in calls {

@@ -14,6 +14,9 @@
 //! `-- --calls N` sets the calls per batch (default 2000); a small N makes
 //! the run short enough for a profiler (`valgrind --tool=callgrind`).
 
+#[path = "common/memory.rs"]
+mod memory;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -153,15 +156,6 @@ where
     samples[samples.len() / 2]
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_nanos() as f64 / 1000.0)
 }
@@ -293,7 +287,7 @@ async fn run() {
     let cache = tempfile::tempdir().unwrap();
     let rss_runtime = runtime(true, cache.path(), &many);
     let manifest = section::extract(BENCH.bytes).unwrap().to_owned();
-    let before = rss_kib();
+    let before = memory::kib("VmRSS:");
     let mut after_one = 0;
     for (i, name) in many.iter().enumerate() {
         let bytes =
@@ -304,10 +298,10 @@ async fn run() {
         let req = request(&big);
         rss_runtime.call(name, Export::Reconcile, &req).await.unwrap();
         if i == 0 {
-            after_one = rss_kib();
+            after_one = memory::kib("VmRSS:");
         }
     }
-    let after_twenty = rss_kib();
+    let after_twenty = memory::kib("VmRSS:");
     println!("\nresident memory (VmRSS, after one reconcile each)\n");
     println!("| plugins loaded | RSS | growth over runtime alone |");
     println!("| --- | --- | --- |");

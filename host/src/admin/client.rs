@@ -120,7 +120,10 @@ impl AdminEndpoint {
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let unreachable = |error: String| ClientError::Unreachable { url: url.into(), error };
         let exchange = async {
-            let response = client.request(request).await.map_err(|e| unreachable(error_chain(&e)))?;
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| unreachable(format!("{:#}", anyhow::Error::from(e))))?;
             let status = response.status();
             let body =
                 response.into_body().collect().await.map_err(|e| unreachable(e.to_string()))?.to_bytes();
@@ -146,15 +149,4 @@ impl AdminEndpoint {
             body: format!("not the expected answer ({e}): {}", text.trim()),
         })
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -4,19 +4,17 @@
 //! never quoting what it holds.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Api;
 use serde_json::json;
-use wasmvisor_apiserver::{ApiServer, Config};
 use wasmvisor_host::capability::endpoint::{
     ConnectError, CredentialsSource, EndpointConfig, connect_nsx, connect_vcenter,
 };
-use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
 use wasmvisor_host::manifest::Method;
 
+use crate::embedded;
 use crate::harness::{Sims, direct};
 
 const NAMESPACE: &str = "wasmvisor-system";
@@ -45,15 +43,7 @@ fn from_secret(config: &EndpointConfig, name: &str) -> EndpointConfig {
 async fn clients_read_their_credentials_from_a_secret() {
     let sims = Sims::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        ApiServer::start(Config::new(dir.path().join("apiserver")).listen("127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
-    let config = ClusterConfig {
-        source: ClusterSource::Kubeconfig { kubeconfig: server.kubeconfig_path().to_owned(), context: None },
-    };
-    let clusters = Arc::new(Clusters::connect(&[("default".to_owned(), config)]).await.unwrap());
-    let client = clusters.client("default").unwrap().clone();
+    let (server, _clusters, client) = embedded::start(dir.path()).await;
     let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).unwrap();
     Api::<Namespace>::all(client.clone()).create(&Default::default(), &namespace).await.unwrap();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);

@@ -2,6 +2,9 @@
 //! them, against the real simulators over HTTPS (one test binary, a module
 //! per guarantee).
 
+#[path = "../common/embedded.rs"]
+mod embedded;
+
 mod harness;
 
 mod chain_boundaries;

@@ -1,6 +1,9 @@
 //! The controller engine against the embedded API server over HTTPS, with
 //! real plugin components: one test binary, a module per guarantee.
 
+#[path = "../common/eventually.rs"]
+mod eventually;
+
 mod cache;
 mod clusters;
 mod failures;

@@ -1,9 +1,6 @@
 //! An API server and a host in a temporary directory, kube-rs clients, and
 //! polling with deadlines.
 
-use std::future::Future;
-use std::time::Duration;
-
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
@@ -17,8 +14,7 @@ use wasmvisor_host::manifest::Manifest;
 use wasmvisor_host::metrics::ReconcileLabels;
 use wasmvisor_plugins::Bundled;
 
-/// Generous: the machine is shared and the first start compiles components.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) use crate::eventually::eventually;
 
 pub(crate) struct Env {
     dir: tempfile::TempDir,
@@ -170,23 +166,6 @@ pub(crate) async fn ensure_namespace(client: &kube::Client, name: &str) {
     if namespaces.get_opt(name).await.unwrap().is_none() {
         let ns = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
         namespaces.create(&PostParams::default(), &ns).await.unwrap();
-    }
-}
-
-/// Polls `check` every 25 ms until it returns `Some`; panics naming `what`
-/// after [`DEADLINE`].
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

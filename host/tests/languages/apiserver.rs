@@ -8,32 +8,15 @@
 //! two CRDs of group `apps.wasmvisor.dev`, and its embedded manifest and
 //! grant are renamed to match; its code is the same component.
 
-use std::sync::Arc;
-
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
-use wasmvisor_apiserver::{ApiServer, Config, Running};
-use wasmvisor_host::cluster::{ClusterConfig, ClusterSource, Clusters};
 use wasmvisor_host::manifest::section;
 use wasmvisor_host::{Export, ObjectRef, Outcome, Request};
 
-use crate::guests;
 use crate::harness::{GRANTS, install, runtime};
-
-/// The embedded API server and a kube-rs backend on it.
-async fn start(dir: &std::path::Path) -> (Running, Arc<Clusters>, kube::Client) {
-    let server = ApiServer::start(Config::new(dir.join("apiserver")).listen("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let config = ClusterConfig {
-        source: ClusterSource::Kubeconfig { kubeconfig: server.kubeconfig_path().to_owned(), context: None },
-    };
-    let clusters = Arc::new(Clusters::connect(&[("default".to_owned(), config)]).await.unwrap());
-    let client = clusters.client("default").unwrap().clone();
-    (server, clusters, client)
-}
+use crate::{embedded, guests};
 
 async fn create<K>(api: &Api<K>, value: Value) -> K
 where
@@ -49,7 +32,7 @@ fn request(object: &Value) -> Request {
 #[tokio::test]
 async fn js_plugin_reconciles_against_the_embedded_api_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, clusters, client) = start(dir.path()).await;
+    let (server, clusters, client) = embedded::start(dir.path()).await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     create(&namespaces, json!({"metadata": {"name": "wasmvisor-system"}})).await;
     let team = create(
@@ -111,7 +94,7 @@ fn crd(plural: &str, kind: &str) -> Value {
 #[tokio::test]
 async fn python_plugin_reconciles_against_the_embedded_api_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, clusters, client) = start(dir.path()).await;
+    let (server, clusters, client) = embedded::start(dir.path()).await;
     let crds: Api<DynamicObject> = Api::all_with(
         client.clone(),
         &ApiResource::from_gvk(&GroupVersionKind::gvk(

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmvisor_host::capability::kube::{KubeBackend, MemoryKube};
@@ -131,14 +130,4 @@ pub(crate) fn failure(result: Result<Report, CallError>) -> wasmvisor_host::Reco
     }
 }
 
-/// Polls `probe` until it returns something, for at most 60 s.
-pub(crate) async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub(crate) use crate::eventually::eventually;

@@ -7,6 +7,12 @@
 //! and `plugins/js/` with the toolchains `.ci/toolchains` installs; a
 //! missing toolchain fails the tests with the command that installs it.
 
+#[path = "../common/embedded.rs"]
+mod embedded;
+
+#[path = "../common/eventually.rs"]
+mod eventually;
+
 #[allow(dead_code, unreachable_pub)]
 mod guests;
 mod harness;

@@ -38,7 +38,7 @@ async fn reloads(guest: &Guest, object: Value) {
     let dir = Arc::new(PluginDir::open(plugins.path()).unwrap());
     let _watch = dir.clone().watch(host.runtime.clone(), Duration::from_secs(60)).unwrap();
     let version = |host: &Host| host.runtime.plugin(name).map(|p| p.manifest.version.clone());
-    eventually("v0.1.0 to load", || version(&host).filter(|v| v == "0.1.0")).await;
+    eventually("v0.1.0 to load", || async { version(&host).filter(|v| v == "0.1.0") }).await;
     let serve = |host: Arc<Host>, object: Value| async move {
         let result: Result<Report, CallError> = host.call(name, Export::Reconcile, object).await;
         result.unwrap_or_else(|e| panic!("{name}: {e}")).plugin
@@ -46,12 +46,12 @@ async fn reloads(guest: &Guest, object: Value) {
     assert_eq!(serve(host.clone(), object.clone()).await, format!("{name}@0.1.0"));
 
     write_atomically(plugins.path(), &file, &relabelled(guest, "0.2.0"));
-    eventually("v0.2.0 to be installed", || version(&host).filter(|v| v == "0.2.0")).await;
+    eventually("v0.2.0 to be installed", || async { version(&host).filter(|v| v == "0.2.0") }).await;
     assert_eq!(serve(host.clone(), object.clone()).await, format!("{name}@0.2.0"));
 
     // A truncated upload is refused; 0.2.0 keeps serving.
     write_atomically(plugins.path(), &file, &guest.bytes[..guest.bytes.len() / 2]);
-    let error = eventually("the broken version to be refused", || {
+    let error = eventually("the broken version to be refused", || async {
         dir.states().get(&file).and_then(|s| s.error.clone())
     })
     .await;

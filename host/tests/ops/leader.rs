@@ -6,7 +6,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use tokio::time::Instant;
 use wasmvisor_host::leader::{Leader, LeaderConfig};
 
-use crate::support::{TestServer, eventually};
+use crate::eventually::{eventually, within};
+use crate::support::TestServer;
 
 const LEASE: Duration = Duration::from_secs(2);
 
@@ -28,10 +29,7 @@ async fn holder(client: &kube::Client) -> Option<String> {
 async fn elect(client: &kube::Client) -> ((Leader, &'static str), (Leader, &'static str)) {
     let a = Leader::start(client.clone(), config("a")).unwrap();
     let b = Leader::start(client.clone(), config("b")).unwrap();
-    eventually("a leader", Duration::from_secs(10), || async {
-        (a.is_leader() || b.is_leader()).then_some(())
-    })
-    .await;
+    eventually("a leader", || async { (a.is_leader() || b.is_leader()).then_some(()) }).await;
     // For a while longer (several renewals), never both, never none.
     let until = Instant::now() + Duration::from_secs(1);
     let mut tick = tokio::time::interval(Duration::from_millis(25));
@@ -52,7 +50,7 @@ async fn two_electors_one_leader_and_the_standby_takes_over_a_dead_leader() {
     // The leader stops renewing without releasing, as if killed.
     drop(leader);
     let killed = Instant::now();
-    eventually("the standby to lead", LEASE * 3, || async { standby.is_leader().then_some(()) }).await;
+    within("the standby to lead", LEASE * 3, || async { standby.is_leader().then_some(()) }).await;
     let took = killed.elapsed();
     // Takeover waits for the lease to expire (from the last renewal the
     // standby saw), plus at most one retry period.
@@ -83,7 +81,7 @@ async fn a_leader_that_loses_the_api_server_steps_down() {
     let server = TestServer::start().await;
     let client = server.client().await;
     let leader = Leader::start(client.clone(), config("solo")).unwrap();
-    eventually("leadership", Duration::from_secs(10), || async { leader.is_leader().then_some(()) }).await;
+    eventually("leadership", || async { leader.is_leader().then_some(()) }).await;
     let mut watch = leader.watch();
     server.running.shutdown().await.unwrap();
     // It must stop believing it leads before anyone else could take over.

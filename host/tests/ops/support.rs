@@ -1,8 +1,5 @@
 //! Shared helpers: an API server in a temporary directory, polling with deadlines.
 
-use std::future::Future;
-use std::time::Duration;
-
 use wasmvisor_apiserver::{ApiServer, Config, Running};
 
 pub(crate) struct TestServer {
@@ -28,21 +25,5 @@ impl TestServer {
                 .await
                 .unwrap();
         kube::Client::try_from(config).unwrap()
-    }
-}
-
-/// Polls `check` every 20 ms until it returns `Some`; panics after `deadline`.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

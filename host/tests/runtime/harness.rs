@@ -1,7 +1,6 @@
 //! A runtime over an in-memory kube backend, with the chaos plugin granted.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmvisor_host::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
@@ -118,14 +117,4 @@ pub(crate) fn failure(result: Result<Report, CallError>) -> wasmvisor_host::Reco
     }
 }
 
-/// Polls `probe` until it gives a value; fails after 30 s naming `what`.
-pub(crate) async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub(crate) use crate::eventually::eventually;

@@ -1,6 +1,9 @@
 //! Runtime-core guarantees, each proven against real components built from
 //! `plugins/` (one test binary, a module per guarantee).
 
+#[path = "../common/eventually.rs"]
+mod eventually;
+
 mod harness;
 
 mod cache;

@@ -183,8 +183,10 @@ async fn a_moved_tag_is_hot_reloaded_on_refresh_and_a_broken_version_refused() {
 
     let (_, v2) = push(host_name, "moving/chaos:stable", chaos("2.0.0", "32MiB")).await;
     // The source records what it serves once the new version is installed.
-    eventually("the refresh to serve 2.0.0", || state(&sources).serving.filter(|(_, digest)| *digest == v2))
-        .await;
+    eventually("the refresh to serve 2.0.0", || async {
+        state(&sources).serving.filter(|(_, digest)| *digest == v2)
+    })
+    .await;
     assert_eq!(version(&host).as_deref(), Some("2.0.0"));
     host.assert_still_serving_as("chaos@2.0.0").await;
 

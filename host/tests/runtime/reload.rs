@@ -42,17 +42,17 @@ async fn reload_swaps_atomically_and_refuses_broken_versions() {
     write_atomically(plugins.path(), "chaos.wasm", &chaos_version("1.0.0"));
     let dir = Arc::new(PluginDir::open(plugins.path()).unwrap());
     let _watch = dir.clone().watch(host.runtime.clone(), Duration::from_secs(60)).unwrap();
-    eventually("v1 to load", || version(&host.runtime).filter(|v| v == "1.0.0")).await;
+    eventually("v1 to load", || async { version(&host.runtime).filter(|v| v == "1.0.0") }).await;
 
     // A reconcile that stays in flight until the test releases it.
     let in_flight = {
         let host = host.clone();
         tokio::spawn(async move { host.chaos("slow", json!({"mode": "wait-for", "release": "go"})).await })
     };
-    eventually("the slow reconcile to start", || host.config_map("slow")).await;
+    eventually("the slow reconcile to start", || async { host.config_map("slow") }).await;
 
     write_atomically(plugins.path(), "chaos.wasm", &chaos_version("2.0.0"));
-    eventually("v2 to be installed", || version(&host.runtime).filter(|v| v == "2.0.0")).await;
+    eventually("v2 to be installed", || async { version(&host.runtime).filter(|v| v == "2.0.0") }).await;
     assert!(!in_flight.is_finished(), "the old call is still running while v2 serves");
 
     let next = host.chaos("after", json!({"mode": "ok"})).await.unwrap();
@@ -64,7 +64,7 @@ async fn reload_swaps_atomically_and_refuses_broken_versions() {
 
     // A broken new version is refused; v2 keeps serving.
     write_atomically(plugins.path(), "chaos.wasm", b"\0asm broken upload");
-    let state: FileState = eventually("the broken version to be refused", || {
+    let state: FileState = eventually("the broken version to be refused", || async {
         dir.states().get("chaos.wasm").filter(|s| s.error.is_some()).cloned()
     })
     .await;
@@ -76,7 +76,8 @@ async fn reload_swaps_atomically_and_refuses_broken_versions() {
 
     // Removing the file stops the plugin getting work.
     std::fs::remove_file(plugins.path().join("chaos.wasm")).unwrap();
-    eventually("the plugin to be removed", || host.runtime.plugin("chaos").is_none().then_some(())).await;
+    eventually("the plugin to be removed", || async { host.runtime.plugin("chaos").is_none().then_some(()) })
+        .await;
     assert!(matches!(host.chaos("gone", json!({"mode": "ok"})).await, Err(CallError::NoSuchPlugin(_))));
 }
 

@@ -67,7 +67,7 @@ async fn record() -> (tempfile::TempDir, Vec<Record>) {
     }
     drop(runtime);
     let path = data.path().join(STORE_FILE);
-    eventually("the recorder to store every reconcile", || {
+    eventually("the recorder to store every reconcile", || async {
         Reader::open(&path).ok()?.count().ok().filter(|n| *n == RECORDED as u64)
     })
     .await;

@@ -153,39 +153,30 @@ fn addon(name: &str, type_: &str) -> AddonStatus {
 
 /// Calico is provisioned when there are nodes and each holds its block.
 fn cni_state(nodes: &[Node]) -> Result<(), String> {
-    let waiting: Vec<&str> = nodes
-        .iter()
-        .filter(|n| {
-            n.spec.pod_cidr.is_none() || !n.metadata.annotations.contains_key(calico::IPIP_TUNNEL_ADDRESS)
-        })
-        .map(|n| n.metadata.name.as_str())
-        .collect();
-    if nodes.is_empty() {
-        Err("no node has joined yet".into())
-    } else if waiting.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("no pod address block yet on {}", waiting.join(", ")))
-    }
+    every_node(nodes, "no pod address block yet on", |n| {
+        n.spec.pod_cidr.is_none() || !n.metadata.annotations.contains_key(calico::IPIP_TUNNEL_ADDRESS)
+    })
 }
 
 /// The cloud provider is provisioned when each node carries its provider ID
 /// and none is still marked uninitialized.
 fn cpi_state(nodes: &[Node]) -> Result<(), String> {
-    let waiting: Vec<&str> = nodes
-        .iter()
-        .filter(|n| {
-            names::bios_uuid_from_provider_id(n.spec.provider_id.as_deref().unwrap_or_default()).is_none()
-                || n.spec.taints.iter().any(|t| t.key == UNINITIALIZED_TAINT)
-        })
-        .map(|n| n.metadata.name.as_str())
-        .collect();
+    every_node(nodes, "not initialized by the cloud provider:", |n| {
+        names::bios_uuid_from_provider_id(n.spec.provider_id.as_deref().unwrap_or_default()).is_none()
+            || n.spec.taints.iter().any(|t| t.key == UNINITIALIZED_TAINT)
+    })
+}
+
+/// Done once some node has joined and none is `waiting`; else what is
+/// missing, `missing` followed by the names of the nodes still waiting.
+fn every_node(nodes: &[Node], missing: &str, waiting: impl Fn(&Node) -> bool) -> Result<(), String> {
+    let waiting: Vec<&str> = nodes.iter().filter(|n| waiting(n)).map(|n| n.metadata.name.as_str()).collect();
     if nodes.is_empty() {
         Err("no node has joined yet".into())
     } else if waiting.is_empty() {
         Ok(())
     } else {
-        Err(format!("not initialized by the cloud provider: {}", waiting.join(", ")))
+        Err(format!("{missing} {}", waiting.join(", ")))
     }
 }
 

@@ -147,7 +147,8 @@ async fn run(
         match start(&current, &store).await {
             Ok(started) => break started,
             Err(error) => {
-                tracing::warn!(cluster = %key, error = %chain(&error), "guest API server not started; retrying");
+                let error = anyhow::Error::from(error);
+                tracing::warn!(cluster = %key, error = format!("{error:#}"), "guest API server not started; retrying");
             }
         }
         tokio::select! {
@@ -173,9 +174,11 @@ async fn run(
         if let Err(error) = nodes.sync(&key, &guest, &current.nodes).await {
             failed = failed.or(Some(error));
         }
-        match &failed {
+        let retry = failed.is_some();
+        match failed {
             Some(error) => {
-                tracing::warn!(cluster = %key, error = %chain(error), "guest not in step; retrying")
+                let error = anyhow::Error::from(error);
+                tracing::warn!(cluster = %key, error = format!("{error:#}"), "guest not in step; retrying")
             }
             None => backoff.reset(),
         }
@@ -183,7 +186,7 @@ async fn run(
         tokio::select! {
             ending = &mut stop => break ending.unwrap_or(Ending::Keep),
             changed = plan.changed() => if changed.is_err() { break Ending::Keep },
-            () = tokio::time::sleep(wait), if failed.is_some() => {}
+            () = tokio::time::sleep(wait), if retry => {}
         }
     };
     agent.stop().await;
@@ -309,16 +312,4 @@ async fn finish(key: &ClusterKey, server: Option<Running>, store: &std::path::Pa
             }
         }
     }
-}
-
-/// An error and its sources, `a: b: c`, for one log line.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

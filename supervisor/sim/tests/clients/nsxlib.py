@@ -8,50 +8,16 @@ version); only the manager, the credentials and the CA are given. Each
 step prints what it did; the first failure exits 1 naming the step.
 """
 
-import os
-import sys
-import time
-import traceback
-
 from vmware_nsxlib.v3 import cluster
 from vmware_nsxlib.v3 import config
 from vmware_nsxlib.v3 import exceptions as nsx_exc
 from vmware_nsxlib.v3 import policy
 from vmware_nsxlib.v3.policy import lb_defs
 
-
-def arg(index, env):
-    if len(sys.argv) > index:
-        return sys.argv[index]
-    value = os.environ.get(env)
-    if not value:
-        sys.exit(f"nsxlib.py: missing argument {index} (or ${env})")
-    return value
+from steps import args, check, expect_error, run, step
 
 
-URL, USER, PASSWORD, CA = (arg(1, "NSX_URL"), arg(2, "NSX_USER"), arg(3, "NSX_PASSWORD"),
-                           arg(4, "NSX_CA"))
-STEP = ["start"]
-START = time.monotonic()
-
-
-def step(name):
-    STEP[0] = name
-    print(f"-- {time.monotonic() - START:6.2f}s {name}", flush=True)
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
-def expect_error(cls, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except cls as e:
-        print(f"   refused as expected: {type(e).__name__}: {e}", flush=True)
-        return e
-    raise AssertionError(f"expected {cls.__name__}, the call succeeded")
+URL, USER, PASSWORD, CA = args("nsxlib.py", "NSX_URL", "NSX_USER", "NSX_PASSWORD", "NSX_CA")
 
 
 def main():
@@ -186,13 +152,7 @@ def main():
                              ("virtual server", lib.load_balancer.virtual_server.get,
                               ("vs-nsxlib",))]:
         expect_error(nsx_exc.ResourceNotFound, call, *args)
-    print("nsxlib: all steps passed", flush=True)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:
-        traceback.print_exc()
-        print(f"nsxlib: FAILED at step: {STEP[0]}", flush=True)
-        sys.exit(1)
+    run("nsxlib", main)

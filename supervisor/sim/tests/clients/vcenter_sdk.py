@@ -7,10 +7,7 @@ The SDK speaks vAPI JSON-RPC on POST /api (create_vsphere_client). Each step pri
 it did; the first failure exits 1 naming the step.
 """
 
-import os
-import sys
 import time
-import traceback
 from urllib.parse import urlparse
 
 import requests
@@ -21,40 +18,16 @@ from com.vmware.vcenter_client import VM, Folder, Network
 from com.vmware.vcenter.vm_client import Power
 from vmware.vapi.vsphere.client import create_vsphere_client
 
-
-def arg(index, env):
-    if len(sys.argv) > index:
-        return sys.argv[index]
-    value = os.environ.get(env)
-    if not value:
-        sys.exit(f"vcenter_sdk.py: missing argument {index} (or ${env})")
-    return value
+import steps
+from steps import args, check, run, step
 
 
-URL, USER, PASSWORD, CA = (arg(1, "VCENTER_URL"), arg(2, "VCENTER_USER"),
-                           arg(3, "VCENTER_PASSWORD"), arg(4, "VCENTER_CA"))
-STEP = ["start"]
-START = time.monotonic()
-
-
-def step(name):
-    STEP[0] = name
-    print(f"-- {time.monotonic() - START:6.2f}s {name}", flush=True)
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
+URL, USER, PASSWORD, CA = args("vcenter_sdk.py", "VCENTER_URL", "VCENTER_USER", "VCENTER_PASSWORD",
+                                "VCENTER_CA")
 
 
 def expect_error(cls, call, *args):
-    try:
-        call(*args)
-    except cls as e:
-        print(f"   refused as expected: {type(e).__name__}: {e.messages[0].default_message}",
-              flush=True)
-        return e
-    raise AssertionError(f"expected {cls.__name__}, the call succeeded")
+    return steps.expect_error(cls, call, *args, describe=lambda e: e.messages[0].default_message)
 
 
 def eventually(what, probe, deadline=10.0):
@@ -150,13 +123,7 @@ def main():
     step("logout")
     client.session_svc.delete()
     expect_error(Unauthenticated, client.vcenter.VM.list)
-    print("vcenter_sdk: all steps passed", flush=True)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:
-        traceback.print_exc()
-        print(f"vcenter_sdk: FAILED at step: {STEP[0]}", flush=True)
-        sys.exit(1)
+    run("vcenter_sdk", main)
