@@ -63,8 +63,9 @@ async fn service_account_kubeconfig(
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_generated_service_account_is_enough_for_every_engine_path() {
+/// An API server with the host's and the apps' namespaces, and the admin
+/// config of a host in its directory (returned) running the widget plugin.
+async fn widget_host() -> (Env, std::path::PathBuf, wasmvisor_host::config::HostConfig) {
     let env = Env::start_api_only().await;
     ensure_namespace(&env.client, NAMESPACE).await;
     ensure_namespace(&env.client, "apps").await;
@@ -72,6 +73,12 @@ async fn the_generated_service_account_is_enough_for_every_engine_path() {
     std::fs::create_dir_all(dir.join("plugins")).unwrap();
     std::fs::write(dir.join("plugins").join(WIDGET.file), WIDGET.bytes).unwrap();
     let admin_config = host_config(&dir, env.kubeconfig(), &[WIDGET]);
+    (env, dir, admin_config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_service_account_is_enough_for_every_engine_path() {
+    let (env, dir, admin_config) = widget_host().await;
     let kubeconfig = service_account_kubeconfig(&env, &admin_config, None).await;
     // With leader election too: the Lease is part of what the RBAC grants.
     let mut config = host_config(&dir, &kubeconfig, &[WIDGET]);
@@ -134,13 +141,7 @@ async fn the_generated_service_account_is_enough_for_every_engine_path() {
 /// object's Event: the generated RBAC is the least that works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_removed_from_the_generated_role_fails_naming_it() {
-    let env = Env::start_api_only().await;
-    ensure_namespace(&env.client, NAMESPACE).await;
-    ensure_namespace(&env.client, "apps").await;
-    let dir = env.dir().join("host");
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::write(dir.join("plugins").join(WIDGET.file), WIDGET.bytes).unwrap();
-    let admin_config = host_config(&dir, env.kubeconfig(), &[WIDGET]);
+    let (env, dir, admin_config) = widget_host().await;
     let kubeconfig = service_account_kubeconfig(&env, &admin_config, Some("configmaps")).await;
     let host = Host::start(host_config(&dir, &kubeconfig, &[WIDGET])).await.unwrap();
     let widgets = env.widgets("apps");

@@ -14,7 +14,7 @@ use wasmvisor_host::recorder::{STORE_FILE, audit, render};
 use wasmvisor_plugins::Bundled;
 use wasmvisor_plugins::testing::{PROBE, WIDGET};
 
-use crate::support::{Env, create_widget, ensure_namespace, eventually, patch_spec};
+use crate::support::{Env, RELATED_SECRETS, create_widget, ensure_namespace, eventually, patch_spec};
 
 fn leak(bytes: Vec<u8>) -> Bundled {
     Bundled { file: "plugin.wasm", bytes: Box::leak(bytes.into_boxed_slice()) }
@@ -28,14 +28,8 @@ fn widget_with_owned_and_related() -> Bundled {
 [[owns]]
 api-version = "v1"
 kind = "ConfigMap"
-
-[[related]]
-api-version = "v1"
-kind = "Secret"
-reconciles = { api-version = "test.wasmvisor.dev/v1", kind = "Widget" }
-by = { name-field = 'metadata.labels["test.wasmvisor.dev/for"]' }
 "#;
-    leak(section::embed(WIDGET.bytes, &format!("{manifest}{extra}")).unwrap())
+    leak(section::embed(WIDGET.bytes, &format!("{manifest}{extra}{RELATED_SECRETS}")).unwrap())
 }
 
 /// The probe plugin, watching only ConfigMaps labelled `probe=in` (not

@@ -9,7 +9,7 @@ use wasmvisor_host::manifest::section;
 use wasmvisor_plugins::Bundled;
 use wasmvisor_plugins::testing::WIDGET;
 
-use crate::support::{Env, create_widget, eventually};
+use crate::support::{Env, RELATED_SECRETS, create_widget, eventually};
 
 /// The widget plugin, re-queued by Secrets whose label names a Widget. Its
 /// own status and finalizer writes do not re-queue it (only a new
@@ -20,14 +20,7 @@ fn widget_with_related_secrets() -> Bundled {
         "kind = \"Widget\"\ngeneration-changed-only = true\n",
         1,
     );
-    let related = r#"
-[[related]]
-api-version = "v1"
-kind = "Secret"
-reconciles = { api-version = "test.wasmvisor.dev/v1", kind = "Widget" }
-by = { name-field = 'metadata.labels["test.wasmvisor.dev/for"]' }
-"#;
-    let bytes = section::embed(WIDGET.bytes, &format!("{manifest}{related}")).unwrap();
+    let bytes = section::embed(WIDGET.bytes, &format!("{manifest}{RELATED_SECRETS}")).unwrap();
     Bundled { file: "widget.wasm", bytes: Box::leak(bytes.into_boxed_slice()) }
 }
 

@@ -16,6 +16,16 @@ use wasmvisor_plugins::Bundled;
 
 pub(crate) use crate::eventually::eventually;
 
+/// A `[[related]]` entry for the widget plugin: a Secret re-queues the
+/// Widget its `test.wasmvisor.dev/for` label names.
+pub(crate) const RELATED_SECRETS: &str = r#"
+[[related]]
+api-version = "v1"
+kind = "Secret"
+reconciles = { api-version = "test.wasmvisor.dev/v1", kind = "Widget" }
+by = { name-field = 'metadata.labels["test.wasmvisor.dev/for"]' }
+"#;
+
 pub(crate) struct Env {
     dir: tempfile::TempDir,
     api: Running,
