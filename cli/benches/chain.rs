@@ -7,7 +7,9 @@
 //! guest Service has its EXTERNAL-IP, time from the delete until nothing is
 //! left in the API server and either simulator, the peak RSS of `up` (API
 //! server, simulators, guest API servers and host in one process), and
-//! reconciles and host calls per plugin per cluster. After each run it
+//! reconciles and host calls per plugin per cluster, and what failed over
+//! the run (host calls by capability and error kind, reconciles by plugin
+//! and result). After each run it
 //! replays each chain plugin on its own recordings of the run
 //! (`wasmvisor replay`) and prints how many were the same and the replay's
 //! reconciles per second (compiling the component not counted).
@@ -48,6 +50,9 @@ struct Figures {
     peak_rss_mib: u64,
     reconciles: Vec<(String, u64)>,
     host_calls: Vec<(String, u64)>,
+    /// Over the whole run, failed host calls by capability and kind and
+    /// failed reconciles by plugin and result.
+    failures: Vec<(String, u64)>,
     /// Per chain plugin, `replay`'s summary line.
     replays: Vec<(String, String)>,
 }
@@ -138,6 +143,7 @@ fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figure
         peak_rss_mib: peak_rss_mib(supervisor.process.id()),
         reconciles,
         host_calls,
+        failures: supervisor.failures(),
         replays: replays(&supervisor),
     }
 }
@@ -192,6 +198,8 @@ fn main() {
     for f in &runs {
         println!("\n{}: reconciles per cluster: {}", f.label, per_cluster(&f.reconciles, clusters));
         println!("{}: host calls per cluster: {}", f.label, per_cluster(&f.host_calls, clusters));
+        let failures: Vec<String> = f.failures.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+        println!("{}: errors (whole run): {}", f.label, failures.join(", "));
         for (plugin, summary) in &f.replays {
             println!(
                 "{}: replay {plugin}: {}",

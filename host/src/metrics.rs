@@ -23,7 +23,8 @@ pub struct HostCallLabels {
     pub plugin: String,
     /// `kube`, `nsx`, `vcenter`.
     pub capability: &'static str,
-    /// `ok`, `error` or `denied`.
+    /// `ok`, `denied` (a capability check refused it), or the WIT kind of
+    /// the error the plugin got (`not-found`, `conflict`, `unavailable`, …).
     pub outcome: &'static str,
 }
 

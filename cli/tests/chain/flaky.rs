@@ -39,5 +39,5 @@ fn the_chain_converges_through_flaky_nsx_and_vcenter() {
     }
     withdraw(&supervisor, &guest, NS, &exposed);
     delete_and_wait_gone(&supervisor, &[(NS, NAME)]);
-    println!("host calls under faults: {:?}", supervisor.endpoint_outcomes());
+    println!("what failed under faults: {:?}", supervisor.failures());
 }

@@ -206,11 +206,19 @@ impl Supervisor {
         counters(&self.metrics(), "wasmvisor_host_calls_total{", &["plugin"])
     }
 
-    /// NSX and vCenter host calls so far by capability and outcome.
-    pub(crate) fn endpoint_outcomes(&self) -> Vec<(String, u64)> {
-        counters(&self.metrics(), "wasmvisor_host_calls_total{", &["capability", "outcome"])
+    /// What failed so far: host calls by capability and outcome (`denied`,
+    /// or the WIT kind of the error the plugin got), and failed reconciles
+    /// by plugin and result (`error`, `trap`).
+    pub(crate) fn failures(&self) -> Vec<(String, u64)> {
+        let metrics = self.metrics();
+        let calls = counters(&metrics, "wasmvisor_host_calls_total{", &["capability", "outcome"]);
+        let reconciles = counters(&metrics, "wasmvisor_reconcile_total{", &["plugin", "result"]);
+        calls
             .into_iter()
-            .filter(|(key, _)| key.starts_with("nsx") || key.starts_with("vcenter"))
+            .filter(|(key, _)| !key.ends_with("/ok"))
+            .chain(
+                reconciles.into_iter().filter(|(key, _)| key.ends_with("/error") || key.ends_with("/trap")),
+            )
             .collect()
     }
 }

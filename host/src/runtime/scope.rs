@@ -12,7 +12,9 @@ use crate::capability::error::{HostCallError, LimitExceeded};
 use crate::capability::log::rate::{Dropped, LogRate, LogRateLimits};
 use crate::metrics::{CapabilityLabels, HostCallLabels, Metrics};
 use crate::recorder::tape::{Begun, Raw, Tape, Taped};
+use crate::runtime::bindings::wasmvisor::plugin::types::Error as WitError;
 use crate::runtime::cpu_share::Turn;
+use crate::runtime::dispatch::ErrorKind;
 use crate::runtime::registry::Registry;
 use crate::runtime::stand_in::{Asked, StandIn};
 
@@ -164,7 +166,18 @@ impl CallScope {
         true
     }
 
-    /// Records a host call's outcome in the metrics.
+    /// Records a host call that reached its backend: `ok`, or the WIT
+    /// kind of its error (`not-found`, `unavailable`, …).
+    pub(crate) fn record_result<T>(&self, capability: &'static str, result: &Result<T, WitError>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(error) => ErrorKind::of(error).0.as_str(),
+        };
+        self.record(capability, outcome);
+    }
+
+    /// Records a host call's outcome in the metrics: `ok`, `denied`, or
+    /// the WIT kind of its error.
     pub(crate) fn record(&self, capability: &'static str, outcome: &'static str) {
         if self.stand_in.is_some() {
             return;

@@ -3,9 +3,16 @@
 
 use serde_json::json;
 use wasmvisor_host::Failure;
-use wasmvisor_host::metrics::CapabilityLabels;
+use wasmvisor_host::metrics::{CapabilityLabels, HostCallLabels};
 
+use crate::eventually::eventually;
 use crate::harness::{Host, failure};
+
+/// Host calls of the chaos plugin to `capability` that ended in `outcome`.
+fn calls(host: &Host, capability: &'static str, outcome: &'static str) -> u64 {
+    let labels = HostCallLabels { plugin: "chaos".into(), capability, outcome };
+    host.runtime.metrics().host_calls.get_or_create(&labels).get()
+}
 
 fn denied(host: &Host, capability: &'static str) -> u64 {
     let labels = CapabilityLabels { plugin: "chaos".into(), capability };
@@ -54,4 +61,34 @@ async fn granted_endpoint_call_goes_through() {
     let out = host.config_map("seg-nsx").unwrap();
     assert!(out["data"]["segment"].as_str().unwrap().contains("\"id\":\"s1\""));
     assert_eq!(denied(&host, "nsx"), 0);
+}
+
+#[tokio::test]
+async fn each_host_call_is_counted_with_its_outcome_or_its_error_kind() {
+    let host = std::sync::Arc::new(Host::new().with_chaos());
+    assert_forbidden(
+        &host,
+        "denied-kube",
+        r#"kube get v1/Secret "token" in cluster "default", namespace "chaos""#,
+    )
+    .await;
+    assert_eq!(calls(&host, "kube", "denied"), 1);
+
+    // The plugin reads ConfigMap `go` until it exists: not found, then found.
+    let waiting = {
+        let host = host.clone();
+        tokio::spawn(async move { host.chaos("waits", json!({"mode": "wait-for", "release": "go"})).await })
+    };
+    eventually("a get that finds nothing", || async {
+        (calls(&host, "kube", "not-found") > 0).then_some(())
+    })
+    .await;
+    let go =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "go", "namespace": "chaos"}});
+    host.kube.insert("default", go).unwrap();
+    waiting.await.unwrap().unwrap();
+    assert!(calls(&host, "kube", "ok") >= 1, "the get that found it is counted ok");
+
+    host.chaos("seg", json!({"mode": "nsx"})).await.unwrap();
+    assert_eq!(calls(&host, "nsx", "ok"), 1);
 }

@@ -127,10 +127,10 @@ impl EndpointHost<'_> {
             return answer.map(answered_response);
         }
         let Some(endpoint) = self.endpoint else {
-            self.scope.record(capability, "error");
-            return Err(HostCallError::Failed(types::Error::Unavailable(format!(
-                "this host has no {capability} endpoint configured"
-            ))));
+            let unconfigured =
+                Err(types::Error::Unavailable(format!("this host has no {capability} endpoint configured")));
+            self.scope.record_result(capability, &unconfigured);
+            return unconfigured.map_err(HostCallError::Failed);
         };
         let plugin = self.scope.manifest.name.clone();
         let identity = Identity { kind: self.kind, plugin: &plugin, endpoint };
@@ -140,25 +140,31 @@ impl EndpointHost<'_> {
                 return Err(self.deny(format!("{capability} {method} {path}: {reason}"), Some(&reason)));
             }
             Err(Refusal::Failed(e)) => {
-                self.scope.record(capability, "error");
-                return Err(HostCallError::Failed(wit_error(e)));
+                let failed = Err(wit_error(e));
+                self.scope.record_result(capability, &failed);
+                return failed.map_err(HostCallError::Failed);
             }
         };
         tracing::Span::current().record("allowed", true);
-        let body = identity::stamp(&plan, req.body).map_err(|reason| {
-            self.scope.record(capability, "error");
-            HostCallError::Failed(types::Error::Invalid(format!("{capability} {method} {path}: {reason}")))
-        })?;
+        let body = match identity::stamp(&plan, req.body) {
+            Ok(body) => body,
+            Err(reason) => {
+                let unstampable =
+                    Err(types::Error::Invalid(format!("{capability} {method} {path}: {reason}")));
+                self.scope.record_result(capability, &unstampable);
+                return unstampable.map_err(HostCallError::Failed);
+            }
+        };
         let mut result = endpoint.send(HttpRequest { method, path, body }).await;
         if let Ok(response) = &result
             && let Err(e) = identity.finish(&plan, response).await
         {
             result = Err(e);
         }
-        self.scope.record(capability, if result.is_ok() { "ok" } else { "error" });
-        result
-            .map(|r| types::HttpResponse { status: r.status, body: r.body })
-            .map_err(|e| HostCallError::Failed(wit_error(e)))
+        let result =
+            result.map(|r| types::HttpResponse { status: r.status, body: r.body }).map_err(wit_error);
+        self.scope.record_result(capability, &result);
+        result.map_err(HostCallError::Failed)
     }
 
     /// Counts and logs a refusal; `denied` is what the plugin is told.

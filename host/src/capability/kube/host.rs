@@ -80,8 +80,9 @@ impl KubeHost<'_> {
     }
 
     fn finish<T>(&self, result: Result<T, KubeError>) -> Result<T, HostCallError> {
-        self.scope.record("kube", if result.is_ok() { "ok" } else { "error" });
-        result.map_err(|e| HostCallError::Failed(e.into()))
+        let result = result.map_err(types::Error::from);
+        self.scope.record_result("kube", &result);
+        result.map_err(HostCallError::Failed)
     }
 
     /// Parses apply input and checks its size; returns the object and its identity.
