@@ -26,10 +26,9 @@ use kube::api::DynamicObject;
 use kube::discovery::Scope;
 use kube::runtime::reflector::{self, ObjectRef as StoreRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{broadcast, watch};
 use wasmvisor_manifest::KindRef;
-
-use prometheus_client::metrics::gauge::Gauge;
 
 use super::metrics::{CacheLabels, ControllerMetrics};
 use crate::capability::kube::KubeError;

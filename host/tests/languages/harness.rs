@@ -129,5 +129,3 @@ pub(crate) fn failure(result: Result<Report, CallError>) -> wasmvisor_host::Reco
         other => panic!("expected a failed call, got {other:?}"),
     }
 }
-
-pub(crate) use crate::eventually::eventually;

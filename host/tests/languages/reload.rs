@@ -10,8 +10,9 @@ use wasmvisor_host::manifest::section;
 use wasmvisor_host::runtime::reload::PluginDir;
 use wasmvisor_host::{CallError, Export, Report};
 
+use crate::eventually::{eventually, within};
 use crate::guests::{self, Guest};
-use crate::harness::{Host, eventually};
+use crate::harness::Host;
 
 /// `guest` re-labelled as `version`.
 fn relabelled(guest: &Guest, version: &str) -> Vec<u8> {
@@ -46,7 +47,12 @@ async fn reloads(guest: &Guest, object: Value) {
     assert_eq!(serve(host.clone(), object.clone()).await, format!("{name}@0.1.0"));
 
     write_atomically(plugins.path(), &file, &relabelled(guest, "0.2.0"));
-    eventually("v0.2.0 to be installed", || async { version(&host).filter(|v| v == "0.2.0") }).await;
+    // A new version compiles first: a Python or JS component takes its time
+    // in a debug build on a loaded machine.
+    within("v0.2.0 to be installed", Duration::from_secs(60), || async {
+        version(&host).filter(|v| v == "0.2.0")
+    })
+    .await;
     assert_eq!(serve(host.clone(), object.clone()).await, format!("{name}@0.2.0"));
 
     // A truncated upload is refused; 0.2.0 keeps serving.

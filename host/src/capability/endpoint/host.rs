@@ -127,10 +127,9 @@ impl EndpointHost<'_> {
             return answer.map(answered_response);
         }
         let Some(endpoint) = self.endpoint else {
-            let unconfigured =
-                Err(types::Error::Unavailable(format!("this host has no {capability} endpoint configured")));
-            self.scope.record_result(capability, &unconfigured);
-            return unconfigured.map_err(HostCallError::Failed);
+            return self.failed(types::Error::Unavailable(format!(
+                "this host has no {capability} endpoint configured"
+            )));
         };
         let plugin = self.scope.manifest.name.clone();
         let identity = Identity { kind: self.kind, plugin: &plugin, endpoint };
@@ -139,20 +138,13 @@ impl EndpointHost<'_> {
             Err(Refusal::Denied(reason)) => {
                 return Err(self.deny(format!("{capability} {method} {path}: {reason}"), Some(&reason)));
             }
-            Err(Refusal::Failed(e)) => {
-                let failed = Err(wit_error(e));
-                self.scope.record_result(capability, &failed);
-                return failed.map_err(HostCallError::Failed);
-            }
+            Err(Refusal::Failed(e)) => return self.failed(wit_error(e)),
         };
         tracing::Span::current().record("allowed", true);
         let body = match identity::stamp(&plan, req.body) {
             Ok(body) => body,
             Err(reason) => {
-                let unstampable =
-                    Err(types::Error::Invalid(format!("{capability} {method} {path}: {reason}")));
-                self.scope.record_result(capability, &unstampable);
-                return unstampable.map_err(HostCallError::Failed);
+                return self.failed(types::Error::Invalid(format!("{capability} {method} {path}: {reason}")));
             }
         };
         let mut result = endpoint.send(HttpRequest { method, path, body }).await;
@@ -165,6 +157,14 @@ impl EndpointHost<'_> {
             result.map(|r| types::HttpResponse { status: r.status, body: r.body }).map_err(wit_error);
         self.scope.record_result(capability, &result);
         result.map_err(HostCallError::Failed)
+    }
+
+    /// Counts a call that failed before it reached the endpoint by the kind
+    /// of its error, and gives the plugin that error.
+    fn failed<T>(&self, error: types::Error) -> Result<T, HostCallError> {
+        let failed = Err(error);
+        self.scope.record_result(self.kind.capability(), &failed);
+        failed.map_err(HostCallError::Failed)
     }
 
     /// Counts and logs a refusal; `denied` is what the plugin is told.
