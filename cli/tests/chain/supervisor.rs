@@ -213,13 +213,10 @@ impl Supervisor {
         let metrics = self.metrics();
         let calls = counters(&metrics, "wasmvisor_host_calls_total{", &["capability", "outcome"]);
         let reconciles = counters(&metrics, "wasmvisor_reconcile_total{", &["plugin", "result"]);
-        calls
-            .into_iter()
-            .filter(|(key, _)| !key.ends_with("/ok"))
-            .chain(
-                reconciles.into_iter().filter(|(key, _)| key.ends_with("/error") || key.ends_with("/trap")),
-            )
-            .collect()
+        let failed_calls = calls.into_iter().filter(|(key, _)| !key.ends_with("/ok"));
+        let failed_reconciles =
+            reconciles.into_iter().filter(|(key, _)| key.ends_with("/error") || key.ends_with("/trap"));
+        failed_calls.chain(failed_reconciles).filter(|(_, count)| *count > 0).collect()
     }
 }
 
