@@ -1,5 +1,9 @@
-//! Throughput and latency of the embedded API server, measured over HTTPS with kube-rs
-//! against the `apiserver-test-server` binary in a child process (so RSS is the server's).
+//! Throughput and latency of the embedded API server, measured over HTTPS against the
+//! `apiserver-test-server` binary in a child process (so RSS is the server's).
+//!
+//! Writes and the raw list go through [`raw::Raw`] (hyper, one multiplexed HTTP/2
+//! connection, pre-serialised bodies, responses read whole and checked by status);
+//! watchers and the decoded list through kube-rs, as an operator would watch and list.
 //!
 //! Run: `cargo bench -p wasmvisor-apiserver --bench apiserver` (release build). Prints a table.
 //! `BENCH_OBJECTS` (default 10000) sets how many objects the list benchmark stores;
@@ -15,12 +19,18 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use http::{Method, StatusCode};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
+
+use raw::Raw;
+
+mod raw;
 
 const CONCURRENCY: usize = 16;
 
@@ -29,6 +39,35 @@ fn config_map(name: &str) -> ConfigMap {
     cm.metadata.name = Some(name.to_owned());
     cm.data = Some([("k".to_owned(), "v".repeat(64))].into());
     cm
+}
+
+const CONFIG_MAPS: &str = "/api/v1/namespaces/default/configmaps";
+const JSON: &str = "application/json";
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// The bodies of `count` ConfigMap creates named `{prefix}{i}`, serialised up front.
+fn create_bodies(prefix: &str, count: usize) -> anyhow::Result<Arc<Vec<Bytes>>> {
+    let bodies = (0..count).map(|i| {
+        let mut cm = serde_json::to_value(config_map(&format!("{prefix}{i}")))?;
+        cm["apiVersion"] = json!("v1");
+        cm["kind"] = json!("ConfigMap");
+        Ok(Bytes::from(serde_json::to_vec(&cm)?))
+    });
+    Ok(Arc::new(bodies.collect::<anyhow::Result<_>>()?))
+}
+
+/// Creates `count` ConfigMaps named `{prefix}{i}` with `CONCURRENCY` in flight; per second.
+async fn create_all(raw: &Raw, prefix: &str, count: usize) -> anyhow::Result<f64> {
+    let bodies = create_bodies(prefix, count)?;
+    let raw = raw.clone();
+    throughput(count, move |i| {
+        let (raw, body) = (raw.clone(), bodies[i].clone());
+        async move {
+            raw.send(Method::POST, CONFIG_MAPS, JSON, body, StatusCode::CREATED).await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -113,6 +152,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 async fn watch_latency(
     api: &Api<ConfigMap>,
+    raw: &Raw,
     watchers: usize,
     writes: usize,
 ) -> anyhow::Result<(Duration, Duration)> {
@@ -156,8 +196,9 @@ async fn watch_latency(
     for seq in 0..writes {
         let token = format!("{watchers}-{seq}");
         sent.lock().expect("lock").insert(token.clone(), Instant::now());
-        let patch = json!({"metadata": {"annotations": {"bench/seq": token}}});
-        api.patch("watched", &PatchParams::default(), &Patch::Merge(patch)).await?;
+        let patch = json!({"metadata": {"annotations": {"bench/seq": token}}}).to_string();
+        let path = format!("{CONFIG_MAPS}/watched");
+        raw.send(Method::PATCH, &path, MERGE_PATCH, patch.into(), StatusCode::OK).await?;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for task in tasks {
@@ -185,34 +226,27 @@ async fn main() -> anyhow::Result<()> {
     let pid = child.id().unwrap_or(0);
     let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let first = tokio::io::BufReader::new(stdout).lines().next_line().await?.unwrap_or_default();
-    anyhow::ensure!(first.starts_with("listening"), "server did not start: {first}");
+    let addr =
+        first.strip_prefix("listening ").ok_or_else(|| anyhow::anyhow!("server did not start: {first}"))?;
     let api: Api<ConfigMap> = Api::namespaced(client(&data.join("kubeconfig")).await?, "default");
+    let raw = Raw::connect(addr.parse()?, &data).await?;
     let idle_rss = rss_kib(pid);
 
     let creates = 2_000;
-    let create_api = api.clone();
-    let (creates_per_s, create_cpu) = CpuPerOp::measure(
-        pid,
-        creates,
-        throughput(creates, move |i| {
-            let api = create_api.clone();
-            async move {
-                api.create(&PostParams::default(), &config_map(&format!("c-{i}"))).await?;
-                Ok(())
-            }
-        }),
-    )
-    .await;
+    let (creates_per_s, create_cpu) = CpuPerOp::measure(pid, creates, create_all(&raw, "c-", creates)).await;
     let creates_per_s = creates_per_s?;
-    let update_api = api.clone();
+    let patches: Arc<Vec<Bytes>> = Arc::new(
+        (0..creates).map(|i| json!({"data": {"k": format!("updated-{i}")}}).to_string().into()).collect(),
+    );
+    let update_raw = raw.clone();
     let (updates_per_s, update_cpu) = CpuPerOp::measure(
         pid,
         creates,
         throughput(creates, move |i| {
-            let api = update_api.clone();
+            let (raw, patch) = (update_raw.clone(), patches[i].clone());
             async move {
-                let patch = json!({"data": {"k": format!("updated-{i}")}});
-                api.patch(&format!("c-{i}"), &PatchParams::default(), &Patch::Merge(patch)).await?;
+                let path = format!("{CONFIG_MAPS}/c-{i}");
+                raw.send(Method::PATCH, &path, MERGE_PATCH, patch, StatusCode::OK).await?;
                 Ok(())
             }
         }),
@@ -222,20 +256,23 @@ async fn main() -> anyhow::Result<()> {
 
     let mut watch_rows = Vec::new();
     for watchers in [1, 10, 100] {
-        let (p50, p99) = watch_latency(&api, watchers, 100).await?;
+        let (p50, p99) = watch_latency(&api, &raw, watchers, 100).await?;
         watch_rows.push((watchers, p50, p99));
     }
 
-    let fill_api = api.clone();
-    let remaining = objects.saturating_sub(creates);
-    throughput(remaining, move |i| {
-        let api = fill_api.clone();
-        async move {
-            api.create(&PostParams::default(), &config_map(&format!("l-{i}"))).await?;
-            Ok(())
+    create_all(&raw, "l-", objects.saturating_sub(creates)).await?;
+    let mut raw_list_times = Vec::new();
+    let (raw_listing, raw_list_cpu) = CpuPerOp::measure(pid, 5, async {
+        for _ in 0..5 {
+            let start = Instant::now();
+            raw.send(Method::GET, CONFIG_MAPS, JSON, Bytes::new(), StatusCode::OK).await?;
+            raw_list_times.push(start.elapsed());
         }
+        anyhow::Ok(())
     })
-    .await?;
+    .await;
+    raw_listing?;
+    raw_list_times.sort();
     let mut list_times = Vec::new();
     let mut listed = 0;
     let (listing, list_cpu) = CpuPerOp::measure(pid, 5, async {
@@ -261,17 +298,26 @@ async fn main() -> anyhow::Result<()> {
     println!("| measurement | value | server CPU per op | bench (client) CPU per op |");
     println!("| --- | --- | --- | --- |");
     println!(
-        "| creates/s ({creates} ConfigMaps, {CONCURRENCY} in flight) | {creates_per_s:.0} | {} |",
+        "| creates/s ({creates} ConfigMaps, {CONCURRENCY} in flight, raw) | {creates_per_s:.0} | {} |",
         create_cpu.cells()
     );
     println!(
-        "| updates/s (merge patch, {CONCURRENCY} in flight) | {updates_per_s:.0} | {} |",
+        "| updates/s (merge patch, {CONCURRENCY} in flight, raw) | {updates_per_s:.0} | {} |",
         update_cpu.cells()
     );
     for (watchers, p50, p99) in watch_rows {
         println!("| watch delivery, {watchers} watcher(s), p50 / p99 | {} / {} | | |", ms(p50), ms(p99));
     }
-    println!("| list of {listed} objects, p50 of 5 | {} | {} |", ms(list_times[2]), list_cpu.cells());
+    println!(
+        "| list of {listed} objects, whole body (raw), p50 of 5 | {} | {} |",
+        ms(raw_list_times[2]),
+        raw_list_cpu.cells()
+    );
+    println!(
+        "| list of {listed} objects, decoded by kube-rs, p50 of 5 | {} | {} |",
+        ms(list_times[2]),
+        list_cpu.cells()
+    );
     println!("| list first page (limit 500) at {listed} objects, p50 of 5 | {} | | |", ms(paged[2]));
     println!("| server RSS idle / after the run | {} MiB / {} MiB | | |", idle_rss / 1024, loaded_rss / 1024);
     Ok(())
