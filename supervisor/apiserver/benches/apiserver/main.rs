@@ -256,8 +256,11 @@ async fn main() -> anyhow::Result<()> {
 
     let mut watch_rows = Vec::new();
     for watchers in [1, 10, 100] {
-        let (p50, p99) = watch_latency(&api, &raw, watchers, 100).await?;
-        watch_rows.push((watchers, p50, p99));
+        let writes = 100;
+        let (latency, cpu) =
+            CpuPerOp::measure(pid, watchers * writes, watch_latency(&api, &raw, watchers, writes)).await;
+        let (p50, p99) = latency?;
+        watch_rows.push((watchers, p50, p99, cpu));
     }
 
     create_all(&raw, "l-", objects.saturating_sub(creates)).await?;
@@ -305,8 +308,13 @@ async fn main() -> anyhow::Result<()> {
         "| updates/s (merge patch, {CONCURRENCY} in flight, raw) | {updates_per_s:.0} | {} |",
         update_cpu.cells()
     );
-    for (watchers, p50, p99) in watch_rows {
-        println!("| watch delivery, {watchers} watcher(s), p50 / p99 | {} / {} | | |", ms(p50), ms(p99));
+    for (watchers, p50, p99, cpu) in watch_rows {
+        println!(
+            "| watch delivery, {watchers} watcher(s), p50 / p99 (CPU per event delivered, the PATCHes included) | {} / {} | {} |",
+            ms(p50),
+            ms(p99),
+            cpu.cells()
+        );
     }
     println!(
         "| list of {listed} objects, whole body (raw), p50 of 5 | {} | {} |",
