@@ -150,9 +150,57 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Who watches: kube-rs (an HTTP/1.1 connection per watch, typed decoding), or streams
+/// multiplexed on one HTTP/2 connection (as client-go's informers share one), each event
+/// line searched for its token without decoding.
+#[derive(Clone, Copy, PartialEq)]
+enum Watchers {
+    KubeRs,
+    Http2,
+}
+
+/// The `bench/seq` annotation of a watch event line, found without decoding the line.
+fn token_in(line: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"bench/seq\":\"";
+    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = line[at..].iter().position(|b| *b == b'"')?;
+    Some(String::from_utf8_lossy(&line[at..at + len]).into_owned())
+}
+
+/// The `bench/seq` tokens of the events of a watch of the labelled ConfigMaps from `rv`.
+async fn watch_tokens(
+    kind: Watchers,
+    api: &Api<ConfigMap>,
+    watch_raw: &Raw,
+    rv: &str,
+) -> anyhow::Result<futures::stream::BoxStream<'static, anyhow::Result<Option<String>>>> {
+    Ok(match kind {
+        Watchers::KubeRs => {
+            let params = WatchParams::default().labels("bench=watch").timeout(120);
+            let events = api.watch(&params, rv).await?;
+            events
+                .map(|event| match event? {
+                    WatchEvent::Modified(cm) | WatchEvent::Added(cm) => {
+                        Ok(cm.annotations().get("bench/seq").cloned())
+                    }
+                    _ => Ok(None),
+                })
+                .boxed()
+        }
+        Watchers::Http2 => {
+            let path = format!(
+                "{CONFIG_MAPS}?watch=true&labelSelector=bench%3Dwatch&timeoutSeconds=120&resourceVersion={rv}"
+            );
+            watch_raw.watch(&path).await?.map(|line| Ok(token_in(&line?))).boxed()
+        }
+    })
+}
+
 async fn watch_latency(
     api: &Api<ConfigMap>,
     raw: &Raw,
+    watch_raw: &Raw,
+    kind: Watchers,
     watchers: usize,
     writes: usize,
 ) -> anyhow::Result<(Duration, Duration)> {
@@ -162,25 +210,17 @@ async fn watch_latency(
     let mut tasks = Vec::new();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(watchers);
     for _ in 0..watchers {
-        let (api, sent, latencies, rv, ready) =
-            (api.clone(), sent.clone(), latencies.clone(), rv.clone(), ready_tx.clone());
+        let (sent, latencies, ready) = (sent.clone(), latencies.clone(), ready_tx.clone());
+        let mut stream = watch_tokens(kind, api, watch_raw, &rv).await?;
         tasks.push(tokio::spawn(async move {
-            let params = WatchParams::default().labels("bench=watch").timeout(120);
-            let mut stream = api.watch(&params, &rv).await?.boxed();
             ready.send(()).await.ok();
             let mut seen = 0;
             while seen < writes {
-                match stream.try_next().await? {
-                    Some(WatchEvent::Modified(cm)) | Some(WatchEvent::Added(cm)) => {
-                        let now = Instant::now();
-                        let token = cm.annotations().get("bench/seq").cloned().unwrap_or_default();
-                        if let Some(start) = sent.lock().expect("lock").get(&token) {
-                            latencies.lock().expect("lock").push(now - *start);
-                            seen += 1;
-                        }
-                    }
-                    Some(_) => {}
-                    None => break,
+                let Some(token) = stream.try_next().await? else { break };
+                let now = Instant::now();
+                if let Some(start) = token.and_then(|token| sent.lock().expect("lock").get(&token).copied()) {
+                    latencies.lock().expect("lock").push(now - start);
+                    seen += 1;
                 }
             }
             anyhow::Ok(())
@@ -194,7 +234,7 @@ async fn watch_latency(
     cm.metadata.labels = Some([("bench".to_owned(), "watch".to_owned())].into());
     let _ = api.create(&PostParams::default(), &cm).await;
     for seq in 0..writes {
-        let token = format!("{watchers}-{seq}");
+        let token = format!("{watchers}-{seq}-{}", kind == Watchers::Http2);
         sent.lock().expect("lock").insert(token.clone(), Instant::now());
         let patch = json!({"metadata": {"annotations": {"bench/seq": token}}}).to_string();
         let path = format!("{CONFIG_MAPS}/watched");
@@ -255,12 +295,15 @@ async fn main() -> anyhow::Result<()> {
     let updates_per_s = updates_per_s?;
 
     let mut watch_rows = Vec::new();
-    for watchers in [1, 10, 100] {
+    let watch_raw = Raw::connect(addr.parse()?, &data).await?;
+    for (kind, watchers) in
+        [(Watchers::KubeRs, 1), (Watchers::KubeRs, 10), (Watchers::KubeRs, 100), (Watchers::Http2, 100)]
+    {
         let writes = 100;
-        let (latency, cpu) =
-            CpuPerOp::measure(pid, watchers * writes, watch_latency(&api, &raw, watchers, writes)).await;
+        let phase = watch_latency(&api, &raw, &watch_raw, kind, watchers, writes);
+        let (latency, cpu) = CpuPerOp::measure(pid, watchers * writes, phase).await;
         let (p50, p99) = latency?;
-        watch_rows.push((watchers, p50, p99, cpu));
+        watch_rows.push((kind, watchers, p50, p99, cpu));
     }
 
     create_all(&raw, "l-", objects.saturating_sub(creates)).await?;
@@ -308,9 +351,13 @@ async fn main() -> anyhow::Result<()> {
         "| updates/s (merge patch, {CONCURRENCY} in flight, raw) | {updates_per_s:.0} | {} |",
         update_cpu.cells()
     );
-    for (watchers, p50, p99, cpu) in watch_rows {
+    for (kind, watchers, p50, p99, cpu) in watch_rows {
+        let how = match kind {
+            Watchers::KubeRs => "kube-rs",
+            Watchers::Http2 => "one HTTP/2 connection",
+        };
         println!(
-            "| watch delivery, {watchers} watcher(s), p50 / p99 (CPU per event delivered, the PATCHes included) | {} / {} | {} |",
+            "| watch delivery, {watchers} watcher(s) ({how}), p50 / p99 (CPU per event delivered, the PATCHes included) | {} / {} | {} |",
             ms(p50),
             ms(p99),
             cpu.cells()

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
@@ -44,6 +46,39 @@ impl Raw {
             authority: addr.to_string(),
             authorization: format!("Bearer {}", token.trim()).into(),
         })
+    }
+
+    /// Opens a watch at `path` (with its query) and yields its events, one JSON line each,
+    /// as they arrive.
+    pub(crate) async fn watch(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<BoxStream<'static, anyhow::Result<Bytes>>> {
+        let request = Request::builder()
+            .uri(format!("https://{}{path}", self.authority))
+            .header(header::AUTHORIZATION, &*self.authorization)
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))?;
+        let mut sender = self.sender.clone();
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        anyhow::ensure!(response.status() == StatusCode::OK, "watch {path}: {}", response.status());
+        let lines = futures::stream::try_unfold(
+            (response.into_body(), BytesMut::new()),
+            |(mut body, mut pending)| async move {
+                loop {
+                    if let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                        let line = pending.split_to(end + 1).freeze();
+                        return Ok(Some((line, (body, pending))));
+                    }
+                    match body.frame().await.transpose()? {
+                        Some(frame) => pending.extend_from_slice(&frame.into_data().unwrap_or_default()),
+                        None => return Ok(None),
+                    }
+                }
+            },
+        );
+        Ok(lines.boxed())
     }
 
     /// Sends one request and reads the whole response; fails unless the status is `expect`.
