@@ -11,8 +11,8 @@
 //! compare servers under the same client and the same machine load).
 //!
 //! Beside wall-clock figures it prints the CPU time the server process and the bench
-//! process (the kube-rs client) spent per operation, from `/proc`: on a shared 2-core
-//! machine throughput moves with the load, CPU per operation much less.
+//! process (the client) spent per operation, from `/proc`: on a shared 2-core machine
+//! throughput moves with the load, CPU per operation much less.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -104,15 +104,18 @@ where
     Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
-/// CPU time (user + system, all threads) process `pid` has used so far, from `/proc/PID/stat`.
+/// CPU time process `pid` has run so far: the sum of its threads' run time as the
+/// scheduler accounts it (`/proc/PID/task/*/schedstat`, in nanoseconds). The tick-sampled
+/// utime and stime of `/proc/PID/stat` come in 10 ms steps and, on a machine other builds
+/// keep busy, charge whole ticks to whoever happens to run. A thread that ends during a
+/// phase takes its time with it (the server's threads live as long as it does).
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
-    // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
-    Duration::from_millis(ticks * 10)
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
+    let nanos = threads
+        .filter_map(|thread| std::fs::read_to_string(thread.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 /// CPU used by the server (`pid`) and by this process while `phase` runs, per operation.
