@@ -92,7 +92,8 @@ impl LabelSelector {
     /// Whether an object as JSON satisfies every requirement (its
     /// `metadata.labels`; a missing map is no labels).
     pub fn matches_object(&self, object: &Value) -> bool {
-        let labels = object.pointer("/metadata/labels");
+        // Not `Value::pointer`, which allocates each segment: watches match every change.
+        let labels = object.get("metadata").and_then(|metadata| metadata.get("labels"));
         self.requirements
             .iter()
             .all(|r| r.matches(labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str)))

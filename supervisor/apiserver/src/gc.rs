@@ -53,8 +53,7 @@ struct Node {
 
 impl Node {
     fn of(key: &ObjectKey, object: &Value) -> Node {
-        let owners = object
-            .pointer("/metadata/ownerReferences")
+        let owners = metadata(object, "ownerReferences")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -65,8 +64,7 @@ impl Node {
                 })
             })
             .collect();
-        let finalizers = object
-            .pointer("/metadata/finalizers")
+        let finalizers = metadata(object, "finalizers")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -75,7 +73,7 @@ impl Node {
         Node {
             key: key.clone(),
             owners,
-            deleting: object.pointer("/metadata/deletionTimestamp").is_some(),
+            deleting: metadata(object, "deletionTimestamp").is_some(),
             finalizers,
         }
     }
@@ -86,7 +84,13 @@ impl Node {
 }
 
 fn uid_of(object: &Value) -> Option<String> {
-    object.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_owned)
+    metadata(object, "uid").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// `metadata.<field>` of `object`: the collector reads these for every change, and
+/// `Value::pointer` allocates each path segment it walks.
+fn metadata<'a>(object: &'a Value, field: &str) -> Option<&'a Value> {
+    object.get("metadata")?.get(field)
 }
 
 /// The collector's state: who owns whom.

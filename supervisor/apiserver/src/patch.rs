@@ -241,7 +241,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn shape(plural: &str) -> Shape {
+    fn shape(plural: &str) -> std::sync::Arc<Shape> {
         Shape::of(&crate::registry::Registry::with_builtins().get("", "v1", plural).unwrap())
     }
 

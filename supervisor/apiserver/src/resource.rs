@@ -107,7 +107,7 @@ impl Resource {
 }
 
 /// A kind compiled into the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuiltinKind {
     /// core/v1 Namespace.
     Namespace,

@@ -60,8 +60,12 @@ impl Selector {
         self.fields.iter().find_map(|r| (r.equals && r.key == "metadata.name").then_some(r.value.as_str()))
     }
 
-    /// Whether `object` matches.
+    /// Whether `object` matches (an empty selector looks at nothing: lists and watches
+    /// without one ask for every object).
     pub fn matches(&self, object: &Value) -> bool {
+        if self.is_empty() {
+            return true;
+        }
         self.labels.matches_object(object)
             && self.fields.iter().all(|r| {
                 let value = r.key.split('.').try_fold(object, |v, part| v.get(part));

@@ -250,7 +250,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn service_shape() -> Shape {
+    fn service_shape() -> std::sync::Arc<Shape> {
         let services = crate::registry::Registry::with_builtins().get("", "v1", "services").unwrap();
         Shape::of(&services)
     }

@@ -58,6 +58,27 @@ fn tracked(resource: &Resource, status_only: bool, path: &Path) -> bool {
     }
 }
 
+/// Whether `path` is `metadata.managedFields` or below it.
+fn is_managed_fields(path: &Path) -> bool {
+    matches!(path.as_slice(), [PathElement::Field(m), PathElement::Field(f), ..] if m == "metadata" && f == "managedFields")
+}
+
+/// Whether `a` and `b` are equal but for `metadata.managedFields`, compared in place.
+fn same_but_managed_fields(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let metadata = match (a.get("metadata"), b.get("metadata")) {
+        (Some(Value::Object(ma)), Some(Value::Object(mb))) => same_but(ma, mb, "managedFields"),
+        (ma, mb) => ma == mb,
+    };
+    metadata && same_but(a, b, "metadata")
+}
+
+/// Whether maps `a` and `b` are equal but for the field `skip`.
+fn same_but(a: &serde_json::Map<String, Value>, b: &serde_json::Map<String, Value>, skip: &str) -> bool {
+    let rest = |m: &serde_json::Map<String, Value>| m.len() - usize::from(m.contains_key(skip));
+    rest(a) == rest(b) && a.iter().filter(|(k, _)| *k != skip).all(|(k, v)| b.get(k) == Some(v))
+}
+
 fn without_managed_fields(object: &Value) -> Value {
     let mut copy = object.clone();
     if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -233,16 +254,11 @@ impl Ownership {
             _ => old_managed,
         };
         let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
-        let old_plain = old.map(without_managed_fields);
-        merge::diff(
-            old_plain.as_ref(),
-            Some(&without_managed_fields(new)),
-            &shape,
-            &[],
-            &mut changed,
-            &mut removed,
-        );
+        // managedFields differ from write to write; what they become is decided below, so
+        // their own changes are dropped here (no copies of the objects without them).
+        merge::diff(old, Some(new), &shape, &[], &mut changed, &mut removed);
         changed.retain(|p| tracked(resource, status_only, p));
+        removed.retain(|p| !is_managed_fields(p));
         managed.forget(&removed);
         managed.release(&manager, &changed);
         let mut fields = managed.get(&manager).map(|e| e.fields.clone()).unwrap_or_default();
@@ -261,8 +277,7 @@ impl Ownership {
             },
             other => return other,
         };
-        let content_changed =
-            old.is_none_or(|old| without_managed_fields(old) != without_managed_fields(&object));
+        let content_changed = old.is_none_or(|old| !same_but_managed_fields(old, &object));
         if !self.fields.is_empty() || self.managed.get(&self.manager).is_some() {
             self.managed.set(&self.manager, &self.api_version, self.fields, content_changed);
         }
@@ -387,6 +402,20 @@ mod tests {
 
     fn applier(name: &str) -> Manager {
         Manager { name: name.into(), operation: Operation::Apply, subresource: String::new() }
+    }
+
+    #[test]
+    fn content_comparison_ignores_managed_fields_only() {
+        let a = json!({"metadata": {"name": "a", "managedFields": [{"manager": "x"}]}, "data": {"k": "v"}});
+        let plain = json!({"metadata": {"name": "a"}, "data": {"k": "v"}});
+        assert!(same_but_managed_fields(&a, &plain) && same_but_managed_fields(&plain, &a));
+        let other = json!({"metadata": {"name": "a"}, "data": {"k": "w"}});
+        let renamed = json!({"metadata": {"name": "b", "managedFields": []}, "data": {"k": "v"}});
+        let extra = json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "binaryData": {}});
+        for different in [other, renamed, extra] {
+            assert!(!same_but_managed_fields(&a, &different), "{different}");
+            assert!(!same_but_managed_fields(&different, &a), "{different}");
+        }
     }
 
     fn cm(data: Value) -> Value {

@@ -8,7 +8,8 @@
 //! type, CRD versions by name, ownerReferences by uid, finalizers as a set). As in
 //! Kubernetes, a list without a marker is atomic and an object without one merges by field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use serde_json::{Value, json};
 
@@ -103,12 +104,27 @@ impl Shape {
     }
 
     /// The shape of `resource`'s objects, with the metadata every object shares.
-    pub fn of(resource: &Resource) -> Shape {
-        let schema = match &resource.strategy {
-            Strategy::Custom(version) => version.schema.clone().unwrap_or_else(|| json!({"type": "object"})),
-            Strategy::Builtin(kind) => builtin_schema(*kind),
-        };
-        let mut shape = Shape::from_openapi(&schema);
+    ///
+    /// A built-in kind's shape never changes, so it is made once and shared: every write
+    /// asks for one.
+    pub fn of(resource: &Resource) -> Arc<Shape> {
+        static BUILTIN: LazyLock<Mutex<HashMap<BuiltinKind, Arc<Shape>>>> = LazyLock::new(Mutex::default);
+        match &resource.strategy {
+            Strategy::Custom(version) => {
+                Arc::new(Shape::with_metadata(version.schema.as_ref().unwrap_or(&json!({"type": "object"}))))
+            }
+            Strategy::Builtin(kind) => {
+                let mut made = BUILTIN.lock().unwrap_or_else(PoisonError::into_inner);
+                made.entry(*kind)
+                    .or_insert_with(|| Arc::new(Shape::with_metadata(&builtin_schema(*kind))))
+                    .clone()
+            }
+        }
+    }
+
+    /// The shape of `schema` with the metadata every object shares.
+    fn with_metadata(schema: &Value) -> Shape {
+        let mut shape = Shape::from_openapi(schema);
         if let Shape::Struct { fields, .. } = &mut shape {
             fields.insert("metadata".into(), Shape::from_openapi(&metadata_schema()));
         }

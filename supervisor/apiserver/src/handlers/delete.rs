@@ -46,7 +46,7 @@ impl Req {
             })
             .await?;
         self.after_write(&outcome).await?;
-        Ok(self.respond_object(StatusCode::OK, outcome.object, &[]))
+        Ok(self.respond_object(StatusCode::OK, &outcome.object, &[]))
     }
 
     /// DELETE of a collection: every object the selectors match is deleted as a DELETE of
@@ -79,7 +79,7 @@ impl Req {
                     ),
                 })?;
                 if !outcome.object.is_null() {
-                    deleted.push(outcome.object);
+                    deleted.push(Value::clone(&outcome.object));
                 }
             }
             Ok(deleted)

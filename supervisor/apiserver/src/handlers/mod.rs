@@ -20,11 +20,11 @@ use serde_json::{Value, json};
 use crate::apply::{Manager, Operation};
 use crate::auth::User;
 use crate::context::Context;
-use crate::pipeline::to_served;
+use crate::pipeline::{served_text, to_served};
 use crate::request::{Params, ResourcePath, Target, Verb, parse_path, verb};
 use crate::resource::{Resource, Strategy};
 use crate::status::ApiError;
-use crate::storage::ObjectKey;
+use crate::storage::{ObjectKey, Stored};
 use crate::table::{Include, table, wants_table};
 
 mod authn;
@@ -175,7 +175,12 @@ async fn serve(ctx: Arc<Context>, request: Request) -> Result<Response, ApiError
 }
 
 pub(super) fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut response = (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    text_response(code, body.to_string(), warnings)
+}
+
+/// A response whose body is `json`, already JSON text.
+fn text_response(code: StatusCode, json: String, warnings: &[String]) -> Response {
+    let mut response = (code, [(header::CONTENT_TYPE, "application/json")], json).into_response();
     for warning in warnings {
         let text = format!("299 - \"{}\"", warning.replace('"', "\\\""));
         if let Ok(value) = HeaderValue::from_str(&text) {
@@ -232,9 +237,18 @@ impl Req {
         wants_table(accept).then(|| Include::parse(self.params.include_object.as_deref()))
     }
 
-    fn respond_object(&self, code: StatusCode, mut object: Value, warnings: &[String]) -> Response {
+    /// Answers with `stored` as this request's version serves it: its stored text when that
+    /// is the served shape (no copy, no serialisation), else a served copy, or a Table.
+    fn respond_object(&self, code: StatusCode, stored: &Stored, warnings: &[String]) -> Response {
+        let as_table = self.table();
+        if as_table.is_none()
+            && let Some(text) = served_text(&self.resource, &self.resource.api_version(), stored)
+        {
+            return text_response(code, text.to_owned(), warnings);
+        }
+        let mut object = Value::clone(stored);
         to_served(&self.resource, &mut object);
-        if let Some(include) = self.table() {
+        if let Some(include) = as_table {
             let rv = object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
             object = table(&self.resource, &[object], include, json!({"resourceVersion": rv}));
         }

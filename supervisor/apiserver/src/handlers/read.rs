@@ -21,13 +21,7 @@ impl Req {
         let key = self.key(self.name());
         let found = self.ctx.store.get_shared(&key)?;
         let object = found.ok_or_else(|| ApiError::not_found(subject(&self.resource, self.name())))?;
-        let api_version = self.resource.api_version();
-        if self.table().is_none()
-            && let Some(text) = served_text(&self.resource, &api_version, &object)
-        {
-            return Ok(([(header::CONTENT_TYPE, "application/json")], text.to_owned()).into_response());
-        }
-        Ok(self.respond_object(StatusCode::OK, Value::clone(&object), &[]))
+        Ok(self.respond_object(StatusCode::OK, &object, &[]))
     }
 
     pub(super) async fn list(self) -> Result<Response, ApiError> {

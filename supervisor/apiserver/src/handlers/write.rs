@@ -53,7 +53,7 @@ impl Req {
             })
             .await?;
         self.after_write(&outcome).await?;
-        Ok(self.respond_object(StatusCode::CREATED, outcome.object, &warnings))
+        Ok(self.respond_object(StatusCode::CREATED, &outcome.object, &warnings))
     }
 
     /// The field manager of an update or a non-apply patch; `force` is refused, as it
@@ -138,7 +138,7 @@ impl Req {
             })
             .await?;
         self.after_write(&outcome).await?;
-        Ok(self.respond_object(StatusCode::OK, outcome.object, &warnings))
+        Ok(self.respond_object(StatusCode::OK, &outcome.object, &warnings))
     }
 
     /// Server-side apply (`application/apply-patch+yaml`): merges the configuration into the
@@ -201,7 +201,7 @@ impl Req {
             .await?;
         self.after_write(&outcome).await?;
         let code = if outcome.event == Some(EventType::Added) { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(self.respond_object(code, outcome.object, &warnings))
+        Ok(self.respond_object(code, &outcome.object, &warnings))
     }
 
     /// Side effects of a committed write: a CRD change changes what the server serves.

@@ -232,7 +232,7 @@ fn write_batch(
         )?
         .execute(params![db_rv(write.rv), key.resource, key.namespace, key.name, write.event.as_str(), write.object.json()])?;
     }
-    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [db_rv(last)])?;
+    tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'rv'")?.execute([db_rv(last)])?;
     if let Some(to) = compact_to {
         tx.execute("DELETE FROM changes WHERE rv <= ?1", [db_rv(to)])?;
         tx.execute("UPDATE meta SET value = ?1 WHERE key = 'compacted'", [db_rv(to)])?;

@@ -164,8 +164,10 @@ pub enum Write {
 /// The result of [`Store::mutate`].
 #[derive(Debug)]
 pub struct Outcome {
-    /// The object as stored (or as it would be, for dry-run), or as it was before a delete.
-    pub object: Value,
+    /// The object as stored (or as it would be, for dry-run), or as it was before a delete
+    /// (JSON `null` when there was none). Shared with the cache, so an answer is written
+    /// from its stored text without copying or serialising the object again.
+    pub object: Arc<Stored>,
     /// What was written; `None` when nothing was (a `Keep`, or dry-run).
     pub event: Option<EventType>,
 }
@@ -561,7 +563,7 @@ impl Store {
         // snapshot): an answer that commits nothing still waits for them.
         let seen = (state.assigned > state.committed).then_some(state.assigned);
         let decided = decide(current.as_deref().map(Deref::deref), &Snapshot(&state));
-        let done = |object: Value, event| Outcome { object, event };
+        let done = |object, event| Outcome { object, event };
         let settle = |state: &mut State| seen.map(|rv| state.durable(rv));
         let write = match decided {
             Ok(write) => write,
@@ -569,11 +571,11 @@ impl Store {
         };
         let (event, mut body) = match (write, &current) {
             (Write::Keep, _) => {
-                let object = current.as_deref().map_or(Value::Null, |object| Value::clone(object));
+                let object = current.clone().unwrap_or_else(|| Arc::new(Stored::new(Value::Null)));
                 return Ok((Ok(done(object, None)), settle(&mut state)));
             }
             (Write::Delete | Write::DeleteAs(_), None) => {
-                return Ok((Ok(done(Value::Null, None)), settle(&mut state)));
+                return Ok((Ok(done(Arc::new(Stored::new(Value::Null)), None)), settle(&mut state)));
             }
             (Write::DeleteAs(last), Some(_)) => (EventType::Deleted, last),
             (Write::Put(body), None) => (EventType::Added, body),
@@ -581,7 +583,7 @@ impl Store {
             (Write::Delete, Some(current)) => (EventType::Deleted, (**current).clone()),
         };
         if dry_run {
-            return Ok((Ok(done(body, None)), settle(&mut state)));
+            return Ok((Ok(done(Arc::new(Stored::new(body)), None)), settle(&mut state)));
         }
         state.assigned += 1;
         let rv = state.assigned;
@@ -595,8 +597,7 @@ impl Store {
         let durable = state.durable(rv);
         drop(state);
         self.shared.queued.notify_one();
-        // The cache keeps the stored object; the answer gets a copy.
-        Ok((Ok(done(Value::clone(&object), Some(event))), Some(durable)))
+        Ok((Ok(done(object, Some(event))), Some(durable)))
     }
 
     /// Removes every object of `resource` (used when a CRD goes away), one change each.
