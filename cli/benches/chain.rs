@@ -53,8 +53,8 @@ struct Figures {
     /// Over the whole run, failed host calls by capability and kind and
     /// failed reconciles by plugin and result.
     failures: Vec<(String, u64)>,
-    /// Per chain plugin, `replay`'s summary line.
-    replays: Vec<(String, String)>,
+    /// Each chain plugin replayed on its recordings of the run.
+    replays: Vec<Replayed>,
 }
 
 /// `VmHWM` (the peak resident set) of process `pid`, in MiB.
@@ -149,18 +149,41 @@ fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figure
 }
 
 /// `wasmvisor replay` of each chain plugin, as it ran, on its recordings
-/// of the run: the summary line (counts, time, reconciles/s).
-fn replays(supervisor: &Supervisor) -> Vec<(String, String)> {
+/// of the run: the summary line (counts, time, reconciles/s), and the first
+/// reconcile that was not the same with its differences (where to look).
+fn replays(supervisor: &Supervisor) -> Vec<Replayed> {
     let dir = supervisor.dir.path();
     wasmvisor_plugins::CHAIN
         .iter()
         .map(|plugin| {
             let file = dir.join("plugins").join(plugin.file);
             let out = command(&["replay", path(&file), "--data-dir", path(dir)]).output().unwrap();
-            let summary = text(&out.stdout).lines().last().unwrap_or_default().to_owned();
-            (plugin.file.trim_end_matches(".wasm").to_owned(), summary)
+            let report = text(&out.stdout);
+            let mut lines =
+                report.lines().skip_while(|l| !l.ends_with(" different") && !l.ends_with(" diverged"));
+            let first_difference = lines
+                .next()
+                .map(|verdict| {
+                    let details = lines.take_while(|l| l.starts_with("         ")).take(8);
+                    std::iter::once(verdict).chain(details).collect::<Vec<_>>().join("\n")
+                })
+                .unwrap_or_default();
+            Replayed {
+                plugin: plugin.file.trim_end_matches(".wasm").to_owned(),
+                summary: report.lines().last().unwrap_or_default().to_owned(),
+                first_difference,
+            }
         })
         .collect()
+}
+
+/// One chain plugin replayed on its recordings of a run.
+struct Replayed {
+    plugin: String,
+    /// `replay`'s last line.
+    summary: String,
+    /// The first reconcile not the same, with its differences; empty if none.
+    first_difference: String,
 }
 
 /// `plugin count/clusters, …` for the plugins with a count.
@@ -200,12 +223,12 @@ fn main() {
         println!("{}: host calls per cluster: {}", f.label, per_cluster(&f.host_calls, clusters));
         let failures: Vec<String> = f.failures.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
         println!("{}: errors (whole run): {}", f.label, failures.join(", "));
-        for (plugin, summary) in &f.replays {
-            println!(
-                "{}: replay {plugin}: {}",
-                f.label,
-                summary.split(&format!("of {plugin}: ")).last().unwrap_or(summary)
-            );
+        for r in &f.replays {
+            let counts = r.summary.split(&format!("of {}: ", r.plugin)).last().unwrap_or(&r.summary);
+            println!("{}: replay {}: {counts}", f.label, r.plugin);
+            if !r.first_difference.is_empty() {
+                println!("{}", r.first_difference);
+            }
         }
     }
 }
