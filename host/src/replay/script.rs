@@ -158,12 +158,12 @@ impl Script {
 
     fn recorded(&self, asked: &Asked<'_>, call: &HostCall, state: &mut State) -> Answer {
         match &call.result {
-            CallResult::Ok { value } if is_summary(value) => Err(diverge(
+            CallResult::Ok { value } if summarized(asked, value).is_some() => Err(diverge(
                 state,
                 format!(
                     "{}: the recording keeps only a summary of its answer ({})",
                     what(asked),
-                    value["omitted"]
+                    summarized(asked, value).map_or(&Value::Null, |s| &s["omitted"])
                 ),
             )),
             CallResult::Ok { value } => Ok(value.clone()),
@@ -186,6 +186,16 @@ impl Script {
             )),
         }
     }
+}
+
+/// The summary the recorder kept instead of an answer too big to keep: the
+/// whole answer, or an NSX or vCenter response's body (its status is kept).
+fn summarized<'v>(asked: &Asked<'_>, value: &'v Value) -> Option<&'v Value> {
+    if is_summary(value) {
+        return Some(value);
+    }
+    let endpoint = matches!(asked.interface, "nsx" | "vcenter");
+    value.get("body").filter(|body| endpoint && is_summary(body))
 }
 
 impl StandIn for Script {
@@ -331,6 +341,18 @@ mod tests {
             script.answer(&Asked { interface: "kube", function: "get", args: &args }),
             Some(Err((ErrorKind::Unavailable, _)))
         ));
+        assert!(script.diverged()[0].contains("only a summary"), "{:?}", script.diverged());
+    }
+
+    #[test]
+    fn an_endpoint_response_whose_body_was_summarised_diverges() {
+        // A list of every virtual server across many clusters is past what the recorder keeps.
+        let args = json!({"method": "GET", "path": "/policy/api/v1/infra/lb-virtual-servers"});
+        let summary = CallResult::Ok { value: json!({"status": 200, "body": {"omitted": "52000 bytes"}}) };
+        let listed = HostCall { interface: "nsx".into(), ..call("request", args.clone(), summary) };
+        let script = Script::new(&record(vec![listed]), Arc::new(Scopes::default()));
+        let answer = script.answer(&Asked { interface: "nsx", function: "request", args: &args });
+        assert!(matches!(answer, Some(Err((ErrorKind::Unavailable, _)))), "{answer:?}");
         assert!(script.diverged()[0].contains("only a summary"), "{:?}", script.diverged());
     }
 }
