@@ -158,15 +158,17 @@ impl Script {
 
     fn recorded(&self, asked: &Asked<'_>, call: &HostCall, state: &mut State) -> Answer {
         match &call.result {
-            CallResult::Ok { value } if summarized(asked, value).is_some() => Err(diverge(
-                state,
-                format!(
-                    "{}: the recording keeps only a summary of its answer ({})",
-                    what(asked),
-                    summarized(asked, value).map_or(&Value::Null, |s| &s["omitted"])
-                ),
-            )),
-            CallResult::Ok { value } => Ok(value.clone()),
+            CallResult::Ok { value } => match summarized(asked, value) {
+                Some(summary) => Err(diverge(
+                    state,
+                    format!(
+                        "{}: the recording keeps only a summary of its answer ({})",
+                        what(asked),
+                        summary["omitted"]
+                    ),
+                )),
+                None => Ok(value.clone()),
+            },
             CallResult::Error { kind, message } => {
                 Err((ErrorKind::parse(kind).unwrap_or(ErrorKind::Internal), message.clone()))
             }
