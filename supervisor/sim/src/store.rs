@@ -17,15 +17,18 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 use crate::changes::Changes;
 
 /// How long a writer waits for another process holding the database lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pause between attempts to open a file another simulator is switching to WAL.
+const OPEN_RETRY: Duration = Duration::from_millis(10);
 
 /// File name of the world database inside the data directory.
 pub const WORLD_FILE: &str = "world.sqlite3";
@@ -74,27 +77,26 @@ pub(crate) struct Store {
 
 impl Store {
     /// Opens (creating if needed) `data_dir/world.sqlite3`.
+    ///
+    /// Switching a fresh file to WAL needs an exclusive lock, and SQLite answers a second
+    /// connection doing the same at that moment "database is locked" at once instead of
+    /// calling the busy handler; so two simulators started together retry the whole setup
+    /// (each step is idempotent) until [`BUSY_TIMEOUT`].
     pub(crate) fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(WORLD_FILE);
-        let open_err = |source| StoreError::Open { path: path.clone(), source };
-        let conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS objects (
-                 collection TEXT NOT NULL,
-                 id TEXT NOT NULL,
-                 body TEXT NOT NULL,
-                 PRIMARY KEY (collection, id)
-             );
-             CREATE TABLE IF NOT EXISTS counters (
-                 name TEXT PRIMARY KEY,
-                 next INTEGER NOT NULL
-             );",
-        )
-        .map_err(open_err)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)), changes: Arc::default() })
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match connect(&path) {
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(OPEN_RETRY);
+                }
+                Err(source) => return Err(StoreError::Open { path, source }),
+                Ok(conn) => return Ok(Store { conn: Arc::new(Mutex::new(conn)), changes: Arc::default() }),
+            }
+        }
     }
 
     /// Who hears of committed writes through this store (and its clones).
@@ -125,6 +127,27 @@ impl Store {
         .await
         .map_err(|e| E::from(StoreError::Task(e)))?
     }
+}
+
+/// One connection to `path`, in WAL mode, with the schema in place.
+fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS objects (
+             collection TEXT NOT NULL,
+             id TEXT NOT NULL,
+             body TEXT NOT NULL,
+             PRIMARY KEY (collection, id)
+         );
+         CREATE TABLE IF NOT EXISTS counters (
+             name TEXT PRIMARY KEY,
+             next INTEGER NOT NULL
+         );",
+    )?;
+    Ok(conn)
 }
 
 /// An open transaction: the only way handlers touch stored documents.
@@ -246,6 +269,25 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let got = store.transact::<_, StoreError, _>(|tx| tx.get("/infra/segments", "a")).await.unwrap();
         assert_eq!(got, Some(json!({"id": "a"})));
+    }
+
+    /// Two simulators started at once on a fresh data dir both open the file and switch
+    /// it to WAL; SQLite answers one of them "database is locked" at once, without
+    /// waiting out the busy timeout, unless the open retries.
+    #[test]
+    fn stores_opened_at_once_on_a_fresh_file_all_open() {
+        for _ in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let opened: Vec<_> = std::thread::scope(|s| {
+                let opening: Vec<_> = (0..4).map(|_| s.spawn(|| Store::open(dir.path()))).collect();
+                opening.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            for store in opened {
+                if let Err(e) = store {
+                    panic!("{:?}", anyhow::Error::from(e));
+                }
+            }
+        }
     }
 
     #[tokio::test]
