@@ -5,9 +5,10 @@
 //! default timings and with 50 ms added to every NSX and vCenter request,
 //! it prints: time from the apply until all are running and until every
 //! guest Service has its EXTERNAL-IP, time from the delete until nothing is
-//! left in the API server and either simulator, the peak RSS of `up` (API
-//! server, simulators, guest API servers and host in one process), and
-//! reconciles and host calls per plugin per cluster, and what failed over
+//! left in the API server and either simulator, the peak RSS of the host
+//! (`wasmvisor run --config DIR/host.toml`, as it runs in a Supervisor) and
+//! of the rest (`up --no-host`: API server, simulators, guest API servers),
+//! and reconciles and host calls per plugin per cluster, and what failed over
 //! the run (host calls by capability and error kind, reconciles by plugin
 //! and result). After each run it
 //! replays each chain plugin on its own recordings of the run
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use checks::{api_leftovers, leftovers};
 use supervisor::{Supervisor, ready, tkc_yaml};
-use support::{command, eventually, kubectl, path, text};
+use support::{Process, STARTUP, command, eventually, kubectl, path, text};
 
 /// How long one stage of a load may take before the bench gives up.
 const STAGE: Duration = Duration::from_secs(900);
@@ -47,7 +48,8 @@ struct Figures {
     running: Duration,
     services: Duration,
     gone: Duration,
-    peak_rss_mib: u64,
+    /// Peak RSS of the host (`run`) and of the rest (`up --no-host`).
+    peak_rss_mib: (u64, u64),
     reconciles: Vec<(String, u64)>,
     host_calls: Vec<(String, u64)>,
     /// Over the whole run, failed host calls by capability and kind and
@@ -83,7 +85,11 @@ fn has_ip(kubeconfig: &std::path::Path) -> bool {
 }
 
 fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figures {
-    let supervisor = Supervisor::start_with(slot, extra);
+    let flags: Vec<&str> = ["--no-host"].iter().chain(extra).copied().collect();
+    let supervisor = Supervisor::start_with(slot, &flags);
+    let host_toml = supervisor.kubeconfig.with_file_name("host.toml");
+    let mut host = Process::spawn("wasmvisor run", command(&["run", "--config", path(&host_toml)]));
+    host.wait_for_line_within("wasmvisor host running", STARTUP);
     let all: Vec<(String, String)> = (0..clusters).map(cluster).collect();
     let yaml: Vec<String> = all.iter().map(|(ns, name)| tkc_yaml(ns, name, 2)).collect();
 
@@ -140,7 +146,7 @@ fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figure
         running,
         services,
         gone,
-        peak_rss_mib: peak_rss_mib(supervisor.process.id()),
+        peak_rss_mib: (peak_rss_mib(host.id()), peak_rss_mib(supervisor.process.id())),
         reconciles,
         host_calls,
         failures: supervisor.failures(),
@@ -205,17 +211,18 @@ fn main() {
     ];
     println!("\nchain under load: {clusters} TKCs (1 control plane + 2 workers) applied at once\n");
     println!(
-        "| simulators | all running | all guest Services with an IP | all deleted → nothing left | peak RSS of up |"
+        "| simulators | all running | all guest Services with an IP | all deleted → nothing left | peak RSS of the host | of the rest |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for f in &runs {
         println!(
-            "| {} | {:.1} s | {:.1} s | {:.1} s | {} MiB |",
+            "| {} | {:.1} s | {:.1} s | {:.1} s | {} MiB | {} MiB |",
             f.label,
             f.running.as_secs_f64(),
             f.services.as_secs_f64(),
             f.gone.as_secs_f64(),
-            f.peak_rss_mib
+            f.peak_rss_mib.0,
+            f.peak_rss_mib.1
         );
     }
     for f in &runs {

@@ -83,6 +83,11 @@ pub(crate) struct Args {
     /// until the next start.
     #[arg(long, env = "WASMVISOR_LEAST_PRIVILEGE")]
     least_privilege: bool,
+    /// Start everything but the host and leave it to `wasmvisor run --config
+    /// DIR/host.toml` in a process of its own, to restart, debug or measure
+    /// the host apart from the Supervisor it runs against.
+    #[arg(long, env = "WASMVISOR_NO_HOST")]
+    no_host: bool,
 }
 
 impl Args {
@@ -114,7 +119,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         Some(kubeconfig) => Api::External(kubeconfig),
         None => Api::Embedded(args.listen),
     };
-    runtime.block_on(up(&dir, api, network, faults, args.least_privilege))
+    let options = Options { least_privilege: args.least_privilege, host: !args.no_host };
+    runtime.block_on(up(&dir, api, network, faults, options))
+}
+
+/// How `up` runs the host.
+struct Options {
+    /// Under the generated least-privilege ServiceAccount.
+    least_privilege: bool,
+    /// In this process (else `DIR/host.toml` waits for `wasmvisor run`).
+    host: bool,
 }
 
 /// The API server `up` runs the chain against.
@@ -182,7 +196,7 @@ async fn up(
     api: Api,
     network: NetworkSettings,
     faults: FaultSettings,
-    least_privilege: bool,
+    options: Options,
 ) -> anyhow::Result<()> {
     let kubeconfig = dir.join("kubeconfig");
     let api = RunningApi::start(api, dir, &kubeconfig).await?;
@@ -245,7 +259,7 @@ async fn up(
     );
     config.nsx = Some(endpoint(&nsx.base_url, &nsx.credentials_file));
     config.vcenter = Some(endpoint(&vcenter.base_url, &vcenter.credentials_file));
-    if least_privilege {
+    if options.least_privilege {
         let host_kubeconfig = crate::least_privilege::service_account_kubeconfig(
             &client,
             &kubeconfig,
@@ -258,9 +272,11 @@ async fn up(
         let source = ClusterSource::Kubeconfig { kubeconfig: host_kubeconfig, context: None };
         config.clusters.insert(wasmvisor_host::manifest::DEFAULT_CLUSTER.into(), ClusterConfig { source });
     }
-    write_config(&dir.join("host.toml"), &config)?;
+    let host_toml = dir.join("host.toml");
+    write_config(&host_toml, &config)?;
 
-    let host = Host::start(config).await.context("starting the host")?;
+    let host =
+        if options.host { Some(Host::start(config).await.context("starting the host")?) } else { None };
     println!("wasmvisor is up (data in {})", dir.display());
     println!("  API server  {}", api.url());
     println!("  kubeconfig  {}", kubeconfig.display());
@@ -271,13 +287,19 @@ async fn up(
         dir.join("guests").display()
     );
     println!("  plugins     {} (hot-reloaded)", plugin_dir.display());
-    for plugin in host.runtime().plugins() {
+    for plugin in host.iter().flat_map(|host| host.runtime().plugins()) {
         println!("              {}@{} {}", plugin.name, plugin.version, plugin.digest);
     }
     if !placed.is_empty() {
         println!("              placed there now: {}", placed.join(", "));
     }
-    println!("  admin       {}", host.admin().url);
+    match &host {
+        Some(host) => println!("  admin       {}", host.admin().url),
+        None => println!(
+            "  host        not started here (--no-host): wasmvisor run --config {}",
+            host_toml.display()
+        ),
+    }
     println!();
     println!("try:  export KUBECONFIG={}", kubeconfig.display());
     println!(
@@ -296,7 +318,9 @@ async fn up(
 
     crate::run::shutdown_signal().await?;
     println!("stopping: finishing reconciles in flight");
-    host.shutdown().await;
+    if let Some(host) = host {
+        host.shutdown().await;
+    }
     guests.shutdown().await;
     nsx.shutdown().await;
     vcenter.shutdown().await;

@@ -14,7 +14,7 @@ use wasmvisor_host::manifest::{Manifest, section};
 use wasmvisor_plugins::testing::WIDGET;
 
 use support::{
-    DEADLINE, Process, apply, command, eventually, jsonpath, kubectl, path, text, up, wait_jsonpath,
+    DEADLINE, Process, apply, command, eventually, jsonpath, kubectl, path, text, up, up_with, wait_jsonpath,
     wasmvisor,
 };
 
@@ -144,6 +144,33 @@ fn up_serves_kubectl_hot_loads_a_built_plugin_and_comes_back_after_ctrl_c() {
     second.signal("INT");
     let status = second.wait_exit();
     assert!(status.success(), "second up after Ctrl-C: {status}\n{}", second.output());
+}
+
+/// `up --no-host` runs the Supervisor side and writes `DIR/host.toml`; the
+/// host then runs apart, as `wasmvisor run --config DIR/host.toml`, with
+/// the bundled plugins, and stops on its own Ctrl-C while `up` goes on.
+#[test]
+fn up_without_its_host_leaves_it_to_run_with_the_config_it_wrote() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut up, kubeconfig) = up_with(data.path(), &["--no-host"]);
+    let host_toml = data.path().canonicalize().unwrap().join("host.toml");
+    let said = up.wait_for_line("  host        ");
+    assert!(said.contains(&format!("wasmvisor run --config {}", host_toml.display())), "{said}");
+    assert!(!data.path().join("admin.json").exists(), "no host here, so no admin endpoint\n{}", up.output());
+
+    let mut host = Process::spawn("wasmvisor run", command(&["run", "--config", path(&host_toml)]));
+    host.wait_for_line("wasmvisor host running");
+    apply(&kubeconfig, NAMESPACE);
+    wait_jsonpath(&kubeconfig, &["configmap", "wasmvisor-config", "-n", "team-a"], "{.data.region}", "eu");
+    wait_serving(data.path(), "namespace-config");
+
+    host.signal("INT");
+    let status = host.wait_exit();
+    assert!(status.success(), "run after Ctrl-C: {status}\n{}", host.output());
+    let out = kubectl(&kubeconfig, &["get", "namespace", "team-a"], "");
+    assert!(out.status.success(), "up serves on without the host: {}", text(&out.stderr));
+    up.signal("INT");
+    assert!(up.wait_exit().success(), "{}", up.output());
 }
 
 /// `wasmvisor apiserver` with the Widget CRD installed, and a host config for
