@@ -4,7 +4,8 @@
 //!
 //! The host reaches the API server over HTTPS with the kubeconfig it wrote,
 //! exactly as `wasmvisor run` reaches a real cluster; `up` only writes the
-//! host config (`DIR/host.toml`) that `run` would read. Layout of DIR:
+//! host config (`DIR/host.toml`) that `run` would read, and with `--no-host`
+//! leaves the host to `wasmvisor run --config DIR/host.toml`. Layout of DIR:
 //!
 //! | path | what |
 //! | --- | --- |
