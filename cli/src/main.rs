@@ -6,6 +6,7 @@ mod apiserver;
 mod audit;
 mod install;
 mod least_privilege;
+mod malloc;
 mod plugin;
 mod rbac;
 mod replay;
@@ -55,6 +56,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    malloc::limit_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WASMVISOR_LOG")
