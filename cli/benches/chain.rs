@@ -9,7 +9,7 @@
 //! (`wasmvisor run --config DIR/host.toml`, as it runs in a Supervisor) and
 //! of the rest (`up --no-host`: API server, simulators, guest API servers),
 //! and reconciles and host calls per plugin per cluster, and what failed over
-//! the run (host calls by capability and error kind, reconciles by plugin
+//! the run (host calls by plugin, capability and error kind, reconciles by plugin
 //! and result). After each run it
 //! replays each chain plugin on its own recordings of the run
 //! (`wasmvisor replay`) and prints how many were the same and the replay's
@@ -52,7 +52,7 @@ struct Figures {
     peak_rss_mib: (u64, u64),
     reconciles: Vec<(String, u64)>,
     host_calls: Vec<(String, u64)>,
-    /// Over the whole run, failed host calls by capability and kind and
+    /// Over the whole run, failed host calls by plugin, capability and kind and
     /// failed reconciles by plugin and result.
     failures: Vec<(String, u64)>,
     /// Each chain plugin replayed on its recordings of the run.

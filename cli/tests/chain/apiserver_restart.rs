@@ -10,13 +10,7 @@ use crate::support::eventually;
 const NS: &str = "api-restart";
 const NAME: &str = "cluster-a";
 
-// Failed once in three runs of the chain binary under two CPU hogs: after
-// the restart the guest cluster never started (its kubeconfig Secret never
-// appeared, AddonsReady "not configured on this host") for 120 s, while the
-// host's own watches had reconnected. Until that is found, run it with
-// `cargo test -p wasmvisor --test chain -- --ignored`.
 #[test]
-#[ignore = "a guest cluster sometimes never starts after an API server restart under load (issue 14)"]
 fn the_api_server_killed_mid_creation_converges_without_twins() {
     let mut supervisor = Supervisor::start_with_separate_apiserver(3);
     supervisor.apply(&tkc_yaml(NS, NAME, 2));

@@ -5,7 +5,7 @@
 //! leaves nothing behind; restarts at any point converge without twins.
 //!
 //! One `up` serves the first test's scenarios in sequence (a `up` costs a
-//! start and a compile of every plugin); the restart test needs its own.
+//! start and a compile of every plugin); the restart tests need their own.
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -206,12 +206,12 @@ impl Supervisor {
         counters(&self.metrics(), "wasmvisor_host_calls_total{", &["plugin"])
     }
 
-    /// What failed so far: host calls by capability and outcome (`denied`,
-    /// or the WIT kind of the error the plugin got), and failed reconciles
-    /// by plugin and result (`error`, `trap`).
+    /// What failed so far: host calls by plugin, capability and outcome
+    /// (`denied`, or the WIT kind of the error the plugin got), and failed
+    /// reconciles by plugin and result (`error`, `trap`).
     pub(crate) fn failures(&self) -> Vec<(String, u64)> {
         let metrics = self.metrics();
-        let calls = counters(&metrics, "wasmvisor_host_calls_total{", &["capability", "outcome"]);
+        let calls = counters(&metrics, "wasmvisor_host_calls_total{", &["plugin", "capability", "outcome"]);
         let reconciles = counters(&metrics, "wasmvisor_reconcile_total{", &["plugin", "result"]);
         let failed_calls = calls.into_iter().filter(|(key, _)| !key.ends_with("/ok"));
         let failed_reconciles =
