@@ -620,6 +620,9 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((kind.as_str(), object["metadata"]["resourceVersion"].as_str()), ("BOOKMARK", Some("2")));
+        // The next one is BOOKMARK_EVERY later, not at once.
+        let quiet = tokio::time::timeout(Duration::from_secs(1), rx.events.next()).await;
+        assert!(quiet.is_err(), "a second BOOKMARK followed at once");
 
         let mut short = spec(resource, Some(2), None);
         short.timeout = Some(Duration::from_millis(300));
