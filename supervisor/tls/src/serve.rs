@@ -95,6 +95,99 @@ impl tokio::io::AsyncWrite for QuickAck {
     }
 }
 
+/// How large a write an HTTP/2 connection gathers before it goes to TLS.
+const H2_WRITE_BUFFER: usize = 64 * 1024;
+
+/// A connection's TLS stream as HTTP writes to it: as it is for HTTP/1.1, behind a write
+/// buffer that offers no vectored writes for HTTP/2.
+///
+/// Why: h2 writes every DATA frame over 256 bytes on its own when the stream offers
+/// vectored writes, so one watch event to 100 streams of one connection became 100 TLS
+/// records and 100 `writev`s. Without vectored writes h2 copies frames up to 1 KiB into its
+/// own 16 KiB buffer and writes that once; larger frames still come as a 9-byte header and
+/// then the payload, which the buffer here joins (into records of up to 16 KiB) instead of
+/// sending the header as a record of its own. Everything is written out on flush, which
+/// h2 asks for whenever it has nothing more to send. HTTP/1.1 writes one chunk per watch
+/// event with one vectored write already, and gains nothing from a copy.
+enum HttpIo<T> {
+    Http1(T),
+    Http2(tokio::io::BufWriter<T>),
+}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> HttpIo<T> {
+    fn new(io: T, h2: bool) -> HttpIo<T> {
+        if h2 {
+            HttpIo::Http2(tokio::io::BufWriter::with_capacity(H2_WRITE_BUFFER, io))
+        } else {
+            HttpIo::Http1(io)
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncRead for HttpIo<T> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            HttpIo::Http1(io) => std::pin::Pin::new(io).poll_read(cx, buf),
+            HttpIo::Http2(io) => std::pin::Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for HttpIo<T> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            HttpIo::Http1(io) => std::pin::Pin::new(io).poll_write(cx, buf),
+            HttpIo::Http2(io) => std::pin::Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            HttpIo::Http1(io) => std::pin::Pin::new(io).poll_write_vectored(cx, bufs),
+            HttpIo::Http2(io) => std::pin::Pin::new(io).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            HttpIo::Http1(io) => io.is_write_vectored(),
+            HttpIo::Http2(_) => false,
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            HttpIo::Http1(io) => std::pin::Pin::new(io).poll_flush(cx),
+            HttpIo::Http2(io) => std::pin::Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            HttpIo::Http1(io) => std::pin::Pin::new(io).poll_shutdown(cx),
+            HttpIo::Http2(io) => std::pin::Pin::new(io).poll_shutdown(cx),
+        }
+    }
+}
+
 /// Closes one connection without an answer when fired.
 ///
 /// [`serve()`] puts one into the extensions of every request, shared by all requests of the
@@ -175,7 +268,9 @@ where
                 })
             };
             let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let io = TokioIo::new(HttpIo::new(stream, h2));
+            let connection = builder.serve_connection_with_upgrades(io, service);
             tokio::select! {
                 result = watcher.watch(connection) => if let Err(error) = result {
                     tracing::debug!(%peer, %error, "connection ended with an error");
@@ -204,6 +299,28 @@ mod tests {
     use tokio::sync::oneshot;
     use tokio::task::JoinHandle;
     use tokio_rustls::client::TlsStream;
+
+    #[tokio::test]
+    async fn http2_writes_are_gathered_until_flush_and_not_vectored() {
+        use tokio::io::AsyncWrite;
+        let (near, mut far) = tokio::io::duplex(1 << 20);
+        let mut io = HttpIo::new(near, true);
+        assert!(!io.is_write_vectored(), "h2 would send each DATA frame as its own write");
+        io.write_all(b"header").await.unwrap();
+        io.write_all(b"payload").await.unwrap();
+        let mut got = [0; 13];
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(50), far.read_exact(&mut got)).await;
+        assert!(early.is_err(), "nothing leaves before the flush");
+        io.flush().await.unwrap();
+        far.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"headerpayload");
+        far.write_all(b"pong").await.unwrap();
+        let mut pong = [0; 4];
+        io.read_exact(&mut pong).await.unwrap();
+        assert_eq!(&pong, b"pong");
+        assert!(HttpIo::new(tokio::io::duplex(64).0, false).is_write_vectored());
+    }
 
     /// `app` served with a certificate from `ca` on an ephemeral port, until the sender fires.
     async fn start(

@@ -8,7 +8,8 @@
 //! Run: `cargo bench -p wasmvisor-apiserver --bench apiserver` (release build). Prints a table.
 //! `BENCH_OBJECTS` (default 10000) sets how many objects the list benchmark stores;
 //! `BENCH_SERVER=PATH` runs another build of `apiserver-test-server` (an older commit's, to
-//! compare servers under the same client and the same machine load).
+//! compare servers under the same client and the same machine load); `BENCH_ONLY=watch` runs
+//! only the watch phases (for profiling the fan-out, or quicker repeated runs of it).
 //!
 //! Beside wall-clock figures it prints the CPU time the server process and the bench
 //! process (the client) spent per operation, from `/proc`: on a shared 2-core machine
@@ -252,6 +253,38 @@ async fn watch_latency(
     Ok((percentile(&all, 0.5), percentile(&all, 0.99)))
 }
 
+/// Runs the watch phases (1, 10 and 100 kube-rs watchers, 100 streams on one HTTP/2
+/// connection) and returns one table row each.
+async fn watch_phases(
+    api: &Api<ConfigMap>,
+    raw: &Raw,
+    addr: &str,
+    data: &Path,
+    pid: u32,
+) -> anyhow::Result<Vec<String>> {
+    let mut rows = Vec::new();
+    let watch_raw = Raw::connect(addr.parse()?, data).await?;
+    for (kind, watchers) in
+        [(Watchers::KubeRs, 1), (Watchers::KubeRs, 10), (Watchers::KubeRs, 100), (Watchers::Http2, 100)]
+    {
+        let writes = 100;
+        let phase = watch_latency(api, raw, &watch_raw, kind, watchers, writes);
+        let (latency, cpu) = CpuPerOp::measure(pid, watchers * writes, phase).await;
+        let (p50, p99) = latency?;
+        let how = match kind {
+            Watchers::KubeRs => "kube-rs",
+            Watchers::Http2 => "one HTTP/2 connection",
+        };
+        rows.push(format!(
+            "| watch delivery, {watchers} watcher(s) ({how}), p50 / p99 (CPU per event delivered, the PATCHes included) | {} / {} | {} |",
+            ms(p50),
+            ms(p99),
+            cpu.cells()
+        ));
+    }
+    Ok(rows)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let objects: usize = std::env::var("BENCH_OBJECTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
@@ -275,6 +308,16 @@ async fn main() -> anyhow::Result<()> {
     let raw = Raw::connect(addr.parse()?, &data).await?;
     let idle_rss = rss_kib(pid);
 
+    let watch_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "watch");
+    if watch_only {
+        println!("| measurement | value | server CPU per op | bench (client) CPU per op |");
+        println!("| --- | --- | --- | --- |");
+        for row in watch_phases(&api, &raw, addr, &data, pid).await? {
+            println!("{row}");
+        }
+        return Ok(());
+    }
+
     let creates = 2_000;
     let (creates_per_s, create_cpu) = CpuPerOp::measure(pid, creates, create_all(&raw, "c-", creates)).await;
     let creates_per_s = creates_per_s?;
@@ -297,17 +340,7 @@ async fn main() -> anyhow::Result<()> {
     .await;
     let updates_per_s = updates_per_s?;
 
-    let mut watch_rows = Vec::new();
-    let watch_raw = Raw::connect(addr.parse()?, &data).await?;
-    for (kind, watchers) in
-        [(Watchers::KubeRs, 1), (Watchers::KubeRs, 10), (Watchers::KubeRs, 100), (Watchers::Http2, 100)]
-    {
-        let writes = 100;
-        let phase = watch_latency(&api, &raw, &watch_raw, kind, watchers, writes);
-        let (latency, cpu) = CpuPerOp::measure(pid, watchers * writes, phase).await;
-        let (p50, p99) = latency?;
-        watch_rows.push((kind, watchers, p50, p99, cpu));
-    }
+    let watch_rows = watch_phases(&api, &raw, addr, &data, pid).await?;
 
     create_all(&raw, "l-", objects.saturating_sub(creates)).await?;
     let mut raw_list_times = Vec::new();
@@ -354,17 +387,8 @@ async fn main() -> anyhow::Result<()> {
         "| updates/s (merge patch, {CONCURRENCY} in flight, raw) | {updates_per_s:.0} | {} |",
         update_cpu.cells()
     );
-    for (kind, watchers, p50, p99, cpu) in watch_rows {
-        let how = match kind {
-            Watchers::KubeRs => "kube-rs",
-            Watchers::Http2 => "one HTTP/2 connection",
-        };
-        println!(
-            "| watch delivery, {watchers} watcher(s) ({how}), p50 / p99 (CPU per event delivered, the PATCHes included) | {} / {} | {} |",
-            ms(p50),
-            ms(p99),
-            cpu.cells()
-        );
+    for row in watch_rows {
+        println!("{row}");
     }
     println!(
         "| list of {listed} objects, whole body (raw), p50 of 5 | {} | {} |",

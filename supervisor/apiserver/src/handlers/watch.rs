@@ -6,6 +6,7 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use futures::StreamExt;
 
 use super::Req;
 use crate::status::ApiError;
@@ -27,10 +28,8 @@ impl Req {
             table: self.table(),
             initial_events: self.params.send_initial_events,
         };
-        let rx = crate::watch::start(self.ctx.store.clone(), spec, self.ctx.shutdown.clone());
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), rx))
-        });
+        let events = crate::watch::start(self.ctx.store.clone(), spec, self.ctx.shutdown.clone());
+        let stream = events.map(Ok::<_, std::convert::Infallible>);
         let mut response = Response::new(Body::from_stream(stream));
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
