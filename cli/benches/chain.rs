@@ -55,6 +55,8 @@ struct Figures {
     /// Over the whole run, failed host calls by plugin, capability and kind and
     /// failed reconciles by plugin and result.
     failures: Vec<(String, u64)>,
+    /// NSX and vCenter requests the host tried again, by endpoint and reason.
+    retries: Vec<(String, u64)>,
     /// Each chain plugin replayed on its recordings of the run.
     replays: Vec<Replayed>,
 }
@@ -150,6 +152,7 @@ fn run(label: &'static str, slot: u8, extra: &[&str], clusters: usize) -> Figure
         reconciles,
         host_calls,
         failures: supervisor.failures(),
+        retries: supervisor.endpoint_retries(),
         replays: replays(&supervisor),
     }
 }
@@ -230,6 +233,8 @@ fn main() {
         println!("{}: host calls per cluster: {}", f.label, per_cluster(&f.host_calls, clusters));
         let failures: Vec<String> = f.failures.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
         println!("{}: errors (whole run): {}", f.label, failures.join(", "));
+        let retries: Vec<String> = f.retries.iter().map(|(why, n)| format!("{why} {n}")).collect();
+        println!("{}: endpoint retries (whole run): {}", f.label, retries.join(", "));
         for r in &f.replays {
             let counts = r.summary.split(&format!("of {}: ", r.plugin)).last().unwrap_or(&r.summary);
             println!("{}: replay {}: {counts}", f.label, r.plugin);

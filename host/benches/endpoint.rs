@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasmvisor_host::capability::endpoint::{EndpointConfig, connect_nsx};
+use wasmvisor_host::capability::endpoint::{EndpointConfig, EndpointMetrics, connect_nsx};
 use wasmvisor_host::capability::endpoint::{HttpEndpoint, HttpRequest};
 use wasmvisor_host::capability::kube::MemoryKube;
 use wasmvisor_host::manifest::Method;
@@ -63,7 +63,8 @@ async fn bench() {
         ca_file: Some(dir.path().join("ca/ca.crt")),
         ..EndpointConfig::new(sim.base_url.clone(), sim.credentials_file.clone())
     };
-    let nsx: Arc<dyn HttpEndpoint> = connect_nsx(&config, None).await.expect("NSX client");
+    let nsx: Arc<dyn HttpEndpoint> =
+        connect_nsx(&config, None, &EndpointMetrics::default()).await.expect("NSX client");
     let get = || HttpRequest { method: Method::Get, path: SEGMENT.into(), body: None };
     let body = json!({"display_name": "bench", "tags": [{"scope": "wasmvisor/plugin", "tag": "probe"}]});
     nsx.send(HttpRequest { method: Method::Patch, path: SEGMENT.into(), body: Some(body.to_string()) })

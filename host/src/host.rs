@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminConfig, AdminEndpoint, AdminHandle, AdminState};
-use crate::capability::endpoint::{self, ConnectError};
+use crate::capability::endpoint::{self, ConnectError, EndpointMetrics};
 use crate::capability::kube::cache::CachedKube;
 use crate::cluster::{ClusterError, ClusterSource, Clusters, secrets};
 use crate::config::HostConfig;
@@ -125,12 +125,19 @@ impl Host {
         // (default) cluster, once, here; plugins never see them.
         let home = clusters.client(wasmvisor_manifest::DEFAULT_CLUSTER);
         let fail = |endpoint: &'static str| move |error| StartError::Endpoint { endpoint, error };
+        let endpoint_metrics = EndpointMetrics::default();
         let nsx = match &config.nsx {
-            Some(nsx) => Some(endpoint::connect_nsx(nsx, home.as_ref()).await.map_err(fail("nsx"))?),
+            Some(nsx) => Some(
+                endpoint::connect_nsx(nsx, home.as_ref(), &endpoint_metrics).await.map_err(fail("nsx"))?,
+            ),
             None => None,
         };
         let vcenter = match &config.vcenter {
-            Some(vc) => Some(endpoint::connect_vcenter(vc, home.as_ref()).await.map_err(fail("vcenter"))?),
+            Some(vc) => Some(
+                endpoint::connect_vcenter(vc, home.as_ref(), &endpoint_metrics)
+                    .await
+                    .map_err(fail("vcenter"))?,
+            ),
             None => None,
         };
         let backends =
@@ -182,6 +189,7 @@ impl Host {
         let mut registry = Registry::default();
         runtime.register_metrics(&mut registry);
         metrics.register(&mut registry);
+        endpoint_metrics.register(&mut registry);
         let (ready_tx, ready) = watch::channel(true);
         let mut admin_config = AdminConfig::new(&config.data_dir);
         admin_config.listen = config.admin.listen;

@@ -40,4 +40,11 @@ fn the_chain_converges_through_flaky_nsx_and_vcenter() {
     withdraw(&supervisor, &guest, NS, &exposed);
     delete_and_wait_gone(&supervisor, &[(NS, NAME)]);
     println!("what failed under faults: {:?}", supervisor.failures());
+    let retried = supervisor.endpoint_retries();
+    println!("what the host retried: {retried:?}");
+    for endpoint in ["nsx", "vcenter"] {
+        let faults_met: u64 =
+            retried.iter().filter(|(key, _)| key.starts_with(&format!("{endpoint}/"))).map(|(_, n)| n).sum();
+        assert!(faults_met > 0, "the run met no fault of {endpoint}'s: {retried:?}");
+    }
 }

@@ -218,6 +218,13 @@ impl Supervisor {
             reconciles.into_iter().filter(|(key, _)| key.ends_with("/error") || key.ends_with("/trap"));
         failed_calls.chain(failed_reconciles).filter(|(_, count)| *count > 0).collect()
     }
+
+    /// NSX and vCenter requests the host tried again so far, by endpoint and
+    /// reason (a status, or `connect`, `connection`, `timeout`); plugins see
+    /// none of these unless the retries ran out.
+    pub(crate) fn endpoint_retries(&self) -> Vec<(String, u64)> {
+        counters(&self.metrics(), "wasmvisor_endpoint_retries_total{", &["endpoint", "reason"])
+    }
 }
 
 /// Whether the TKC's `Ready` condition is `True`.

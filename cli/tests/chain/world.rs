@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use wasmvisor_host::capability::endpoint::{HttpEndpoint, HttpRequest, connect_nsx, connect_vcenter};
+use wasmvisor_host::capability::endpoint::{
+    EndpointMetrics, HttpEndpoint, HttpRequest, connect_nsx, connect_vcenter,
+};
 use wasmvisor_host::config::HostConfig;
 use wasmvisor_host::manifest::Method;
 
@@ -43,9 +45,17 @@ impl World {
         let config = HostConfig::parse(&text).expect("host.toml parses");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (nsx, vcenter) = runtime.block_on(async {
-            let nsx = connect_nsx(config.nsx.as_ref().expect("an NSX endpoint"), None).await.unwrap();
-            let vcenter =
-                connect_vcenter(config.vcenter.as_ref().expect("a vCenter endpoint"), None).await.unwrap();
+            let nsx =
+                connect_nsx(config.nsx.as_ref().expect("an NSX endpoint"), None, &EndpointMetrics::default())
+                    .await
+                    .unwrap();
+            let vcenter = connect_vcenter(
+                config.vcenter.as_ref().expect("a vCenter endpoint"),
+                None,
+                &EndpointMetrics::default(),
+            )
+            .await
+            .unwrap();
             (nsx, vcenter)
         });
         Self { runtime, nsx, vcenter }

@@ -33,9 +33,16 @@ async fn attempt(sims: &Sims, plugin: &Bundled, calls: Value) -> (Host, Vec<Valu
 /// As [`attempt`], for an object of `cluster` (a guest cluster's member name).
 async fn attempt_from(sims: &Sims, plugin: &Bundled, cluster: &str, calls: Value) -> (Host, Vec<Value>) {
     let (component, name) = wearing(plugin);
-    let nsx = wasmvisor_host::capability::endpoint::connect_nsx(&sims.nsx_config, None).await.unwrap();
-    let vcenter =
-        wasmvisor_host::capability::endpoint::connect_vcenter(&sims.vcenter_config, None).await.unwrap();
+    let nsx = wasmvisor_host::capability::endpoint::connect_nsx(&sims.nsx_config, None, &Default::default())
+        .await
+        .unwrap();
+    let vcenter = wasmvisor_host::capability::endpoint::connect_vcenter(
+        &sims.vcenter_config,
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let trusted = Grants { trust_manifests: true, ..Grants::default() };
     let host = Host::build(nsx, vcenter, trusted, &[(component, "impostor.wasm")]);
     host.reconcile_in(cluster, &name, "attempt", json!({"calls": calls.to_string()})).await.unwrap();

@@ -57,18 +57,21 @@ async fn clients_read_their_credentials_from_a_secret() {
         secrets.create(&Default::default(), &secret(name, &data)).await.unwrap();
     }
 
-    let nsx = connect_nsx(&from_secret(&sims.nsx_config, "nsx"), Some(&client)).await.unwrap();
+    let nsx =
+        connect_nsx(&from_secret(&sims.nsx_config, "nsx"), Some(&client), &Default::default()).await.unwrap();
     let tier1s = direct(&*nsx, Method::Get, "/policy/api/v1/infra/tier-1s", None).await.unwrap();
     assert!(tier1s.body.contains("\"results\""), "NSX accepted the Secret's credentials: {}", tier1s.body);
     let vcenter =
-        connect_vcenter(&from_secret(&sims.vcenter_config, "vcenter"), Some(&client)).await.unwrap();
+        connect_vcenter(&from_secret(&sims.vcenter_config, "vcenter"), Some(&client), &Default::default())
+            .await
+            .unwrap();
     let vms = direct(&*vcenter, Method::Get, "/api/vcenter/vm", None).await.unwrap();
     assert_eq!(vms.body, "[]", "vCenter logged in with the Secret's credentials");
 
     let refused = |name: &'static str| {
         let (config, client) = (from_secret(&sims.nsx_config, name), client.clone());
         async move {
-            match connect_nsx(&config, Some(&client)).await {
+            match connect_nsx(&config, Some(&client), &Default::default()).await {
                 Err(ConnectError::Credentials(e)) => e.to_string(),
                 Err(other) => panic!("{name}: expected a credentials error, got {other}"),
                 Ok(_) => panic!("{name}: expected a credentials error"),

@@ -61,7 +61,7 @@ async fn nsx_converges_after_5xx_and_dropped_connections() {
 async fn spent_retries_are_unavailable_after_exactly_the_budget() {
     let sims = Sims::start().await;
     let config = EndpointConfig { retries: 2, ..sims.nsx_config.clone() };
-    let nsx = connect_nsx(&config, None).await.unwrap();
+    let nsx = connect_nsx(&config, None, &Default::default()).await.unwrap();
     Sims::faults(&sims.nsx, json!({"error_next": 10}));
     let err = direct(&*nsx, Method::Get, SEGMENT, None).await.unwrap_err();
     assert!(matches!(&err, EndpointError::Unavailable(m) if m.starts_with("NSX 503")), "{err:?}");
@@ -71,7 +71,7 @@ async fn spent_retries_are_unavailable_after_exactly_the_budget() {
 #[tokio::test]
 async fn a_create_is_not_repeated_after_a_5xx() {
     let sims = Sims::start().await;
-    let vcenter = connect_vcenter(&sims.vcenter_config, None).await.unwrap();
+    let vcenter = connect_vcenter(&sims.vcenter_config, None, &Default::default()).await.unwrap();
     direct(&*vcenter, Method::Get, "/api/vcenter/vm", None).await.unwrap(); // logs in
     Sims::faults(&sims.vcenter, json!({"error_next": 1}));
     let err = direct(&*vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("once"))).await.unwrap_err();
@@ -88,7 +88,7 @@ async fn a_tag_attach_and_a_tag_list_are_repeated_after_a_5xx() {
     // The host's ownership tag on a new VM rides on these two: an attach lost
     // to one 503 would leave a VM that belongs to no plugin, for good.
     let sims = Sims::start().await;
-    let vcenter = connect_vcenter(&sims.vcenter_config, None).await.unwrap();
+    let vcenter = connect_vcenter(&sims.vcenter_config, None, &Default::default()).await.unwrap();
     let category =
         json!({"name": "c", "category_id": "urn:c", "cardinality": "SINGLE", "associable_types": []});
     direct(&*vcenter, Method::Post, "/api/cis/tagging/category", Some(category)).await.unwrap();
@@ -135,13 +135,20 @@ async fn wrong_credentials_are_internal_not_retried_forever() {
         credentials: wasmvisor_host::capability::endpoint::CredentialsSource::File(creds),
         ..sims.vcenter_config.clone()
     };
-    let err = direct(&*connect_vcenter(&config, None).await.unwrap(), Method::Get, "/api/vcenter/vm", None)
-        .await
-        .unwrap_err();
+    let err = direct(
+        &*connect_vcenter(&config, None, &Default::default()).await.unwrap(),
+        Method::Get,
+        "/api/vcenter/vm",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&err, EndpointError::Internal(m) if m.contains("vCenter login refused")), "{err:?}");
     let config = EndpointConfig { credentials: config.credentials.clone(), ..sims.nsx_config.clone() };
     let err =
-        direct(&*connect_nsx(&config, None).await.unwrap(), Method::Get, SEGMENT, None).await.unwrap_err();
+        direct(&*connect_nsx(&config, None, &Default::default()).await.unwrap(), Method::Get, SEGMENT, None)
+            .await
+            .unwrap_err();
     assert!(matches!(&err, EndpointError::Internal(m) if m.starts_with("NSX 401")), "{err:?}");
 }
 
@@ -153,15 +160,20 @@ async fn wrong_credentials_are_internal_not_retried_forever() {
 async fn slow_answers_time_out_and_only_idempotent_requests_are_retried() {
     let sims = Sims::start().await;
     let timeout = Duration::from_secs(1);
-    let nsx =
-        connect_nsx(&EndpointConfig { timeout, retries: 2, ..sims.nsx_config.clone() }, None).await.unwrap();
+    let nsx = connect_nsx(
+        &EndpointConfig { timeout, retries: 2, ..sims.nsx_config.clone() },
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     Sims::faults(&sims.nsx, json!({"latency_ms": 3000, "error_next": 10}));
     let err = direct(&*nsx, Method::Get, SEGMENT, None).await.unwrap_err();
     assert!(matches!(&err, EndpointError::Unavailable(m) if m == "NSX: no answer within 1s"), "{err:?}");
     assert_eq!(sims.nsx.faults.get().error_next, 7, "one attempt and two retries");
 
     let config = EndpointConfig { timeout, retries: 2, ..sims.vcenter_config.clone() };
-    let vcenter = connect_vcenter(&config, None).await.unwrap();
+    let vcenter = connect_vcenter(&config, None, &Default::default()).await.unwrap();
     direct(&*vcenter, Method::Get, "/api/vcenter/vm", None).await.unwrap(); // logs in
     Sims::faults(&sims.vcenter, json!({"latency_ms": 3000, "error_next": 10}));
     let err = direct(&*vcenter, Method::Post, "/api/vcenter/vm", Some(vm_spec("slow"))).await.unwrap_err();

@@ -147,8 +147,8 @@ pub(crate) struct Host {
 
 impl Host {
     pub(crate) async fn new(sims: &Sims) -> Self {
-        let nsx = connect_nsx(&sims.nsx_config, None).await.unwrap();
-        let vcenter = connect_vcenter(&sims.vcenter_config, None).await.unwrap();
+        let nsx = connect_nsx(&sims.nsx_config, None, &Default::default()).await.unwrap();
+        let vcenter = connect_vcenter(&sims.vcenter_config, None, &Default::default()).await.unwrap();
         Self::with(nsx, vcenter)
     }
 

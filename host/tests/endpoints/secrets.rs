@@ -132,9 +132,14 @@ fn sweep(vm: Option<&str>) -> Value {
 async fn no_credential_or_session_id_reaches_a_plugin_or_the_log() {
     let sims = Sims::start().await;
     let (tap_url, tap) = start_tap(&sims).await;
-    let nsx = connect_nsx(&sims.nsx_config, None).await.unwrap();
-    let vcenter =
-        connect_vcenter(&EndpointConfig { url: tap_url, ..sims.vcenter_config.clone() }, None).await.unwrap();
+    let nsx = connect_nsx(&sims.nsx_config, None, &Default::default()).await.unwrap();
+    let vcenter = connect_vcenter(
+        &EndpointConfig { url: tap_url, ..sims.vcenter_config.clone() },
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let host = Host::with(nsx, vcenter);
 
     let first = host.probe("sweep-1", sweep(None)).await;

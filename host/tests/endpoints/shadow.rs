@@ -40,8 +40,8 @@ impl HttpEndpoint for Noted {
 async fn a_shadow_sends_nothing_to_nsx_or_vcenter() {
     let sims = Sims::start().await;
     let noted = |client| Arc::new(Noted { client, sent: Mutex::new(Vec::new()) });
-    let nsx = noted(connect_nsx(&sims.nsx_config, None).await.unwrap());
-    let vcenter = noted(connect_vcenter(&sims.vcenter_config, None).await.unwrap());
+    let nsx = noted(connect_nsx(&sims.nsx_config, None, &Default::default()).await.unwrap());
+    let vcenter = noted(connect_vcenter(&sims.vcenter_config, None, &Default::default()).await.unwrap());
     let host = Host::with(nsx.clone(), vcenter.clone());
     let candidate = section::embed(
         PROBE.bytes,

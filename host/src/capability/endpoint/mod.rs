@@ -23,6 +23,7 @@ pub mod credentials;
 pub mod host;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod nsx;
 pub mod request_target;
 pub mod retry;
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpResponse};
 pub use credentials::{Credentials, CredentialsError, CredentialsSource};
+pub use metrics::EndpointMetrics;
 pub use nsx::NsxClient;
 pub use retry::RetryPolicy;
 pub use vcenter::VcenterClient;
@@ -115,24 +117,28 @@ pub enum ConnectError {
     Credentials(#[from] CredentialsError),
 }
 
-/// An NSX client for `config`; `cluster` reads credentials kept in a
-/// Secret. Nothing is sent to NSX until the first request.
+/// An NSX client for `config`, counting its retries in `metrics`; `cluster`
+/// reads credentials kept in a Secret. Nothing is sent to NSX until the
+/// first request.
 pub async fn connect_nsx(
     config: &EndpointConfig,
     cluster: Option<&kube::Client>,
+    metrics: &EndpointMetrics,
 ) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
     let (transport, credentials, retry) = config.parts(cluster).await?;
-    Ok(Arc::new(NsxClient::new(transport, &credentials, retry)))
+    Ok(Arc::new(NsxClient::new(transport, &credentials, retry, metrics.retries_of("nsx"))))
 }
 
-/// A vCenter client for `config`; `cluster` reads credentials kept in a
-/// Secret. It logs in on the first request.
+/// A vCenter client for `config`, counting its retries in `metrics`;
+/// `cluster` reads credentials kept in a Secret. It logs in on the first
+/// request.
 pub async fn connect_vcenter(
     config: &EndpointConfig,
     cluster: Option<&kube::Client>,
+    metrics: &EndpointMetrics,
 ) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
     let (transport, credentials, retry) = config.parts(cluster).await?;
-    Ok(Arc::new(VcenterClient::new(transport, &credentials, retry)))
+    Ok(Arc::new(VcenterClient::new(transport, &credentials, retry, metrics.retries_of("vcenter"))))
 }
 
 #[cfg(test)]
@@ -171,7 +177,9 @@ mod tests {
         let pem = wasmvisor_tls::LocalCa::load_or_create(&dir.path().join("ca")).unwrap().ca_pem().to_owned();
         std::fs::write(&ca, pem).unwrap();
         let c = EndpointConfig { ca_file: Some(ca), ..c };
-        let Err(err) = connect_nsx(&c, None).await else { panic!("a Secret source needs a cluster") };
+        let Err(err) = connect_nsx(&c, None, &EndpointMetrics::default()).await else {
+            panic!("a Secret source needs a cluster")
+        };
         let err = err.to_string();
         assert!(err.contains("Secret ns/nsx") && err.contains("no cluster client"), "{err}");
     }

@@ -14,6 +14,7 @@ use wasmvisor_manifest::Method;
 use super::classify::{Product, answer};
 use super::credentials::Credentials;
 use super::http::Transport;
+use super::metrics::RetryCounter;
 use super::retry::{self, RetryPolicy};
 use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 
@@ -28,14 +29,20 @@ pub struct NsxClient {
     transport: Transport,
     auth: HeaderMap,
     retry: RetryPolicy,
+    retries: RetryCounter,
 }
 
 impl NsxClient {
-    /// A client sending `credentials` as basic auth.
-    pub fn new(transport: Transport, credentials: &Credentials, retry: RetryPolicy) -> Self {
+    /// A client sending `credentials` as basic auth, counting its retries in `retries`.
+    pub fn new(
+        transport: Transport,
+        credentials: &Credentials,
+        retry: RetryPolicy,
+        retries: RetryCounter,
+    ) -> Self {
         let mut auth = HeaderMap::new();
         auth.insert(AUTHORIZATION, basic_auth(credentials));
-        Self { transport, auth, retry }
+        Self { transport, auth, retry, retries }
     }
 }
 
@@ -61,7 +68,7 @@ fn idempotent(method: Method) -> bool {
 impl HttpEndpoint for NsxClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, EndpointError> {
         let what = format!("nsx {} {}", request.method, request.path);
-        let result = retry::run(&self.retry, idempotent(request.method), &what, || {
+        let result = retry::run(&self.retry, &self.retries, idempotent(request.method), &what, || {
             self.transport.send(request.method, &request.path, &self.auth, request.body.as_deref())
         })
         .await;

@@ -13,6 +13,7 @@ use std::future::Future;
 use hyper::StatusCode;
 
 use super::http::{RawResponse, SendError};
+use super::metrics::RetryCounter;
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +60,12 @@ pub fn should_retry(idempotent: bool, outcome: Result<StatusCode, &SendError>) -
 }
 
 /// Runs `attempt` until it gets an answer not worth retrying or the policy
-/// is spent, sleeping between attempts. Returns the last answer (a final 429
-/// or 5xx included: the caller classifies it) or the last transport error.
+/// is spent, sleeping between attempts and counting each retry in `counted`.
+/// Returns the last answer (a final 429 or 5xx included: the caller
+/// classifies it) or the last transport error.
 pub async fn run<F, Fut>(
     policy: &RetryPolicy,
+    counted: &RetryCounter,
     idempotent: bool,
     what: &str,
     mut attempt: F,
@@ -83,6 +86,7 @@ where
             Ok(r) => tracing::debug!(request = what, status = r.status.as_u16(), retry, ?delay, "retrying"),
             Err(e) => tracing::debug!(request = what, error = %e, retry, ?delay, "retrying"),
         }
+        counted.count(&result);
         tokio::time::sleep(delay).await;
         retry += 1;
     }
@@ -91,6 +95,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capability::endpoint::metrics::{EndpointMetrics, RetryLabels};
 
     #[test]
     fn retry_after_wins_and_is_capped() {
@@ -120,33 +125,43 @@ mod tests {
         })
     }
 
+    /// Retries counted in `metrics` for `nsx`, by reason.
+    fn counted(metrics: &EndpointMetrics, reason: &str) -> u64 {
+        metrics.retries.get_or_create(&RetryLabels { endpoint: "nsx", reason: reason.into() }).get()
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn run_stops_at_success_and_at_the_budget() {
+    async fn run_stops_at_success_and_at_the_budget_counting_each_retry() {
         let policy = RetryPolicy::new(3);
+        let metrics = EndpointMetrics::default();
+        let counter = metrics.retries_of("nsx");
         let mut answers = vec![answer(200), answer(503), answer(429)];
         let mut calls = 0;
-        let last = run(&policy, true, "t", || {
+        let last = run(&policy, &counter, true, "t", || {
             calls += 1;
             std::future::ready(answers.pop().unwrap())
         })
         .await;
         assert_eq!((calls, last.unwrap().status), (3, StatusCode::OK));
+        assert_eq!((counted(&metrics, "429"), counted(&metrics, "503")), (1, 1), "a retry after each");
 
         let mut calls = 0;
-        let last = run(&policy, true, "t", || {
+        let last = run(&policy, &counter, true, "t", || {
             calls += 1;
             std::future::ready(answer(503))
         })
         .await;
         assert_eq!((calls, last.unwrap().status), (4, StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(counted(&metrics, "503"), 4, "three more retries; the last answer is not retried");
 
         let mut calls = 0;
-        let last = run(&policy, false, "t", || {
+        let last = run(&policy, &counter, false, "t", || {
             calls += 1;
             std::future::ready(answer(503))
         })
         .await;
         assert_eq!((calls, last.unwrap().status), (1, StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(counted(&metrics, "503"), 4, "not retried, not counted");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use wasmvisor_manifest::Method;
 use super::classify::{Product, answer, classify};
 use super::credentials::Credentials;
 use super::http::Transport;
+use super::metrics::RetryCounter;
 use super::nsx::basic_auth;
 use super::retry::{self, RetryPolicy};
 use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
@@ -65,15 +66,21 @@ pub struct VcenterClient {
     transport: Transport,
     basic: HeaderMap,
     retry: RetryPolicy,
+    retries: RetryCounter,
     session: Mutex<Session>,
 }
 
 impl VcenterClient {
-    /// A client that logs in with `credentials` on first use.
-    pub fn new(transport: Transport, credentials: &Credentials, retry: RetryPolicy) -> Self {
+    /// A client that logs in with `credentials` on first use, counting its retries in `retries`.
+    pub fn new(
+        transport: Transport,
+        credentials: &Credentials,
+        retry: RetryPolicy,
+        retries: RetryCounter,
+    ) -> Self {
         let mut basic = HeaderMap::new();
         basic.insert(AUTHORIZATION, basic_auth(credentials));
-        Self { transport, basic, retry, session: Mutex::new(Session::default()) }
+        Self { transport, basic, retry, retries, session: Mutex::new(Session::default()) }
     }
 
     /// The session header to use and its generation, logging in if there is
@@ -95,7 +102,7 @@ impl VcenterClient {
     /// `POST /api/session` with basic auth; 201 with the id as a JSON string.
     async fn login(&self) -> Result<HeaderMap, EndpointError> {
         // Creating a session changes nothing the plugin can see: safe to repeat.
-        let result = retry::run(&self.retry, true, "vcenter POST /api/session", || {
+        let result = retry::run(&self.retry, &self.retries, true, "vcenter POST /api/session", || {
             self.transport.send(Method::Post, SESSION_PATH, &self.basic, None)
         })
         .await
@@ -126,10 +133,11 @@ impl VcenterClient {
         session: &HeaderMap,
     ) -> Result<HttpResponseOr401, EndpointError> {
         let what = format!("vcenter {} {}", request.method, request.path);
-        let result = retry::run(&self.retry, idempotent(request.method, &request.path), &what, || {
-            self.transport.send(request.method, &request.path, session, request.body.as_deref())
-        })
-        .await;
+        let result =
+            retry::run(&self.retry, &self.retries, idempotent(request.method, &request.path), &what, || {
+                self.transport.send(request.method, &request.path, session, request.body.as_deref())
+            })
+            .await;
         if let Ok(raw) = &result
             && raw.status == StatusCode::UNAUTHORIZED
         {
