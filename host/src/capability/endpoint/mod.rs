@@ -39,7 +39,7 @@ pub use backend::{EndpointError, EndpointKind, HttpEndpoint, HttpRequest, HttpRe
 pub use credentials::{Credentials, CredentialsError, CredentialsSource};
 pub use metrics::EndpointMetrics;
 pub use nsx::NsxClient;
-pub use retry::RetryPolicy;
+pub use retry::{Retrier, RetryPolicy};
 pub use vcenter::VcenterClient;
 
 use http::{Transport, TransportError};
@@ -125,8 +125,9 @@ pub async fn connect_nsx(
     cluster: Option<&kube::Client>,
     metrics: &EndpointMetrics,
 ) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
-    let (transport, credentials, retry) = config.parts(cluster).await?;
-    Ok(Arc::new(NsxClient::new(transport, &credentials, retry, metrics.retries_of("nsx"))))
+    let (transport, credentials, policy) = config.parts(cluster).await?;
+    let retry = Retrier { policy, counted: metrics.retries_of("nsx") };
+    Ok(Arc::new(NsxClient::new(transport, &credentials, retry)))
 }
 
 /// A vCenter client for `config`, counting its retries in `metrics`;
@@ -137,8 +138,9 @@ pub async fn connect_vcenter(
     cluster: Option<&kube::Client>,
     metrics: &EndpointMetrics,
 ) -> Result<Arc<dyn HttpEndpoint>, ConnectError> {
-    let (transport, credentials, retry) = config.parts(cluster).await?;
-    Ok(Arc::new(VcenterClient::new(transport, &credentials, retry, metrics.retries_of("vcenter"))))
+    let (transport, credentials, policy) = config.parts(cluster).await?;
+    let retry = Retrier { policy, counted: metrics.retries_of("vcenter") };
+    Ok(Arc::new(VcenterClient::new(transport, &credentials, retry)))
 }
 
 #[cfg(test)]

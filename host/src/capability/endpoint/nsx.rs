@@ -14,8 +14,7 @@ use wasmvisor_manifest::Method;
 use super::classify::{Product, answer};
 use super::credentials::Credentials;
 use super::http::Transport;
-use super::metrics::RetryCounter;
-use super::retry::{self, RetryPolicy};
+use super::retry::Retrier;
 use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 
 /// Whether `path` is under NSX's session resource (`/api/session/create`,
@@ -28,27 +27,26 @@ pub fn is_session_path(path: &str) -> bool {
 pub struct NsxClient {
     transport: Transport,
     auth: HeaderMap,
-    retry: RetryPolicy,
-    retries: RetryCounter,
+    retry: Retrier,
 }
 
 impl NsxClient {
-    /// A client sending `credentials` as basic auth, counting its retries in `retries`.
-    pub fn new(
-        transport: Transport,
-        credentials: &Credentials,
-        retry: RetryPolicy,
-        retries: RetryCounter,
-    ) -> Self {
-        let mut auth = HeaderMap::new();
-        auth.insert(AUTHORIZATION, basic_auth(credentials));
-        Self { transport, auth, retry, retries }
+    /// A client sending `credentials` as basic auth.
+    pub fn new(transport: Transport, credentials: &Credentials, retry: Retrier) -> Self {
+        Self { transport, auth: basic_auth_header(credentials), retry }
     }
+}
+
+/// The `Authorization` header sending `credentials` as basic auth.
+pub(crate) fn basic_auth_header(credentials: &Credentials) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, basic_auth(credentials));
+    headers
 }
 
 /// `Basic base64(user:password)`, marked sensitive (hidden from `Debug`,
 /// never indexed).
-pub(crate) fn basic_auth(credentials: &Credentials) -> HeaderValue {
+fn basic_auth(credentials: &Credentials) -> HeaderValue {
     let token = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", credentials.username, credentials.password));
     let mut value =
@@ -68,10 +66,12 @@ fn idempotent(method: Method) -> bool {
 impl HttpEndpoint for NsxClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, EndpointError> {
         let what = format!("nsx {} {}", request.method, request.path);
-        let result = retry::run(&self.retry, &self.retries, idempotent(request.method), &what, || {
-            self.transport.send(request.method, &request.path, &self.auth, request.body.as_deref())
-        })
-        .await;
+        let result = self
+            .retry
+            .run(idempotent(request.method), &what, || {
+                self.transport.send(request.method, &request.path, &self.auth, request.body.as_deref())
+            })
+            .await;
         answer(Product::Nsx, result)
     }
 }

@@ -59,36 +59,49 @@ pub fn should_retry(idempotent: bool, outcome: Result<StatusCode, &SendError>) -
     }
 }
 
-/// Runs `attempt` until it gets an answer not worth retrying or the policy
-/// is spent, sleeping between attempts and counting each retry in `counted`.
-/// Returns the last answer (a final 429 or 5xx included: the caller
-/// classifies it) or the last transport error.
-pub async fn run<F, Fut>(
-    policy: &RetryPolicy,
-    counted: &RetryCounter,
-    idempotent: bool,
-    what: &str,
-    mut attempt: F,
-) -> Result<RawResponse, SendError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<RawResponse, SendError>>,
-{
-    let mut retry = 0;
-    loop {
-        let result = attempt().await;
-        let outcome = result.as_ref().map(|r| r.status);
-        if retry >= policy.retries || !should_retry(idempotent, outcome) {
-            return result;
+/// What a client retries with: its policy, and where each retry is counted.
+#[derive(Debug, Clone)]
+pub struct Retrier {
+    /// How often and how patiently.
+    pub policy: RetryPolicy,
+    /// Where each retry is counted, by reason.
+    pub counted: RetryCounter,
+}
+
+impl Retrier {
+    /// Runs `attempt` until it gets an answer not worth retrying or the
+    /// policy is spent, sleeping between attempts and counting each retry.
+    /// Returns the last answer (a final 429 or 5xx included: the caller
+    /// classifies it) or the last transport error.
+    pub async fn run<F, Fut>(
+        &self,
+        idempotent: bool,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<RawResponse, SendError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<RawResponse, SendError>>,
+    {
+        let policy = &self.policy;
+        let mut retry = 0;
+        loop {
+            let result = attempt().await;
+            let outcome = result.as_ref().map(|r| r.status);
+            if retry >= policy.retries || !should_retry(idempotent, outcome) {
+                return result;
+            }
+            let delay = policy.delay(retry, result.as_ref().ok().and_then(|r| r.retry_after));
+            match &result {
+                Ok(r) => {
+                    tracing::debug!(request = what, status = r.status.as_u16(), retry, ?delay, "retrying")
+                }
+                Err(e) => tracing::debug!(request = what, error = %e, retry, ?delay, "retrying"),
+            }
+            self.counted.count(&result);
+            tokio::time::sleep(delay).await;
+            retry += 1;
         }
-        let delay = policy.delay(retry, result.as_ref().ok().and_then(|r| r.retry_after));
-        match &result {
-            Ok(r) => tracing::debug!(request = what, status = r.status.as_u16(), retry, ?delay, "retrying"),
-            Err(e) => tracing::debug!(request = what, error = %e, retry, ?delay, "retrying"),
-        }
-        counted.count(&result);
-        tokio::time::sleep(delay).await;
-        retry += 1;
     }
 }
 
@@ -132,34 +145,36 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn run_stops_at_success_and_at_the_budget_counting_each_retry() {
-        let policy = RetryPolicy::new(3);
         let metrics = EndpointMetrics::default();
-        let counter = metrics.retries_of("nsx");
+        let retrier = Retrier { policy: RetryPolicy::new(3), counted: metrics.retries_of("nsx") };
         let mut answers = vec![answer(200), answer(503), answer(429)];
         let mut calls = 0;
-        let last = run(&policy, &counter, true, "t", || {
-            calls += 1;
-            std::future::ready(answers.pop().unwrap())
-        })
-        .await;
+        let last = retrier
+            .run(true, "t", || {
+                calls += 1;
+                std::future::ready(answers.pop().unwrap())
+            })
+            .await;
         assert_eq!((calls, last.unwrap().status), (3, StatusCode::OK));
         assert_eq!((counted(&metrics, "429"), counted(&metrics, "503")), (1, 1), "a retry after each");
 
         let mut calls = 0;
-        let last = run(&policy, &counter, true, "t", || {
-            calls += 1;
-            std::future::ready(answer(503))
-        })
-        .await;
+        let last = retrier
+            .run(true, "t", || {
+                calls += 1;
+                std::future::ready(answer(503))
+            })
+            .await;
         assert_eq!((calls, last.unwrap().status), (4, StatusCode::SERVICE_UNAVAILABLE));
         assert_eq!(counted(&metrics, "503"), 4, "three more retries; the last answer is not retried");
 
         let mut calls = 0;
-        let last = run(&policy, &counter, false, "t", || {
-            calls += 1;
-            std::future::ready(answer(503))
-        })
-        .await;
+        let last = retrier
+            .run(false, "t", || {
+                calls += 1;
+                std::future::ready(answer(503))
+            })
+            .await;
         assert_eq!((calls, last.unwrap().status), (1, StatusCode::SERVICE_UNAVAILABLE));
         assert_eq!(counted(&metrics, "503"), 4, "not retried, not counted");
     }

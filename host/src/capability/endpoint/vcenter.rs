@@ -8,16 +8,15 @@
 
 use async_trait::async_trait;
 use hyper::StatusCode;
-use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Mutex;
 use wasmvisor_manifest::Method;
 
 use super::classify::{Product, answer, classify};
 use super::credentials::Credentials;
 use super::http::Transport;
-use super::metrics::RetryCounter;
-use super::nsx::basic_auth;
-use super::retry::{self, RetryPolicy};
+use super::nsx::basic_auth_header;
+use super::retry::Retrier;
 use crate::capability::endpoint::{EndpointError, HttpEndpoint, HttpRequest, HttpResponse};
 
 /// The header carrying the session id.
@@ -65,22 +64,19 @@ struct Session {
 pub struct VcenterClient {
     transport: Transport,
     basic: HeaderMap,
-    retry: RetryPolicy,
-    retries: RetryCounter,
+    retry: Retrier,
     session: Mutex<Session>,
 }
 
 impl VcenterClient {
-    /// A client that logs in with `credentials` on first use, counting its retries in `retries`.
-    pub fn new(
-        transport: Transport,
-        credentials: &Credentials,
-        retry: RetryPolicy,
-        retries: RetryCounter,
-    ) -> Self {
-        let mut basic = HeaderMap::new();
-        basic.insert(AUTHORIZATION, basic_auth(credentials));
-        Self { transport, basic, retry, retries, session: Mutex::new(Session::default()) }
+    /// A client that logs in with `credentials` on first use.
+    pub fn new(transport: Transport, credentials: &Credentials, retry: Retrier) -> Self {
+        Self {
+            transport,
+            basic: basic_auth_header(credentials),
+            retry,
+            session: Mutex::new(Session::default()),
+        }
     }
 
     /// The session header to use and its generation, logging in if there is
@@ -102,11 +98,13 @@ impl VcenterClient {
     /// `POST /api/session` with basic auth; 201 with the id as a JSON string.
     async fn login(&self) -> Result<HeaderMap, EndpointError> {
         // Creating a session changes nothing the plugin can see: safe to repeat.
-        let result = retry::run(&self.retry, &self.retries, true, "vcenter POST /api/session", || {
-            self.transport.send(Method::Post, SESSION_PATH, &self.basic, None)
-        })
-        .await
-        .map_err(|e| EndpointError::Unavailable(format!("vCenter login: {e}")))?;
+        let result = self
+            .retry
+            .run(true, "vcenter POST /api/session", || {
+                self.transport.send(Method::Post, SESSION_PATH, &self.basic, None)
+            })
+            .await
+            .map_err(|e| EndpointError::Unavailable(format!("vCenter login: {e}")))?;
         if !result.status.is_success() {
             let e = classify(Product::Vcenter, result.status, &result.body);
             return Err(match e {
@@ -133,8 +131,9 @@ impl VcenterClient {
         session: &HeaderMap,
     ) -> Result<HttpResponseOr401, EndpointError> {
         let what = format!("vcenter {} {}", request.method, request.path);
-        let result =
-            retry::run(&self.retry, &self.retries, idempotent(request.method, &request.path), &what, || {
+        let result = self
+            .retry
+            .run(idempotent(request.method, &request.path), &what, || {
                 self.transport.send(request.method, &request.path, session, request.body.as_deref())
             })
             .await;
