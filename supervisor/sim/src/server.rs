@@ -149,7 +149,11 @@ where
     std::fs::create_dir_all(&data_dir)
         .map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
     let credentials = credentials::resolve(&data_dir, credentials_file, default_user, config.credentials)?;
-    let store = Store::open(&data_dir)?;
+    // Opening may wait for another simulator setting up the same file: off the runtime.
+    let store = {
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Store::open(&data_dir)).await.map_err(StoreError::Task)??
+    };
     config.faults.validate()?;
     let faults = Faults::new(config.faults);
     let ca =

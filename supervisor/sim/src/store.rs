@@ -81,7 +81,8 @@ impl Store {
     /// Switching a fresh file to WAL needs an exclusive lock, and SQLite answers a second
     /// connection doing the same at that moment "database is locked" at once instead of
     /// calling the busy handler; so two simulators started together retry the whole setup
-    /// (each step is idempotent) until [`BUSY_TIMEOUT`].
+    /// (each step is idempotent) until [`BUSY_TIMEOUT`]. It blocks while it waits: async
+    /// callers run it on the blocking pool.
     pub(crate) fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(WORLD_FILE);
         let deadline = Instant::now() + BUSY_TIMEOUT;

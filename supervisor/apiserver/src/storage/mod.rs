@@ -56,7 +56,7 @@ mod stored;
 pub use commit::MAX_BATCH;
 
 /// How many changes a lagging subscriber may fall behind before it must catch up from SQLite.
-const BROADCAST_CAPACITY: usize = 8192;
+pub(crate) const BROADCAST_CAPACITY: usize = 8192;
 
 /// Identifies one stored object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -407,8 +407,14 @@ mod tests {
     use crate::storage::{ObjectKey, Write};
 
     fn setup() -> (tempfile::TempDir, Arc<Store>, Arc<Resource>) {
+        setup_with(1000, crate::storage::BROADCAST_CAPACITY)
+    }
+
+    /// A store keeping `window` changes in its log and `buffer` per live subscriber, and the
+    /// ConfigMap resource.
+    fn setup_with(window: u64, buffer: usize) -> (tempfile::TempDir, Arc<Store>, Arc<Resource>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db"), 1000).unwrap());
+        let store = Arc::new(Store::open_with_buffer(&dir.path().join("db"), window, buffer).unwrap());
         let resource = Registry::with_builtins().get("", "v1", "configmaps").unwrap();
         (dir, store, resource)
     }
@@ -534,9 +540,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lagging_watcher_catches_up_from_sqlite_without_gaps() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open_with_buffer(&dir.path().join("db"), 10_000, 4).unwrap());
-        let resource = Registry::with_builtins().get("", "v1", "configmaps").unwrap();
+        let (_dir, store, resource) = setup_with(10_000, 4);
         put(&store, "first", json!({}));
         let (_stop, stop_rx) = watch::channel(false);
         let mut rx = Lines::start(store.clone(), spec(resource, Some(1), None), stop_rx);
@@ -577,9 +581,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_watcher_left_behind_by_the_log_gets_410_and_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open_with_buffer(&dir.path().join("db"), 10, 4).unwrap());
-        let resource = Registry::with_builtins().get("", "v1", "configmaps").unwrap();
+        let (_dir, store, resource) = setup_with(10, 4);
         put(&store, "first", json!({}));
         let (_stop, stop_rx) = watch::channel(false);
         let mut rx = Lines::start(store.clone(), spec(resource, Some(1), None), stop_rx);
@@ -632,9 +634,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_resource_version_is_410() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db"), 10).unwrap());
-        let resource = Registry::with_builtins().get("", "v1", "configmaps").unwrap();
+        let (_dir, store, resource) = setup_with(10, crate::storage::BROADCAST_CAPACITY);
         for _ in 0..200 {
             put(&store, "a", json!({}));
         }
