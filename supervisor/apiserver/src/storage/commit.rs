@@ -22,6 +22,7 @@ use rusqlite::{Connection, params};
 use futures::channel::oneshot;
 use tokio::sync::broadcast;
 
+use super::checkpoint::{Plan, WalPages};
 use super::{Change, Encodings, EventType, ObjectKey, Objects, StorageError, Stored};
 
 /// The most writes one commit holds; more wait for the next one.
@@ -80,6 +81,8 @@ pub(super) struct Shared {
     pub queued: Condvar,
     /// The connection; only the committer, a change-log read and `open` use it.
     pub conn: Mutex<Connection>,
+    /// How full the WAL is: the committer checkpoints it between commits.
+    pub wal: WalPages,
     pub events: broadcast::Sender<Arc<Change>>,
     /// How many changes the log keeps.
     pub window: u64,
@@ -90,11 +93,16 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// The committer thread: commits queued writes until the store closes.
+    /// The committer thread: commits queued writes until the store closes, and checkpoints
+    /// the WAL between commits.
     pub(super) fn run_committer(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if !state.queue.is_empty() {
+            if self.wal.plan(!state.queue.is_empty()) == Plan::Checkpoint {
+                drop(state);
+                self.wal.checkpoint(&self.conn.lock().unwrap_or_else(PoisonError::into_inner));
+                state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            } else if !state.queue.is_empty() {
                 state = self.commit_queued(state);
             } else if state.closing {
                 return;

@@ -16,7 +16,8 @@
 //!   queued while one fsync ran goes into the next, at most [`MAX_BATCH`] writes.
 //!   Each transaction bumps the stored global resourceVersion, writes the object rows and
 //!   appends to the change log, so the log and the objects never disagree, and
-//!   resourceVersions are strictly increasing across restarts. A failed commit fails every
+//!   resourceVersions are strictly increasing across restarts. The WAL is checkpointed
+//!   between commits, never inside one (module `checkpoint`). A failed commit fails every
 //!   write queued at that moment (later ones may have been decided on top of them) and the
 //!   resourceVersion counter goes back to the last durable one.
 //! - The cache holds committed objects only, each once (`Arc`), and is updated before any
@@ -45,10 +46,12 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use checkpoint::WalPages;
 use commit::{Durable, Pending, Shared, State};
 use snapshots::{Of, Rest, Snapshots};
 pub use stored::Stored;
 
+mod checkpoint;
 mod commit;
 mod snapshots;
 mod stored;
@@ -332,7 +335,7 @@ impl Store {
     /// [`Store::open`] with `buffer` live changes buffered per subscriber before it lags and
     /// must catch up from SQLite (small buffers exercise that path in tests).
     pub fn open_with_buffer(path: &Path, window: u64, buffer: usize) -> Result<Store, StorageError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // One server per database: the first write takes an exclusive lock held until the
         // connection closes (or the process dies), so a second server on the same data
         // directory fails with "database is locked" instead of forking the resourceVersion.
@@ -340,6 +343,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        let wal = WalPages::watch(&mut conn)?;
         conn.execute_batch(SCHEMA)?;
         let rv = read_meta(&conn, "rv")?;
         let compacted = read_meta(&conn, "compacted")?;
@@ -359,6 +363,7 @@ impl Store {
             state: Mutex::new(state),
             queued: Condvar::new(),
             conn: Mutex::new(conn),
+            wal,
             events,
             window: window.max(1),
             commits: AtomicU64::new(0),
@@ -775,6 +780,26 @@ mod tests {
     fn put(store: &Store, name: &str, data: &str) -> Outcome {
         let body = json!({"metadata": {"name": name, "namespace": "default"}, "data": {"k": data}});
         store.mutate::<StorageError>(&key(name), false, |_| Ok(Write::Put(body))).unwrap()
+    }
+
+    #[test]
+    fn the_committer_checkpoints_the_wal_so_it_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path, 100).unwrap();
+        // Each write stores its 6 KB body twice (object and change log): several pages, so
+        // 800 of them would leave some 5,000 pages in a WAL never checkpointed.
+        let data = "x".repeat(6000);
+        for i in 0..800 {
+            put(&store, &format!("cm-{i}"), &data);
+        }
+        let wal_pages = std::fs::metadata(dir.path().join("db-wal")).unwrap().len() / 4096;
+        assert!(
+            wal_pages < u64::from(checkpoint::DUE) * 3 / 2,
+            "the WAL holds {wal_pages} pages: no checkpoint ran between commits"
+        );
+        drop(store);
+        assert_eq!(Store::open(&path, 100).unwrap().list("/configmaps", None).unwrap().items.len(), 800);
     }
 
     #[test]
