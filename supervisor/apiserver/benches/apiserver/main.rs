@@ -291,6 +291,12 @@ async fn watch_phases(
     Ok(rows)
 }
 
+/// The header of the table every run prints.
+fn print_header() {
+    println!("| measurement | value | server CPU per op | bench (client) CPU per op |");
+    println!("| --- | --- | --- | --- |");
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let objects: usize = std::env::var("BENCH_OBJECTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
@@ -316,8 +322,7 @@ async fn main() -> anyhow::Result<()> {
 
     let watch_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "watch");
     if watch_only {
-        println!("| measurement | value | server CPU per op | bench (client) CPU per op |");
-        println!("| --- | --- | --- | --- |");
+        print_header();
         for row in watch_phases(&api, &raw, addr, &data, pid).await? {
             println!("{row}");
         }
@@ -383,8 +388,7 @@ async fn main() -> anyhow::Result<()> {
     paged.sort();
     let loaded_rss = rss_kib(pid);
 
-    println!("| measurement | value | server CPU per op | bench (client) CPU per op |");
-    println!("| --- | --- | --- | --- |");
+    print_header();
     println!(
         "| creates/s ({creates} ConfigMaps, {CONCURRENCY} in flight, raw) | {creates_per_s:.0} | {} |",
         create_cpu.cells()

@@ -23,13 +23,6 @@ pub(super) const OVERDUE: u32 = 4 * DUE;
 #[derive(Default)]
 pub(super) struct WalPages(Arc<AtomicU32>);
 
-/// What the committer does about the WAL before its next commit or wait.
-#[derive(Debug, PartialEq)]
-pub(super) enum Plan {
-    Checkpoint,
-    Leave,
-}
-
 impl WalPages {
     /// Replaces SQLite's automatic checkpoint on `conn` with a hook that counts pages.
     pub(super) fn watch(conn: &mut Connection) -> rusqlite::Result<WalPages> {
@@ -42,10 +35,11 @@ impl WalPages {
         Ok(pages)
     }
 
-    /// Whether to checkpoint now, given whether writes are waiting to be committed.
-    pub(super) fn plan(&self, writes_waiting: bool) -> Plan {
+    /// Whether to checkpoint before the next commit or wait, given whether writes are
+    /// waiting to be committed.
+    pub(super) fn due(&self, writes_waiting: bool) -> bool {
         let pages = self.0.load(Ordering::Relaxed);
-        if pages >= OVERDUE || (!writes_waiting && pages >= DUE) { Plan::Checkpoint } else { Plan::Leave }
+        pages >= OVERDUE || (!writes_waiting && pages >= DUE)
     }
 
     /// Copies the WAL into the database, so the next commit starts the WAL over.
@@ -68,12 +62,12 @@ mod tests {
     #[test]
     fn due_when_idle_overdue_even_when_busy() {
         let pages = WalPages::default();
-        assert_eq!(pages.plan(false), Plan::Leave);
+        assert!(!pages.due(false));
         pages.0.store(DUE, Ordering::Relaxed);
-        assert_eq!(pages.plan(true), Plan::Leave, "writes waiting go first");
-        assert_eq!(pages.plan(false), Plan::Checkpoint);
+        assert!(!pages.due(true), "writes waiting go first");
+        assert!(pages.due(false));
         pages.0.store(OVERDUE, Ordering::Relaxed);
-        assert_eq!(pages.plan(true), Plan::Checkpoint, "the WAL must not grow without bound");
+        assert!(pages.due(true), "the WAL must not grow without bound");
     }
 
     #[test]
@@ -89,7 +83,7 @@ mod tests {
         let counted = pages.0.load(Ordering::Relaxed);
         assert!(counted > DUE, "SQLite checkpointed by itself: only {counted} pages in the WAL");
         pages.checkpoint(&conn);
-        assert_eq!(pages.plan(false), Plan::Leave);
+        assert!(!pages.due(false));
         conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
         let counted = pages.0.load(Ordering::Relaxed);
         assert!(counted < 10, "the WAL did not start over after the checkpoint: {counted} pages");

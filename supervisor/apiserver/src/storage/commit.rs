@@ -22,7 +22,7 @@ use rusqlite::{Connection, params};
 use futures::channel::oneshot;
 use tokio::sync::broadcast;
 
-use super::checkpoint::{Plan, WalPages};
+use super::checkpoint::WalPages;
 use super::{Change, Encodings, EventType, ObjectKey, Objects, StorageError, Stored};
 
 /// The most writes one commit holds; more wait for the next one.
@@ -98,7 +98,7 @@ impl Shared {
     pub(super) fn run_committer(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if self.wal.plan(!state.queue.is_empty()) == Plan::Checkpoint {
+            if self.wal.due(!state.queue.is_empty()) {
                 drop(state);
                 self.wal.checkpoint(&self.conn.lock().unwrap_or_else(PoisonError::into_inner));
                 state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

@@ -227,12 +227,24 @@ impl Watcher {
                     if let Some(timers) = &mut self.timers {
                         timers.bookmark.as_mut().reset(deadline);
                     }
-                    let bookmark = json!({"kind": self.spec.resource.kind, "apiVersion": self.spec.resource.api_version(),
-                        "metadata": {"resourceVersion": self.last.to_string()}});
-                    return Some(encode("BOOKMARK", bookmark));
+                    return Some(self.bookmark(false));
                 }
             }
         }
+    }
+
+    /// A BOOKMARK at the newest resourceVersion this watcher has accounted for; with
+    /// `initial_events_end`, the one that closes the initial events of `sendInitialEvents`.
+    fn bookmark(&self, initial_events_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": self.last.to_string()});
+        if initial_events_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let resource = &self.spec.resource;
+        encode(
+            "BOOKMARK",
+            json!({"kind": resource.kind, "apiVersion": resource.api_version(), "metadata": metadata}),
+        )
     }
 
     /// Reads what goes before live changes: the current state, or the log after `from`.
@@ -240,10 +252,7 @@ impl Watcher {
         match self.spec.from {
             _ if self.spec.initial_events => {
                 self.read_state()?;
-                let bookmark = json!({"kind": self.spec.resource.kind, "apiVersion": self.spec.resource.api_version(),
-                    "metadata": {"resourceVersion": self.last.to_string(),
-                        "annotations": {"k8s.io/initial-events-end": "true"}}});
-                self.backlog.push_back(Backlog::Line(encode("BOOKMARK", bookmark)));
+                self.backlog.push_back(Backlog::Line(self.bookmark(true)));
                 Ok(())
             }
             None | Some(0) => self.read_state(),
@@ -484,6 +493,16 @@ mod tests {
         (event["type"].as_str().unwrap().to_owned(), event["object"].clone())
     }
 
+    /// The watch ends with one `ERROR` event carrying a 410 `Expired` Status.
+    async fn expect_expired_then_end(rx: &mut Lines) {
+        let (kind, status) = next(rx).await;
+        assert_eq!(
+            (kind.as_str(), status["code"].as_i64(), status["reason"].as_str()),
+            ("ERROR", Some(410), Some("Expired"))
+        );
+        assert!(rx.recv().await.is_none());
+    }
+
     #[tokio::test]
     async fn initial_state_then_live_changes() {
         let (_dir, store, resource) = setup();
@@ -591,12 +610,7 @@ mod tests {
         for _ in 0..200 {
             put(&store, "second", json!({}));
         }
-        let (kind, status) = next(&mut rx).await;
-        assert_eq!(
-            (kind.as_str(), status["code"].as_i64(), status["reason"].as_str()),
-            ("ERROR", Some(410), Some("Expired"))
-        );
-        assert!(rx.recv().await.is_none());
+        expect_expired_then_end(&mut rx).await;
     }
 
     #[tokio::test]
@@ -640,11 +654,6 @@ mod tests {
         }
         let (_stop, stop_rx) = watch::channel(false);
         let mut rx = Lines::start(store.clone(), spec(resource, Some(1), None), stop_rx);
-        let (kind, status) = next(&mut rx).await;
-        assert_eq!(
-            (kind.as_str(), status["code"].as_i64(), status["reason"].as_str()),
-            ("ERROR", Some(410), Some("Expired"))
-        );
-        assert!(rx.recv().await.is_none());
+        expect_expired_then_end(&mut rx).await;
     }
 }
