@@ -574,14 +574,21 @@ mod tests {
         }
     }
 
+    /// A watcher from resourceVersion 1 that has read the change after it, so it has read
+    /// the log and takes live changes; and the sender that keeps it from shutting down.
+    async fn past_the_log(store: &Arc<Store>, resource: Arc<Resource>) -> (watch::Sender<bool>, Lines) {
+        put(store, "first", json!({}));
+        let (stop, stop_rx) = watch::channel(false);
+        let mut rx = Lines::start(store.clone(), spec(resource, Some(1), None), stop_rx);
+        put(store, "second", json!({}));
+        assert_eq!(next(&mut rx).await.1["metadata"]["name"], "second");
+        (stop, rx)
+    }
+
     #[tokio::test]
     async fn changes_waiting_for_a_client_go_in_one_chunk_in_commit_order() {
         let (_dir, store, resource) = setup();
-        put(&store, "first", json!({}));
-        let (_stop, stop_rx) = watch::channel(false);
-        let mut rx = Lines::start(store.clone(), spec(resource, Some(1), None), stop_rx);
-        put(&store, "second", json!({}));
-        assert_eq!(next(&mut rx).await.1["metadata"]["name"], "second");
+        let (_stop, mut rx) = past_the_log(&store, resource).await;
         // The client reads nothing while five changes are committed: they wait in the
         // broadcast and leave together, oldest first.
         for i in 0..5 {
@@ -601,11 +608,7 @@ mod tests {
     #[tokio::test]
     async fn a_watcher_left_behind_by_the_log_gets_410_and_ends() {
         let (_dir, store, resource) = setup_with(10, 4);
-        put(&store, "first", json!({}));
-        let (_stop, stop_rx) = watch::channel(false);
-        let mut rx = Lines::start(store.clone(), spec(resource, Some(1), None), stop_rx);
-        put(&store, "second", json!({}));
-        assert_eq!(next(&mut rx).await.1["metadata"]["name"], "second");
+        let (_stop, mut rx) = past_the_log(&store, resource).await;
         // The client stops reading: the broadcast overflows and the log is compacted past it.
         for _ in 0..200 {
             put(&store, "second", json!({}));
